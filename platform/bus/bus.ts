@@ -1,0 +1,88 @@
+/**
+ * Integration bus port (Kafka in production). Semantics every adapter keeps:
+ * - messages with the same key go to the same partition and are consumed in publish order;
+ * - each consumer group receives every message at least once (a redelivery is possible, so
+ *   handlers dedupe by `id`); the group's position advances only after the handler succeeded;
+ * - a failing handler is retried with exponential backoff; after the last attempt (or at once
+ *   for an error marked `retryable: false`) the message is parked on the dead-letter topic
+ *   `<topic>.dlq` with the error, and the group moves on.
+ */
+
+export interface BusMessage {
+  /** Unique id (UUID) for deduplication by consumers. */
+  id: string;
+  /** Partitioning key, e.g. the aggregate id: one key's messages stay in order. */
+  key: string;
+  /** Message type, e.g. `OrderPlaced.v1`. */
+  type: string;
+  value: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface DeliveredMessage extends BusMessage {
+  topic: string;
+  partition: number;
+  offset: number;
+  /** 1 on first delivery to the handler, then 2, 3, … on retries. */
+  attempt: number;
+}
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  topics: readonly string[];
+  handler: (message: DeliveredMessage) => Promise<void>;
+  retry?: Partial<RetryPolicy>;
+  /** Where to start when the group has no committed position: the earliest message (default) or only new ones. */
+  fromBeginning?: boolean;
+}
+
+export interface Consumer {
+  close(): Promise<void>;
+}
+
+export interface BusObserver {
+  published?(topic: string, count: number): void;
+  consumed?(topic: string, groupId: string, outcome: 'ok' | 'retry' | 'dead_letter'): void;
+}
+
+export interface Bus {
+  publish(topic: string, messages: readonly BusMessage[]): Promise<void>;
+  consume(options: ConsumerOptions): Promise<Consumer>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 100, maxBackoffMs: 10_000 };
+
+export function deadLetterTopic(topic: string): string {
+  return `${topic}.dlq`;
+}
+
+/** Exponential backoff with full jitter, capped. */
+export function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+export function isRetryable(error: unknown): boolean {
+  return !(typeof error === 'object' && error !== null && 'retryable' in error && error.retryable === false);
+}
+
+export function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** Stable partition for a key (FNV-1a), the same in every process. */
+export function partitionFor(key: string, partitions: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % partitions;
+}

@@ -1,0 +1,88 @@
+/**
+ * Domain errors. Adapters translate driver errors into these; the GraphQL edge translates these
+ * into `userErrors` (business failures) or `extensions.code` (auth), once, in one place.
+ */
+export type ErrorCode =
+  | 'INVALID_INPUT'
+  | 'NOT_FOUND'
+  | 'ALREADY_EXISTS'
+  | 'VERSION_CONFLICT'
+  | 'INSUFFICIENT_STOCK'
+  | 'INVALID_STATE'
+  | 'PAYMENT_DECLINED'
+  | 'FORBIDDEN'
+  | 'INVALID_CREDENTIALS';
+
+/** A failure the client can act on. `field` is the path into the GraphQL input. */
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: readonly string[],
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends DomainError {
+  constructor(message: string, field?: readonly string[]) {
+    super('INVALID_INPUT', message, field);
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(message: string, field?: readonly string[]) {
+    super('NOT_FOUND', message, field);
+  }
+}
+
+export class AlreadyExistsError extends DomainError {
+  constructor(message: string, field?: readonly string[]) {
+    super('ALREADY_EXISTS', message, field);
+  }
+}
+
+export class IllegalStateError extends DomainError {
+  constructor(message: string, field?: readonly string[]) {
+    super('INVALID_STATE', message, field);
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  constructor(message: string) {
+    super('FORBIDDEN', message);
+  }
+}
+
+/**
+ * The stream was not at the revision the writer expected. Carries both so that a caller (or a
+ * log line) can tell what happened without guessing.
+ */
+export class ConcurrencyError extends DomainError {
+  constructor(
+    readonly streamName: string,
+    readonly expected: string,
+    readonly actual: string,
+    field?: readonly string[],
+  ) {
+    super('VERSION_CONFLICT', `stream ${streamName} is at ${actual}, expected ${expected}`, field);
+  }
+}
+
+/** A configured infrastructure dependency is unusable; carries which one for a one-line message. */
+export class InfrastructureError extends Error {
+  constructor(
+    readonly dependency: string,
+    readonly url: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${dependency} at ${url}: ${message}`, options);
+    this.name = 'InfrastructureError';
+  }
+}
+
+export function assertNever(value: never, what = 'value'): never {
+  throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);
+}

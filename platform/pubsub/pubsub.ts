@@ -1,0 +1,76 @@
+/**
+ * Pub/sub port for live notifications (best effort, fan-out to every current subscriber;
+ * nothing is stored for subscribers that are not listening). Messages are JSON-serialisable.
+ */
+export interface Subscription<T> extends AsyncIterableIterator<T> {
+  /** Resolves once the subscription is active (messages published after this are delivered). */
+  readonly ready: Promise<void>;
+}
+
+export interface PubSub {
+  publish(channel: string, message: unknown): Promise<void>;
+  /** Ends (and unsubscribes) when the iterator's `return()` is called, e.g. by `break`. */
+  subscribe<T>(channel: string, options?: { signal?: AbortSignal }): Subscription<T>;
+  close(): Promise<void>;
+}
+
+/**
+ * An async iterator over pushed messages, with a bounded buffer: a subscriber that does not keep
+ * up loses the oldest messages rather than growing memory without limit.
+ */
+export function pushIterator<T>(onClose: () => void, options: { highWaterMark?: number; ready?: Promise<void> } = {}) {
+  const buffer: T[] = [];
+  let waiting: ((result: IteratorResult<T>) => void) | undefined;
+  let done = false;
+  let dropped = 0;
+  const max = options.highWaterMark ?? 1000;
+
+  const finish = () => {
+    if (done) return;
+    done = true;
+    onClose();
+    if (waiting) {
+      waiting({ value: undefined, done: true });
+      waiting = undefined;
+    }
+  };
+
+  const iterator: Subscription<T> & { push(message: T): void; dropped(): number } = {
+    ready: options.ready ?? Promise.resolve(),
+    push(message: T) {
+      if (done) return;
+      if (waiting) {
+        const w = waiting;
+        waiting = undefined;
+        w({ value: message, done: false });
+        return;
+      }
+      buffer.push(message);
+      if (buffer.length > max) {
+        buffer.shift();
+        dropped++;
+      }
+    },
+    dropped: () => dropped,
+    next() {
+      if (buffer.length > 0) return Promise.resolve({ value: buffer.shift()!, done: false });
+      if (done) return Promise.resolve({ value: undefined, done: true });
+      return new Promise<IteratorResult<T>>((resolve) => {
+        waiting = resolve;
+      });
+    },
+    return() {
+      finish();
+      buffer.length = 0;
+      return Promise.resolve({ value: undefined, done: true });
+    },
+    throw(error?: unknown) {
+      finish();
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}

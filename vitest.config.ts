@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+// Test tiers are named by file: *.unit.test.ts (pure, no I/O), *.int.test.ts (adapters and
+// servers), *.e2e.test.ts (the whole system through the gateway).
+export default defineConfig({
+  test: {
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['**/*.unit.test.ts'] } },
+      { extends: true, test: { name: 'int', include: ['**/*.int.test.ts'], testTimeout: 30_000 } },
+      { extends: true, test: { name: 'e2e', include: ['**/*.e2e.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
+    ],
+    exclude: ['node_modules/**', 'dist/**', '.run/**'],
+    pool: 'forks',
+  },
+});
