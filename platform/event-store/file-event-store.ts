@@ -141,7 +141,7 @@ export class FileEventStore implements EventStore {
           const last = records[records.length - 1]!;
           accepted.push({ pending, records, result: { nextRevision: last.revision, position: last.position } });
         }
-        const lines = accepted.filter((a) => a.records).map((a) => JSON.stringify({ events: a.records } satisfies LogLine) + '\n');
+        const lines = accepted.flatMap((a) => (a.records ? [JSON.stringify({ events: a.records } satisfies LogLine) + '\n'] : []));
         try {
           if (lines.length > 0) {
             await this.file.appendFile(lines.join(''), 'utf8');

@@ -25,7 +25,7 @@ export class MemoryPubSub implements PubSub {
       if (set.size === 0) this.channels.delete(channel);
     });
     set.add(listener);
-    options.signal?.addEventListener('abort', () => void iterator.return(), { once: true });
+    options.signal?.addEventListener('abort', () => void iterator.return?.(), { once: true });
     return iterator;
   }
 

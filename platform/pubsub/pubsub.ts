@@ -23,6 +23,7 @@ export function pushIterator<T>(onClose: () => void, options: { highWaterMark?: 
   let waiting: ((result: IteratorResult<T>) => void) | undefined;
   let done = false;
   let dropped = 0;
+  let ending = false;
   const max = options.highWaterMark ?? 1000;
 
   const finish = () => {
@@ -35,7 +36,7 @@ export function pushIterator<T>(onClose: () => void, options: { highWaterMark?: 
     }
   };
 
-  const iterator: Subscription<T> & { push(message: T): void; dropped(): number } = {
+  const iterator: Subscription<T> & { push(message: T): void; end(): void; dropped(): number } = {
     ready: options.ready ?? Promise.resolve(),
     push(message: T) {
       if (done) return;
@@ -51,9 +52,18 @@ export function pushIterator<T>(onClose: () => void, options: { highWaterMark?: 
         dropped++;
       }
     },
+    /** Ends after what is already buffered has been read (unlike return(), which drops it). */
+    end() {
+      if (buffer.length === 0) finish();
+      else ending = true;
+    },
     dropped: () => dropped,
     next() {
-      if (buffer.length > 0) return Promise.resolve({ value: buffer.shift()!, done: false });
+      if (buffer.length > 0) {
+        const value = buffer.shift()!;
+        if (ending && buffer.length === 0) finish();
+        return Promise.resolve({ value, done: false });
+      }
       if (done) return Promise.resolve({ value: undefined, done: true });
       return new Promise<IteratorResult<T>>((resolve) => {
         waiting = resolve;

@@ -1,0 +1,89 @@
+import type { Config } from '../platform/config.js';
+import { closeServer, createServiceServer, listen, sendJson } from '../platform/graphql/http.js';
+import { openInfrastructure, type Infrastructure } from '../platform/infrastructure.js';
+import { createLogger, type Logger } from '../platform/logging.js';
+import { instrumentEventStore } from '../platform/metrics/instrumented-event-store.js';
+import { createMetrics, serviceRegistry } from '../platform/metrics/metrics.js';
+import { Projector } from '../projections/projector.js';
+import { catalogProjection } from '../subgraphs/product/catalog/projection.js';
+import { startProductSubgraph } from '../subgraphs/product/server.js';
+import { startGateway } from '../gateway/server.js';
+import { seedDemoCatalog } from './seed.js';
+
+export interface RunningSystem {
+  gatewayUrl: string;
+  productUrl: string;
+  projectorUrl: string;
+  infrastructure: Infrastructure;
+  projectors: Projector[];
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts every service in one process on the configured adapters: the product subgraph, the
+ * projector (with its /metrics and health endpoints), then the gateway, which composes the
+ * supergraph from the running subgraphs. Stops them in reverse order.
+ */
+export async function startSystem(config: Config, options: { logger?: Logger } = {}): Promise<RunningSystem> {
+  const logger = options.logger ?? createLogger('storefront', config.logLevel);
+  const infrastructure = await openInfrastructure(config, logger);
+  const stops: (() => Promise<void>)[] = [() => infrastructure.close()];
+  const stop = async () => {
+    for (const s of stops.reverse()) {
+      try {
+        await s();
+      } catch (error) {
+        logger.error({ err: error }, 'error while stopping');
+      }
+    }
+    stops.length = 0;
+  };
+  try {
+    const listenOn = (port: number) => ({ port, host: config.host });
+
+    const productMetrics = createMetrics(serviceRegistry('product'));
+    const product = await startProductSubgraph(
+      { ...infrastructure, events: instrumentEventStore(infrastructure.events, productMetrics), metrics: productMetrics, logger: logger.child({ service: 'product' }) },
+      listenOn(config.ports.product),
+    );
+    stops.push(() => product.close());
+
+    const projectorMetrics = createMetrics(serviceRegistry('projector'));
+    const projectorLogger = logger.child({ service: 'projector' });
+    const catalog = new Projector(catalogProjection, { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger });
+    await catalog.start();
+    stops.push(() => catalog.stop());
+    const projectorServer = createServiceServer({
+      logger: projectorLogger,
+      registry: projectorMetrics.registry,
+      graphql: (_req, res) => Promise.resolve(sendJson(res, 404, { error: 'the projector serves no GraphQL' })),
+      routes: {
+        '/projections': (_req, res) => Promise.resolve(sendJson(res, 200, [{ name: catalog.name, position: catalog.currentPosition, rebuild: catalog.rebuildProgress }])),
+      },
+    });
+    const projectorPort = await listen(projectorServer, config.ports.projector, config.host);
+    stops.push(() => closeServer(projectorServer));
+
+    if (config.seedDemoData && (await infrastructure.events.headPosition()) === 0) await seedDemoCatalog(product.service, logger);
+
+    const gateway = await startGateway(
+      { subgraphs: [{ name: 'product', url: product.url }], logger: logger.child({ service: 'gateway' }), metrics: createMetrics(serviceRegistry('gateway')), production: config.production },
+      listenOn(config.ports.gateway),
+    );
+    stops.push(() => gateway.close());
+
+    return {
+      gatewayUrl: gateway.url,
+      productUrl: product.url,
+      projectorUrl: `http://${config.host}:${projectorPort}`,
+      infrastructure,
+      projectors: [catalog],
+      logger,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

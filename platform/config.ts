@@ -1,0 +1,69 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const optionalUrl = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: port(4000),
+  PRODUCT_PORT: port(4001),
+  PROJECTOR_PORT: port(4010),
+  DATA_DIR: z.string().default('.data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SEED_DEMO_DATA: z.enum(['true', 'false']).default('true'),
+  EVENTSTORE_FSYNC: z.enum(['true', 'false']).default('true'),
+  PRODUCT_SUBGRAPH_URL: optionalUrl,
+  EVENTSTORE_URL: optionalUrl,
+  MONGODB_URL: optionalUrl,
+  REDIS_URL: optionalUrl,
+  KAFKA_BROKERS: optionalUrl,
+});
+
+export interface Config {
+  production: boolean;
+  host: string;
+  ports: { gateway: number; product: number; projector: number };
+  dataDir: string;
+  logLevel: string;
+  seedDemoData: boolean;
+  eventStoreFsync: boolean;
+  /** Where the gateway finds subgraphs when they run as separate processes. */
+  subgraphUrls: { product: string | undefined };
+  /** Unset means the embedded adapter. */
+  servers: { eventStore?: string; mongodb?: string; redis?: string; kafka?: string };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** The one place that reads the environment; fails fast with every problem listed. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    production: e.NODE_ENV === 'production',
+    host: e.HOST,
+    ports: { gateway: e.PORT, product: e.PRODUCT_PORT, projector: e.PROJECTOR_PORT },
+    dataDir: resolve(e.DATA_DIR),
+    logLevel: e.LOG_LEVEL,
+    seedDemoData: e.SEED_DEMO_DATA === 'true',
+    eventStoreFsync: e.EVENTSTORE_FSYNC === 'true',
+    subgraphUrls: { product: e.PRODUCT_SUBGRAPH_URL },
+    servers: {
+      ...(e.EVENTSTORE_URL && { eventStore: e.EVENTSTORE_URL }),
+      ...(e.MONGODB_URL && { mongodb: e.MONGODB_URL }),
+      ...(e.REDIS_URL && { redis: e.REDIS_URL }),
+      ...(e.KAFKA_BROKERS && { kafka: e.KAFKA_BROKERS }),
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConcurrencyError } from '../errors.js';
+import type { EventStore, NewEvent, RecordedEvent } from '../event-store/event-store.js';
+import type { Decider, DomainEvent } from './decider.js';
+
+/** Who and what caused a command; becomes every resulting event's metadata. */
+export interface CommandContext {
+  actor: string;
+  correlationId: string;
+  causationId?: string;
+  /** When the command happened; deciders get time from the command, the handler from here. */
+  now: Date;
+}
+
+export interface HandleResult<State, Event> {
+  state: State;
+  /** The events this command appended (empty when the decider decided nothing). */
+  events: Event[];
+  /** The stream as it was read before deciding. */
+  history: RecordedEvent[];
+  /** Revision of the stream after the command; -1 if the stream still does not exist. */
+  revision: number;
+  position: number | undefined;
+}
+
+export interface RetryOptions {
+  /** Attempts after the first on a concurrency conflict. */
+  maxRetries?: number;
+  baseDelayMs?: number;
+}
+
+export const SCHEMA_VERSION = 1;
+
+/**
+ * Read the stream, fold it, decide, append with the revision read. When another writer got
+ * there first, re-read and re-decide, a bounded number of times with jittered backoff: the
+ * decider sees the new state, so invariants (e.g. stock never below zero) still hold.
+ */
+export async function handleCommand<Command, Event extends DomainEvent, State>(
+  store: EventStore,
+  decider: Decider<Command, Event, State>,
+  streamName: string,
+  command: Command | ((state: State, revision: number) => Command),
+  context: CommandContext,
+  options: RetryOptions = {},
+): Promise<HandleResult<State, Event>> {
+  const maxRetries = options.maxRetries ?? 5;
+  for (let attempt = 0; ; attempt++) {
+    const recorded = await store.readStream(streamName);
+    let state = decider.initialState();
+    for (const e of recorded) state = decider.evolve(state, toDomainEvent<Event>(e));
+    const revision = recorded.length - 1;
+    const cmd = typeof command === 'function' ? (command as (s: State, r: number) => Command)(state, revision) : command;
+    const events = decider.decide(cmd, state);
+    if (events.length === 0) return { state, events, history: recorded, revision, position: undefined };
+    const envelopes: NewEvent[] = events.map((event) => ({
+      id: randomUUID(),
+      type: event.type,
+      data: event.data,
+      metadata: {
+        correlationId: context.correlationId,
+        causationId: context.causationId ?? context.correlationId,
+        actor: context.actor,
+        occurredAt: context.now.toISOString(),
+        schemaVersion: SCHEMA_VERSION,
+      },
+    }));
+    try {
+      const result = await store.appendToStream(streamName, envelopes, { expectedRevision: revision < 0 ? 'no_stream' : revision });
+      for (const e of events) state = decider.evolve(state, e);
+      return { state, events, history: recorded, revision: result.nextRevision, position: result.position };
+    } catch (error) {
+      if (!(error instanceof ConcurrencyError) || attempt >= maxRetries) throw error;
+      const base = options.baseDelayMs ?? 5;
+      await sleep(Math.random() * base * 2 ** attempt);
+    }
+  }
+}
+
+export function toDomainEvent<Event extends DomainEvent>(recorded: RecordedEvent): Event {
+  return { type: recorded.type, data: recorded.data } as Event;
+}

@@ -1,0 +1,51 @@
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { DomainError } from '../errors.js';
+import type { Logger } from '../logging.js';
+import type { Metrics } from '../metrics/metrics.js';
+
+export interface UserError {
+  code: DomainError['code'];
+  message: string;
+  field: string[] | null;
+}
+
+/**
+ * Runs a mutation and turns business failures into `userErrors` of its payload. Authorisation
+ * failures are GraphQL errors with extensions.code FORBIDDEN (as the contract says); anything
+ * else is unexpected and is masked by `formatError`.
+ */
+export async function withUserErrors<P extends object>(metrics: Metrics, run: () => Promise<P>, empty: NoInfer<{ [K in keyof P]: null }>): Promise<(P | { [K in keyof P]: null }) & { userErrors: UserError[] }> {
+  try {
+    return { ...(await run()), userErrors: [] };
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    metrics.graphqlErrors.inc({ code: error.code });
+    if (error.code === 'FORBIDDEN') throw new GraphQLError(error.message, { extensions: { code: 'FORBIDDEN' } });
+    return { ...empty, userErrors: [{ code: error.code, message: error.message, field: error.field ? [...error.field] : null }] };
+  }
+}
+
+export function unauthenticated(message = 'sign in first'): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED' } });
+}
+
+const CLIENT_CODES = new Set(['BAD_USER_INPUT', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST', 'DOWNSTREAM_SERVICE_ERROR', 'RATE_LIMITED', 'QUERY_TOO_COMPLEX']);
+
+/**
+ * Apollo `formatError`: client-caused errors pass through (without stack traces); anything else
+ * is logged with its stack and reaches the client as a generic INTERNAL_SERVER_ERROR.
+ */
+export function formatError(logger: Logger, metrics: Metrics) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = typeof formatted.extensions?.code === 'string' ? formatted.extensions.code : 'INTERNAL_SERVER_ERROR';
+    metrics.graphqlErrors.inc({ code });
+    const original = unwrapResolverError(error);
+    if (CLIENT_CODES.has(code) || original instanceof DomainError) {
+      const { stacktrace: _stacktrace, exception: _exception, ...extensions } = formatted.extensions ?? {};
+      return { ...formatted, extensions };
+    }
+    logger.error({ err: original, path: formatted.path }, 'unexpected error in a GraphQL operation');
+    return { message: 'Internal server error', ...(formatted.path && { path: formatted.path }), extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  };
+}

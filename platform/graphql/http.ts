@@ -1,0 +1,159 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../logging.js';
+
+export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Reads a request body, refusing more than `limitBytes` with 413 (without buffering the excess). */
+export function readBody(req: IncomingMessage, limitBytes: number): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limitBytes) return Promise.reject(new HttpError(413, `request body larger than ${limitBytes} bytes`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limitBytes) {
+        reject(new HttpError(413, `request body larger than ${limitBytes} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+/** Runs one HTTP request through Apollo Server (no framework: Apollo Server 5 has none built in). */
+export async function executeApollo<Context extends BaseContext>(
+  apollo: ApolloServer<Context>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  context: () => Promise<Context>,
+  options: { bodyLimitBytes: number },
+): Promise<void> {
+  const headers = new HeaderMap();
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+  }
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  let body: unknown = undefined;
+  if (req.method === 'POST') {
+    const raw = await readBody(req, options.bodyLimitBytes);
+    const type = headers.get('content-type') ?? '';
+    if (raw.length > 0 && type.includes('application/json')) {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        throw new HttpError(400, 'request body is not valid JSON');
+      }
+    } else {
+      body = raw;
+    }
+  }
+  const response = await apollo.executeHTTPGraphQLRequest({
+    httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+    context,
+  });
+  for (const [key, value] of response.headers) res.setHeader(key, value);
+  res.statusCode = response.status ?? 200;
+  if (response.body.kind === 'complete') {
+    res.end(response.body.string);
+    return;
+  }
+  for await (const chunk of response.body.asyncIterator) res.write(chunk);
+  res.end();
+}
+
+export interface ServiceHttpOptions {
+  logger: Logger;
+  registry: Registry;
+  /** Named readiness checks; a failing one makes /health/ready answer 503 and name it. */
+  readiness?: Record<string, () => Promise<void>>;
+  /** Extra routes by exact path. */
+  routes?: Record<string, Handler>;
+  graphql: Handler;
+  graphqlPath?: string;
+}
+
+/** The HTTP surface every service shares: GraphQL, /metrics, /health/live, /health/ready. */
+export function createServiceServer(options: ServiceHttpOptions): Server {
+  const graphqlPath = options.graphqlPath ?? '/graphql';
+  const routes: Record<string, Handler> = {
+    '/metrics': async (_req, res) => {
+      res.writeHead(200, { 'content-type': options.registry.contentType });
+      res.end(await options.registry.metrics());
+    },
+    '/health/live': (_req, res) => Promise.resolve(sendJson(res, 200, { status: 'ok' })),
+    '/health/ready': async (_req, res) => {
+      const failures: Record<string, string> = {};
+      await Promise.all(
+        Object.entries(options.readiness ?? {}).map(async ([name, check]) => {
+          try {
+            await check();
+          } catch (error) {
+            failures[name] = error instanceof Error ? error.message : String(error);
+          }
+        }),
+      );
+      const ok = Object.keys(failures).length === 0;
+      sendJson(res, ok ? 200 : 503, ok ? { status: 'ready' } : { status: 'not ready', failures });
+    },
+    ...options.routes,
+  };
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const handler = path === graphqlPath ? options.graphql : routes[path];
+    if (!handler) {
+      sendJson(res, 404, { error: 'not found' });
+      return;
+    }
+    handler(req, res).catch((error: unknown) => {
+      if (error instanceof HttpError) {
+        if (!res.headersSent) sendJson(res, error.status, { errors: [{ message: error.message, extensions: { code: error.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST' } }] }, error.headers);
+        else res.end();
+        return;
+      }
+      options.logger.error({ err: error, path }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      else res.end();
+    });
+  });
+}
+
+export async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+export async function closeServer(server: Server): Promise<void> {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 2000).unref();
+  });
+}

@@ -1,0 +1,80 @@
+import type { Server } from 'node:http';
+import { ApolloServer, type BaseContext } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '../logging.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { formatError } from './errors.js';
+import { closeServer, createServiceServer, executeApollo, listen } from './http.js';
+import { metricsPlugin } from './metrics-plugin.js';
+
+export interface GraphQLServiceOptions<Context extends BaseContext> {
+  name: string;
+  schema: GraphQLSchema;
+  /** Builds the per-operation context from HTTP headers or graphql-ws connection params. */
+  context: (headers: Record<string, unknown>) => Context;
+  logger: Logger;
+  metrics: Metrics;
+  readiness?: Record<string, () => Promise<void>>;
+  bodyLimitBytes?: number;
+}
+
+export interface RunningService {
+  url: string;
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * A subgraph over node:http: Apollo Server for queries and mutations, graphql-ws for its
+ * subscriptions on the same path, plus /metrics and health endpoints.
+ */
+export async function startGraphQLService<Context extends BaseContext>(options: GraphQLServiceOptions<Context>, listenOn: { port: number; host: string }): Promise<RunningService> {
+  const { logger, metrics } = options;
+  const apollo = new ApolloServer<Context>({
+    schema: options.schema,
+    includeStacktraceInErrorResponses: false,
+    formatError: formatError(logger, metrics),
+    plugins: [
+      metricsPlugin<Context>(metrics),
+      ApolloServerPluginLandingPageDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
+    ],
+  });
+  await apollo.start();
+  const httpServer = createServiceServer({
+    logger,
+    registry: metrics.registry,
+    readiness: options.readiness,
+    graphql: (req, res) => executeApollo(apollo, req, res, () => Promise.resolve(options.context(req.headers)), { bodyLimitBytes: options.bodyLimitBytes ?? 1_000_000 }),
+  });
+  const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.bodyLimitBytes ?? 1_000_000 });
+  const ws = useServer<Record<string, unknown>>(
+    {
+      schema: options.schema,
+      context: (ctx) => options.context({ ...ctx.extra.request.headers, ...ctx.connectionParams }),
+      onError: (_ctx, _id, _payload, errors) => {
+        for (const error of errors) logger.warn({ err: error }, 'subscription error');
+      },
+    },
+    wss,
+  );
+  const port = await listen(httpServer, listenOn.port, listenOn.host);
+  const server = httpServer;
+  const url = `http://${listenOn.host === '0.0.0.0' ? '127.0.0.1' : listenOn.host}:${port}/graphql`;
+  logger.info({ url }, `${options.name} subgraph listening`);
+  return {
+    url,
+    port,
+    server,
+    close: async () => {
+      await ws.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await apollo.stop();
+      await closeServer(server);
+    },
+  };
+}

@@ -1,0 +1,133 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Every metric the services export, registered on an injected registry (no global registry:
+ * several services can share one process in the embedded launcher, each with its own /metrics).
+ * Names follow Prometheus conventions; dashboards in grafana/ query exactly these.
+ */
+export function createMetrics(registry: Registry) {
+  const registers = [registry];
+  const latency = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+  return {
+    registry,
+    graphqlRequestDuration: new Histogram({
+      name: 'storefront_graphql_request_duration_seconds',
+      help: 'GraphQL request latency by operation name and type',
+      labelNames: ['operation', 'type'],
+      buckets: latency,
+      registers,
+    }),
+    graphqlResolverDuration: new Histogram({
+      name: 'storefront_graphql_resolver_duration_seconds',
+      help: 'Latency of root-field resolvers by parent type and field',
+      labelNames: ['type', 'field'],
+      buckets: latency,
+      registers,
+    }),
+    graphqlErrors: new Counter({
+      name: 'storefront_graphql_errors_total',
+      help: 'GraphQL errors and userErrors returned, by code',
+      labelNames: ['code'],
+      registers,
+    }),
+    eventStoreAppendDuration: new Histogram({
+      name: 'storefront_eventstore_append_duration_seconds',
+      help: 'Event store append latency',
+      buckets: latency,
+      registers,
+    }),
+    eventStoreAppendConflicts: new Counter({
+      name: 'storefront_eventstore_append_conflicts_total',
+      help: 'Appends rejected because the stream was not at the expected revision',
+      registers,
+    }),
+    eventStoreEventsAppended: new Counter({
+      name: 'storefront_eventstore_events_appended_total',
+      help: 'Events appended',
+      registers,
+    }),
+    projectionEvents: new Counter({
+      name: 'storefront_projection_events_total',
+      help: 'Events a projection has processed (applied or skipped as already applied)',
+      labelNames: ['projection', 'result'],
+      registers,
+    }),
+    projectionLagEvents: new Gauge({
+      name: 'storefront_projection_lag_events',
+      help: 'Events between the event store head and the projection position',
+      labelNames: ['projection'],
+      registers,
+    }),
+    projectionLagSeconds: new Gauge({
+      name: 'storefront_projection_lag_seconds',
+      help: 'Age of the oldest event the projection has not applied yet (0 when caught up)',
+      labelNames: ['projection'],
+      registers,
+    }),
+    projectionPosition: new Gauge({
+      name: 'storefront_projection_position',
+      help: 'Global position of the last event the projection processed',
+      labelNames: ['projection'],
+      registers,
+    }),
+    projectionErrors: new Counter({
+      name: 'storefront_projection_errors_total',
+      help: 'Failures applying an event (retried)',
+      labelNames: ['projection'],
+      registers,
+    }),
+    replayProgress: new Gauge({
+      name: 'storefront_replay_progress_ratio',
+      help: 'Progress of a read-model rebuild, 0..1 (1 when switched over)',
+      labelNames: ['projection'],
+      registers,
+    }),
+    cacheRequests: new Counter({
+      name: 'storefront_cache_requests_total',
+      help: 'Cache look-ups by result (hit or miss)',
+      labelNames: ['cache', 'result'],
+      registers,
+    }),
+    busPublished: new Counter({
+      name: 'storefront_bus_messages_published_total',
+      help: 'Integration messages published',
+      labelNames: ['topic'],
+      registers,
+    }),
+    busConsumed: new Counter({
+      name: 'storefront_bus_messages_consumed_total',
+      help: 'Integration messages handled, by outcome (ok, retry, dead_letter)',
+      labelNames: ['topic', 'group', 'outcome'],
+      registers,
+    }),
+    subscriptionsActive: new Gauge({
+      name: 'storefront_subscriptions_active',
+      help: 'GraphQL subscriptions currently open',
+      labelNames: ['field'],
+      registers,
+    }),
+    subscriptionDeliveryDuration: new Histogram({
+      name: 'storefront_subscription_delivery_seconds',
+      help: 'From the event being recorded to the subscription event being sent',
+      labelNames: ['field'],
+      buckets: latency,
+      registers,
+    }),
+    subscriptionEvents: new Counter({
+      name: 'storefront_subscription_events_total',
+      help: 'Subscription events sent to clients',
+      labelNames: ['field'],
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** A registry for one service, with its name on every series and the process metrics. */
+export function serviceRegistry(service: string, options: { processMetrics?: boolean } = {}): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  return registry;
+}

@@ -1,0 +1,31 @@
+import type { Collection, Doc, IndexSpec } from '../platform/documents/document-store.js';
+import type { RecordedEvent } from '../platform/event-store/event-store.js';
+
+/** Where a projection writes: the live collections, or a new version being rebuilt aside. */
+export interface ProjectionTarget {
+  collection<T extends Doc>(name: string): Collection<T>;
+}
+
+export interface ApplyResult {
+  /** Whether a document changed (false for an event already applied). */
+  changed: boolean;
+  /** Cache tags made stale by the change. */
+  invalidateTags?: string[];
+  /** Live notifications for subscriptions. */
+  notifications?: { channel: string; message: unknown }[];
+}
+
+/**
+ * A read model built from events. `apply` must be idempotent by event position (use the
+ * document store's guarded writes): delivery is at-least-once and replays repeat events.
+ * It performs no side effects itself; it returns them, and the projector runs them only when
+ * projecting live (never while rebuilding aside).
+ */
+export interface Projection {
+  name: string;
+  /** The logical collections this projection owns (rebuilt and switched together). */
+  collections: readonly string[];
+  indexes?: Readonly<Record<string, readonly IndexSpec[]>>;
+  handles(event: RecordedEvent): boolean;
+  apply(event: RecordedEvent, target: ProjectionTarget): Promise<ApplyResult>;
+}

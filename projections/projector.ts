@@ -1,0 +1,286 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Cache } from '../platform/cache/cache.js';
+import type { Collection, CollectionVersion, Doc, DocumentStore } from '../platform/documents/document-store.js';
+import type { AllSubscription, EventStore, RecordedEvent } from '../platform/event-store/event-store.js';
+import type { Logger } from '../platform/logging.js';
+import type { Metrics } from '../platform/metrics/metrics.js';
+import type { PubSub } from '../platform/pubsub/pubsub.js';
+import type { Projection, ProjectionTarget } from './projection.js';
+
+export const CHECKPOINTS = 'projection_checkpoints';
+
+/** Cache tag every entry derived from a collection carries; a rebuild invalidates it. */
+export const collectionTag = (collection: string) => `collection:${collection}`;
+
+interface Checkpoint extends Doc {
+  position: number;
+}
+
+export interface ProjectorDeps {
+  events: EventStore;
+  documents: DocumentStore;
+  cache: Cache;
+  pubsub: PubSub;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export interface RebuildProgress {
+  projection: string;
+  state: 'idle' | 'running' | 'done' | 'failed';
+  applied: number;
+  /** Head position when the rebuild started: what it must reach before switching. */
+  target: number;
+  position: number;
+  error?: string;
+}
+
+/**
+ * Runs one projection: a catch-up subscription from its checkpoint, then live. Checkpoints are
+ * stored per physical collection version in the document store, next to the data they describe.
+ * A failing apply is retried with backoff (never skipped); lag is exported as metrics.
+ */
+export class Projector {
+  private subscription: AllSubscription | undefined;
+  private loop: Promise<void> | undefined;
+  private stopped = true;
+  private position = 0;
+  private lastCheckpointAt = 0;
+  private lastSaved = 0;
+  private waiters: { position: number; resolve: () => void }[] = [];
+  private lagTimer: NodeJS.Timeout | undefined;
+  private rebuildState: RebuildProgress;
+
+  constructor(
+    private readonly projection: Projection,
+    private readonly deps: ProjectorDeps,
+    private readonly options: { checkpointEveryMs?: number; lagIntervalMs?: number } = {},
+  ) {
+    this.rebuildState = { projection: projection.name, state: 'idle', applied: 0, target: 0, position: 0 };
+  }
+
+  get name(): string {
+    return this.projection.name;
+  }
+
+  /** Last global position processed (applied or skipped). */
+  get currentPosition(): number {
+    return this.position;
+  }
+
+  private async checkpointId(): Promise<string> {
+    return `${this.projection.name}@${await this.deps.documents.physicalName(this.projection.collections[0]!)}`;
+  }
+
+  async start(): Promise<void> {
+    for (const [name, indexes] of Object.entries(this.projection.indexes ?? {})) await this.deps.documents.ensureIndexes(name, indexes);
+    const checkpoint = await this.deps.documents.collection<Checkpoint>(CHECKPOINTS).get(await this.checkpointId());
+    this.position = checkpoint?.position ?? 0;
+    this.lastSaved = this.position;
+    this.stopped = false;
+    this.subscription = this.deps.events.subscribeToAll({ from: this.position === 0 ? 'start' : { after: this.position } });
+    const live: ProjectionTarget = { collection: (name) => this.deps.documents.collection(name) };
+    this.loop = this.run(this.subscription, live);
+    this.lagTimer = setInterval(() => void this.updateLag(), this.options.lagIntervalMs ?? 1000);
+    this.lagTimer.unref();
+    this.deps.logger.info({ projection: this.projection.name, from: this.position }, 'projector started');
+  }
+
+  private async run(subscription: AllSubscription, target: ProjectionTarget): Promise<void> {
+    const { metrics } = this.deps;
+    const name = this.projection.name;
+    try {
+      for await (const event of subscription) {
+        if (this.stopped) break;
+        if (this.projection.handles(event)) {
+          const result = await this.applyWithRetry(event, target);
+          if (result === undefined) break; // stopped while retrying
+          metrics.projectionEvents.inc({ projection: name, result: result.changed ? 'applied' : 'skipped' });
+          if (result.changed) await this.runEffects(result.invalidateTags ?? [], result.notifications ?? []);
+        }
+        this.position = event.position;
+        metrics.projectionPosition.set({ projection: name }, event.position);
+        this.release();
+        await this.maybeCheckpoint();
+      }
+    } catch (error) {
+      this.deps.logger.error({ err: error, projection: name }, 'projection subscription failed');
+      throw error;
+    }
+  }
+
+  private async applyWithRetry(event: RecordedEvent, target: ProjectionTarget) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.projection.apply(event, target);
+      } catch (error) {
+        this.deps.metrics.projectionErrors.inc({ projection: this.projection.name });
+        this.deps.logger.error({ err: error, projection: this.projection.name, position: event.position, attempt }, 'applying event failed; retrying');
+        if (this.stopped) return undefined;
+        await sleep(Math.min(5000, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  private async runEffects(tags: string[], notifications: { channel: string; message: unknown }[]): Promise<void> {
+    // Invalidate first, then notify: a subscriber that reacts by querying must not get a stale cache entry.
+    if (tags.length > 0) {
+      try {
+        await this.deps.cache.invalidateTags(tags);
+      } catch (error) {
+        this.deps.logger.error({ err: error, tags }, 'cache invalidation failed');
+      }
+    }
+    for (const n of notifications) {
+      try {
+        await this.deps.pubsub.publish(n.channel, n.message);
+      } catch (error) {
+        this.deps.logger.error({ err: error, channel: n.channel }, 'publishing a live notification failed');
+      }
+    }
+  }
+
+  private async maybeCheckpoint(force = false): Promise<void> {
+    const now = Date.now();
+    if (this.position === this.lastSaved) return;
+    if (!force && now - this.lastCheckpointAt < (this.options.checkpointEveryMs ?? 100)) return;
+    this.lastCheckpointAt = now;
+    await this.saveCheckpoint(await this.checkpointId(), this.position);
+    this.lastSaved = this.position;
+  }
+
+  private async saveCheckpoint(id: string, position: number): Promise<void> {
+    await this.deps.documents.collection<Checkpoint>(CHECKPOINTS).upsertIfNewer({ _id: id, position }, position);
+  }
+
+  private release(): void {
+    if (this.waiters.length === 0) return;
+    const ready = this.waiters.filter((w) => w.position <= this.position);
+    this.waiters = this.waiters.filter((w) => w.position > this.position);
+    for (const w of ready) w.resolve();
+  }
+
+  /** Resolves once the projection has processed the event at `position` (or rejects on timeout). */
+  waitFor(position: number, timeoutMs = 10_000): Promise<void> {
+    if (this.position >= position) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`${this.projection.name} did not reach position ${position} within ${timeoutMs} ms (at ${this.position})`));
+      }, timeoutMs);
+      const waiter = {
+        position,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  private async updateLag(): Promise<void> {
+    try {
+      const head = await this.deps.events.headPosition();
+      const lag = Math.max(0, head - this.position);
+      this.deps.metrics.projectionLagEvents.set({ projection: this.projection.name }, lag);
+      let seconds = 0;
+      if (lag > 0) {
+        const next = this.deps.events.subscribeToAll({ from: { after: this.position } });
+        for await (const e of next) {
+          seconds = Math.max(0, (Date.now() - Date.parse(e.recordedAt)) / 1000);
+          break;
+        }
+        await next.close();
+      }
+      this.deps.metrics.projectionLagSeconds.set({ projection: this.projection.name }, seconds);
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'could not measure projection lag');
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.lagTimer) clearInterval(this.lagTimer);
+    await this.subscription?.close();
+    await this.loop?.catch(() => undefined);
+    await this.maybeCheckpoint(true);
+    this.deps.logger.info({ projection: this.projection.name, position: this.position }, 'projector stopped');
+  }
+
+  get rebuildProgress(): RebuildProgress {
+    return { ...this.rebuildState };
+  }
+
+  /**
+   * Rebuilds the read model from the first event into new collection versions while the live
+   * ones keep serving, then switches over: pause live projection, catch the new version up to
+   * the head, activate it, store its checkpoint, resume live projection on it.
+   */
+  async rebuild(onProgress?: (progress: RebuildProgress) => void): Promise<RebuildProgress> {
+    if (this.rebuildState.state === 'running') throw new Error(`a rebuild of ${this.projection.name} is already running`);
+    const { documents, events, metrics } = this.deps;
+    const name = this.projection.name;
+    const target = await events.headPosition();
+    this.rebuildState = { projection: name, state: 'running', applied: 0, target, position: 0 };
+    metrics.replayProgress.set({ projection: name }, 0);
+    const versions = new Map<string, CollectionVersion<Doc>>();
+    const report = () => {
+      metrics.replayProgress.set({ projection: name }, target === 0 ? 1 : Math.min(1, this.rebuildState.position / target));
+      onProgress?.(this.rebuildProgress);
+    };
+    try {
+      for (const collection of this.projection.collections) {
+        for (const [n, indexes] of Object.entries(this.projection.indexes ?? {})) if (n === collection) await documents.ensureIndexes(n, indexes);
+        versions.set(collection, await documents.createVersion(collection));
+      }
+      const aside: ProjectionTarget = {
+        collection: <T extends Doc>(collection: string) => {
+          const version = versions.get(collection);
+          if (!version) throw new Error(`${name} does not own collection ${collection}`);
+          return version.collection as unknown as Collection<T>;
+        },
+      };
+      const catchUp = async (until: number) => {
+        if (this.rebuildState.position >= until) return;
+        const subscription = events.subscribeToAll({ from: this.rebuildState.position === 0 ? 'start' : { after: this.rebuildState.position } });
+        let lastReport = 0;
+        try {
+          for await (const event of subscription) {
+            if (this.projection.handles(event)) {
+              await this.projection.apply(event, aside);
+              this.rebuildState.applied++;
+            }
+            this.rebuildState.position = event.position;
+            if (Date.now() - lastReport > 200) {
+              lastReport = Date.now();
+              report();
+            }
+            if (event.position >= until) break;
+          }
+        } finally {
+          await subscription.close();
+        }
+      };
+      await catchUp(target);
+      await this.stop();
+      await catchUp(await events.headPosition());
+      const physical = [...versions.values()][0]!.physicalName;
+      await this.saveCheckpoint(`${name}@${physical}`, this.rebuildState.position);
+      for (const version of versions.values()) await version.activate();
+      this.rebuildState.state = 'done';
+      report();
+      metrics.replayProgress.set({ projection: name }, 1);
+      await this.deps.cache.invalidateTags(this.projection.collections.map(collectionTag));
+      await this.start();
+      return this.rebuildProgress;
+    } catch (error) {
+      this.rebuildState.state = 'failed';
+      this.rebuildState.error = error instanceof Error ? error.message : String(error);
+      for (const version of versions.values()) await version.discard().catch(() => undefined);
+      if (this.stopped) await this.start();
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import type { RecordedEvent } from '../../../platform/event-store/event-store.js';
+import { assertNever } from '../../../platform/errors.js';
+import type { Projection } from '../../../projections/projection.js';
+import { PRODUCT_EVENT_TYPES, type ProductEvent } from '../events.js';
+import { CATALOG, LIST_TAG, productTag, STOCK_CHANNEL, type ProductDoc, type StockChangeReason, type StockNotification } from './read-model.js';
+
+/** Applies one product event to the product's document (pure). */
+export function evolveDoc(doc: ProductDoc | undefined, event: ProductEvent, recordedAt: string, revision: number): ProductDoc | undefined {
+  switch (event.type) {
+    case 'ProductCreated': {
+      const d = event.data;
+      return {
+        _id: d.productId,
+        sku: d.sku,
+        name: d.name,
+        nameKey: d.name.toLowerCase(),
+        description: d.description,
+        category: d.category,
+        price: d.price,
+        stock: d.initialStock,
+        status: 'ACTIVE',
+        sellerId: d.sellerId,
+        version: revision,
+        createdAt: d.createdAt,
+        updatedAt: d.createdAt,
+      };
+    }
+    case 'ProductUpdated': {
+      if (!doc) return undefined;
+      const c = event.data.changes;
+      return {
+        ...doc,
+        ...(c.name !== undefined && { name: c.name, nameKey: c.name.toLowerCase() }),
+        ...(c.description !== undefined && { description: c.description }),
+        ...(c.category !== undefined && { category: c.category }),
+        ...(c.price !== undefined && { price: c.price }),
+        version: revision,
+        updatedAt: event.data.updatedAt,
+      };
+    }
+    case 'ProductRestocked':
+      return doc && { ...doc, stock: event.data.stock, version: revision, updatedAt: event.data.restockedAt };
+    case 'ProductDiscontinued':
+      return doc && { ...doc, stock: 0, status: 'DISCONTINUED', version: revision, updatedAt: event.data.discontinuedAt || recordedAt };
+    default:
+      return assertNever(event, 'product event');
+  }
+}
+
+const STOCK_REASON: Partial<Record<ProductEvent['type'], StockChangeReason>> = {
+  ProductCreated: 'CREATED',
+  ProductRestocked: 'RESTOCKED',
+  ProductDiscontinued: 'DISCONTINUED',
+};
+
+/**
+ * The product catalog projection: product events -> one document per product, guarded by event
+ * position. Its effects (cache invalidation, stock notifications) run only when a document
+ * actually changed, and never while rebuilding a new version aside.
+ */
+export const catalogProjection: Projection = {
+  name: 'product-catalog',
+  collections: [CATALOG],
+  indexes: {
+    [CATALOG]: [
+      { keys: [['createdAt', -1]] },
+      { keys: [['price.amount', 1]] },
+      { keys: [['nameKey', 1]] },
+      { keys: [['category', 1], ['createdAt', -1]] },
+      { keys: [['sellerId', 1], ['createdAt', -1]] },
+    ],
+  },
+  handles: (event) => PRODUCT_EVENT_TYPES.has(event.type),
+  async apply(event: RecordedEvent, target) {
+    const productEvent = { type: event.type, data: event.data } as ProductEvent;
+    const collection = target.collection<ProductDoc>(CATALOG);
+    const id = productEvent.data.productId;
+    const before = await collection.get(id);
+    if (before && (before._position ?? -1) >= event.position) return { changed: false };
+    const after = evolveDoc(before, productEvent, event.recordedAt, event.revision);
+    if (!after) return { changed: false };
+    const written = await collection.upsertIfNewer(after, event.position);
+    if (!written) return { changed: false };
+    const reason = STOCK_REASON[productEvent.type];
+    const previousStock = before?.stock ?? 0;
+    const notifications: { channel: string; message: StockNotification }[] = [];
+    if (reason && (reason === 'CREATED' || after.stock !== previousStock || reason === 'DISCONTINUED')) {
+      notifications.push({
+        channel: STOCK_CHANNEL,
+        message: { product: { ...after, _position: event.position }, previousStock, stock: after.stock, reason, at: event.metadata.occurredAt, position: event.position },
+      });
+    }
+    return { changed: true, invalidateTags: [productTag(id), LIST_TAG], notifications };
+  },
+};

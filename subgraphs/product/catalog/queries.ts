@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import { GraphQLError } from 'graphql';
+import type { Cache } from '../../../platform/cache/cache.js';
+import type { DocumentStore, Filter, Sort } from '../../../platform/documents/document-store.js';
+import type { Metrics } from '../../../platform/metrics/metrics.js';
+import { collectionTag } from '../../../projections/projector.js';
+import { CATALOG, LIST_TAG, productTag, type ProductDoc, type ProductPage } from './read-model.js';
+
+export interface ProductFilterArgs {
+  category?: string | null;
+  sellerId?: string | null;
+  inStock?: boolean | null;
+  minPrice?: number | null;
+  maxPrice?: number | null;
+  search?: string | null;
+}
+
+export type ProductSortArg = 'NEWEST' | 'PRICE_ASC' | 'PRICE_DESC' | 'NAME';
+
+export interface ListArgs {
+  first?: number | null;
+  after?: string | null;
+  filter?: ProductFilterArgs | null;
+  sort?: ProductSortArg | null;
+}
+
+export const MAX_PAGE_SIZE = 100;
+const TTL_SECONDS = 60;
+
+const SORTS: Record<ProductSortArg, Sort> = {
+  NEWEST: [['createdAt', -1]],
+  PRICE_ASC: [['price.amount', 1]],
+  PRICE_DESC: [['price.amount', -1]],
+  NAME: [['nameKey', 1]],
+};
+
+function badInput(message: string, field: string[]): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', field } });
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export function toFilter(args: ProductFilterArgs | null | undefined): Filter {
+  const filter: Filter = {};
+  if (!args) return filter;
+  if (args.category != null) filter.category = args.category;
+  if (args.sellerId != null) filter.sellerId = args.sellerId;
+  if (args.inStock === true) filter.stock = { $gt: 0 };
+  if (args.inStock === false) filter.stock = 0;
+  if (args.minPrice != null && args.maxPrice != null && args.minPrice > args.maxPrice) {
+    throw badInput('minPrice must not be greater than maxPrice', ['filter', 'minPrice']);
+  }
+  if (args.minPrice != null || args.maxPrice != null) {
+    filter['price.amount'] = { ...(args.minPrice != null && { $gte: args.minPrice }), ...(args.maxPrice != null && { $lte: args.maxPrice }) };
+  }
+  if (args.search != null) {
+    const search = args.search.trim();
+    if (search.length > 100) throw badInput('search must be at most 100 characters', ['filter', 'search']);
+    if (search.length > 0) filter.name = { $regex: escapeRegex(search), $options: 'i' };
+  }
+  return filter;
+}
+
+/**
+ * Read side of the catalog: the read model behind a read-aside cache. Entries are tagged with
+ * the product (or "every list") and the collection, so the projector's invalidations and a
+ * rebuild's switch-over make them stale without a race (see the Cache port).
+ */
+export class CatalogQueries {
+  constructor(
+    private readonly documents: DocumentStore,
+    private readonly cache: Cache,
+    private readonly metrics: Metrics,
+  ) {}
+
+  private get collection() {
+    return this.documents.collection<ProductDoc>(CATALOG);
+  }
+
+  private async cached<T>(key: string, tags: string[], load: () => Promise<T>): Promise<T> {
+    const hit = await this.cache.getTagged(key, tags);
+    if (hit.value !== undefined) {
+      this.metrics.cacheRequests.inc({ cache: CATALOG, result: 'hit' });
+      return JSON.parse(hit.value) as T;
+    }
+    this.metrics.cacheRequests.inc({ cache: CATALOG, result: 'miss' });
+    const value = await load();
+    await this.cache.setTagged(key, JSON.stringify(value ?? null), hit.stamp, TTL_SECONDS);
+    return value;
+  }
+
+  async product(id: string): Promise<ProductDoc | null> {
+    return this.cached(`product:${id}`, [productTag(id), collectionTag(CATALOG)], async () => (await this.collection.get(id)) ?? null);
+  }
+
+  /** Batch look-up (for `_entities`), in the order asked; null for unknown ids. */
+  async products(ids: readonly string[]): Promise<(ProductDoc | null)[]> {
+    return Promise.all(ids.map((id) => this.product(id)));
+  }
+
+  async list(args: ListArgs): Promise<ProductPage> {
+    const first = args.first ?? 20;
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) throw badInput(`first must be between 1 and ${MAX_PAGE_SIZE}`, ['first']);
+    const filter = toFilter(args.filter);
+    const sort = SORTS[args.sort ?? 'NEWEST'];
+    const key = createHash('sha1').update(JSON.stringify([first, args.after ?? null, filter, sort])).digest('base64url');
+    const tags = [LIST_TAG, collectionTag(CATALOG)];
+    const page = await this.cached(`products:list:${key}`, tags, async () => {
+      try {
+        return await this.collection.find({ filter, sort, first, ...(args.after != null && { after: args.after }) });
+      } catch (error) {
+        if (error instanceof Error && 'code' in error && error.code === 'INVALID_INPUT') throw badInput(error.message, ['after']);
+        throw error;
+      }
+    });
+    const countKey = createHash('sha1').update(JSON.stringify(filter)).digest('base64url');
+    return { ...page, totalCount: () => this.cached(`products:count:${countKey}`, tags, () => this.collection.count(filter)) };
+  }
+}

@@ -1,0 +1,209 @@
+import { assertNever, ForbiddenError, IllegalStateError, NotFoundError, ValidationError, AlreadyExistsError, ConcurrencyError } from '../../platform/errors.js';
+import type { Decider } from '../../platform/eventsourcing/decider.js';
+import type { Money, ProductEvent } from './events.js';
+
+/** Who is acting. Until authentication exists this comes from a development header. */
+export interface Actor {
+  userId: string;
+  role: 'CUSTOMER' | 'SELLER' | 'ADMIN';
+}
+
+interface CommandBase {
+  productId: string;
+  by: Actor;
+  /** When it happens, set by the caller (the decider reads no clock). */
+  at: string;
+}
+
+export type CreateProduct = CommandBase & {
+  type: 'CreateProduct';
+  sku: string;
+  name: string;
+  description?: string | null;
+  category: string;
+  price: Money;
+  initialStock: number;
+};
+
+export type UpdateProduct = CommandBase & {
+  type: 'UpdateProduct';
+  changes: { name?: string | null; description?: string | null; category?: string | null; price?: Money | null };
+  expectedVersion?: number | null;
+};
+
+export type RestockProduct = CommandBase & { type: 'RestockProduct'; quantity: number };
+export type DiscontinueProduct = CommandBase & { type: 'DiscontinueProduct' };
+
+export type ProductCommand = CreateProduct | UpdateProduct | RestockProduct | DiscontinueProduct;
+
+export type ProductState =
+  | { status: 'none' }
+  | {
+      status: 'active' | 'discontinued';
+      productId: string;
+      sellerId: string;
+      name: string;
+      description: string | null;
+      category: string;
+      price: Money;
+      stock: number;
+      /** Revision of the stream: the number of events applied minus one. */
+      version: number;
+    };
+
+export const MAX_STOCK = 1_000_000_000; // GraphQL Int is 32-bit; stay well inside it
+const MAX_AMOUNT = 1_000_000_000;
+const SKU = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+const input = (...path: string[]) => ['input', ...path];
+
+function requireText(value: string | null | undefined, field: string[], what: string, max: number): string {
+  const text = (value ?? '').trim();
+  if (text.length === 0) throw new ValidationError(`${what} must not be empty`, field);
+  if (text.length > max) throw new ValidationError(`${what} must be at most ${max} characters`, field);
+  return text;
+}
+
+function optionalText(value: string | null | undefined, field: string[], max: number): string | null {
+  if (value === null || value === undefined) return null;
+  const text = value.trim();
+  if (text.length > max) throw new ValidationError(`description must be at most ${max} characters`, field);
+  return text.length === 0 ? null : text;
+}
+
+function requireMoney(price: Money, field: string[]): Money {
+  if (!Number.isInteger(price.amount)) throw new ValidationError('price must be a whole number of minor units (cents)', [...field, 'amount']);
+  if (price.amount <= 0) throw new ValidationError('price must be greater than zero', [...field, 'amount']);
+  if (price.amount > MAX_AMOUNT) throw new ValidationError(`price must be at most ${MAX_AMOUNT} minor units`, [...field, 'amount']);
+  const currency = price.currency.trim().toUpperCase();
+  if (!/^[A-Z]{3}$/.test(currency)) throw new ValidationError('currency must be an ISO 4217 code such as EUR', [...field, 'currency']);
+  return { amount: price.amount, currency };
+}
+
+function requireQuantity(value: number, field: string[], what: string, min: number): number {
+  if (!Number.isInteger(value)) throw new ValidationError(`${what} must be a whole number`, field);
+  if (value < min) throw new ValidationError(`${what} must be ${min === 0 ? 'zero or more' : 'greater than zero'}`, field);
+  if (value > MAX_STOCK) throw new ValidationError(`${what} must be at most ${MAX_STOCK}`, field);
+  return value;
+}
+
+function requireOwner(state: Extract<ProductState, { productId: string }>, by: Actor): void {
+  if (by.role !== 'ADMIN' && by.userId !== state.sellerId) throw new ForbiddenError('only the seller of this product may change it');
+}
+
+function requireExisting(state: ProductState, productId: string): Extract<ProductState, { productId: string }> {
+  if (state.status === 'none') throw new NotFoundError(`product ${productId} does not exist`, ['id']);
+  return state;
+}
+
+export function normaliseSku(sku: string): string {
+  return sku.trim().toUpperCase();
+}
+
+export function decide(command: ProductCommand, state: ProductState): ProductEvent[] {
+  switch (command.type) {
+    case 'CreateProduct': {
+      if (command.by.role !== 'SELLER' && command.by.role !== 'ADMIN') throw new ForbiddenError('only sellers may create products');
+      const sku = command.sku.trim();
+      if (sku.length === 0) throw new ValidationError('SKU must not be empty', input('sku'));
+      if (!SKU.test(sku)) throw new ValidationError('SKU may use letters, digits, ".", "_" and "-" (at most 64)', input('sku'));
+      const event: ProductEvent = {
+        type: 'ProductCreated',
+        data: {
+          productId: command.productId,
+          sku: normaliseSku(sku),
+          name: requireText(command.name, input('name'), 'name', 200),
+          description: optionalText(command.description, input('description'), 5000),
+          category: requireText(command.category, input('category'), 'category', 100),
+          price: requireMoney(command.price, input('price')),
+          initialStock: requireQuantity(command.initialStock, input('initialStock'), 'initial stock', 0),
+          sellerId: command.by.userId,
+          createdAt: command.at,
+        },
+      };
+      if (state.status !== 'none') throw new AlreadyExistsError(`a product with SKU ${event.data.sku} already exists`, input('sku'));
+      return [event];
+    }
+    case 'UpdateProduct': {
+      const current = requireExisting(state, command.productId);
+      requireOwner(current, command.by);
+      if (command.expectedVersion !== undefined && command.expectedVersion !== null && command.expectedVersion !== current.version) {
+        throw new ConcurrencyError(`product-${command.productId}`, `version ${command.expectedVersion}`, `version ${current.version}`, ['expectedVersion']);
+      }
+      if (current.status === 'discontinued') throw new IllegalStateError('a discontinued product cannot be changed', ['id']);
+      const { name, description, category, price } = command.changes;
+      if (name === undefined && description === undefined && category === undefined && price === undefined) {
+        throw new ValidationError('nothing to update', ['input']);
+      }
+      const changes: Extract<ProductEvent, { type: 'ProductUpdated' }>['data']['changes'] = {};
+      if (name !== undefined) {
+        const value = requireText(name, input('name'), 'name', 200);
+        if (value !== current.name) changes.name = value;
+      }
+      if (description !== undefined) {
+        const value = optionalText(description, input('description'), 5000);
+        if (value !== current.description) changes.description = value;
+      }
+      if (category !== undefined) {
+        const value = requireText(category, input('category'), 'category', 100);
+        if (value !== current.category) changes.category = value;
+      }
+      if (price !== undefined) {
+        if (price === null) throw new ValidationError('price cannot be removed', input('price'));
+        const value = requireMoney(price, input('price'));
+        if (value.amount !== current.price.amount || value.currency !== current.price.currency) changes.price = value;
+      }
+      if (Object.keys(changes).length === 0) return []; // same values again: nothing happened
+      return [{ type: 'ProductUpdated', data: { productId: command.productId, changes, updatedAt: command.at } }];
+    }
+    case 'RestockProduct': {
+      const current = requireExisting(state, command.productId);
+      requireOwner(current, command.by);
+      const quantity = requireQuantity(command.quantity, ['quantity'], 'quantity', 1);
+      if (current.status === 'discontinued') throw new IllegalStateError('a discontinued product cannot be restocked', ['id']);
+      if (current.stock + quantity > MAX_STOCK) throw new ValidationError(`stock would exceed ${MAX_STOCK}`, ['quantity']);
+      return [{ type: 'ProductRestocked', data: { productId: command.productId, quantity, stock: current.stock + quantity, restockedAt: command.at } }];
+    }
+    case 'DiscontinueProduct': {
+      const current = requireExisting(state, command.productId);
+      requireOwner(current, command.by);
+      if (current.status === 'discontinued') return []; // idempotent
+      return [{ type: 'ProductDiscontinued', data: { productId: command.productId, stockWithdrawn: current.stock, discontinuedAt: command.at } }];
+    }
+    default:
+      return assertNever(command, 'product command');
+  }
+}
+
+export function evolve(state: ProductState, event: ProductEvent): ProductState {
+  switch (event.type) {
+    case 'ProductCreated': {
+      const d = event.data;
+      return { status: 'active', productId: d.productId, sellerId: d.sellerId, name: d.name, description: d.description, category: d.category, price: d.price, stock: d.initialStock, version: 0 };
+    }
+    case 'ProductUpdated': {
+      if (state.status === 'none') return state;
+      const c = event.data.changes;
+      return {
+        ...state,
+        name: c.name ?? state.name,
+        description: c.description !== undefined ? c.description : state.description,
+        category: c.category ?? state.category,
+        price: c.price ?? state.price,
+        version: state.version + 1,
+      };
+    }
+    case 'ProductRestocked':
+      return state.status === 'none' ? state : { ...state, stock: event.data.stock, version: state.version + 1 };
+    case 'ProductDiscontinued':
+      return state.status === 'none' ? state : { ...state, status: 'discontinued', stock: 0, version: state.version + 1 };
+    default:
+      return assertNever(event, 'product event');
+  }
+}
+
+export const productDecider: Decider<ProductCommand, ProductEvent, ProductState> = {
+  decide,
+  evolve,
+  initialState: () => ({ status: 'none' }),
+};

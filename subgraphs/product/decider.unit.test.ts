@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'vitest';
+import { deciderSpec } from '../../platform/eventsourcing/testing.js';
+import { productDecider, type Actor, type CreateProduct } from './decider.js';
+import type { ProductCreated, ProductEvent } from './events.js';
+
+const spec = deciderSpec(productDecider);
+const at = '2026-11-23T10:00:00.000Z';
+
+function fixture() {
+  const productId = randomUUID();
+  const seller: Actor = { userId: randomUUID(), role: 'SELLER' };
+  const create: CreateProduct = {
+    type: 'CreateProduct',
+    productId,
+    by: seller,
+    at,
+    sku: ' mug-01 ',
+    name: ' Mug ',
+    description: 'A mug',
+    category: 'kitchen',
+    price: { amount: 1299, currency: 'eur' },
+    initialStock: 10,
+  };
+  const created: ProductCreated = {
+    type: 'ProductCreated',
+    data: { productId, sku: 'MUG-01', name: 'Mug', description: 'A mug', category: 'kitchen', price: { amount: 1299, currency: 'EUR' }, initialStock: 10, sellerId: seller.userId, createdAt: at },
+  };
+  const discontinued: ProductEvent = { type: 'ProductDiscontinued', data: { productId, stockWithdrawn: 10, discontinuedAt: at } };
+  const base = { productId, by: seller, at };
+  return { productId, seller, create, created, discontinued, base };
+}
+
+describe('CreateProduct', () => {
+  it('creates a product with trimmed, normalised values and the seller recorded', () => {
+    const f = fixture();
+    spec.given([]).when(f.create).then([f.created]);
+  });
+
+  it.each([
+    ['empty name', { name: '  ' }, ['input', 'name']],
+    ['empty SKU', { sku: '' }, ['input', 'sku']],
+    ['SKU with spaces', { sku: 'a b' }, ['input', 'sku']],
+    ['empty category', { category: '' }, ['input', 'category']],
+    ['zero price', { price: { amount: 0, currency: 'EUR' } }, ['input', 'price', 'amount']],
+    ['negative price', { price: { amount: -5, currency: 'EUR' } }, ['input', 'price', 'amount']],
+    ['fractional price', { price: { amount: 12.5, currency: 'EUR' } }, ['input', 'price', 'amount']],
+    ['bad currency', { price: { amount: 100, currency: 'EURO' } }, ['input', 'price', 'currency']],
+    ['negative stock', { initialStock: -1 }, ['input', 'initialStock']],
+    ['non-integer stock', { initialStock: 1.5 }, ['input', 'initialStock']],
+  ] as const)('rejects %s with INVALID_INPUT at the field', (_, change, field) => {
+    const f = fixture();
+    spec.given([]).when({ ...f.create, ...change }).thenFails({ code: 'INVALID_INPUT', field: [...field] });
+  });
+
+  it('rejects a SKU that already exists', () => {
+    const f = fixture();
+    spec.given([f.created]).when(f.create).thenFails({ code: 'ALREADY_EXISTS', field: ['input', 'sku'] });
+  });
+
+  it('refuses customers', () => {
+    const f = fixture();
+    spec.given([]).when({ ...f.create, by: { userId: randomUUID(), role: 'CUSTOMER' } }).thenFails({ code: 'FORBIDDEN' });
+  });
+});
+
+describe('UpdateProduct', () => {
+  it('records only the fields that change', () => {
+    const f = fixture();
+    spec
+      .given([f.created])
+      .when({ ...f.base, type: 'UpdateProduct', changes: { name: 'Big mug', category: 'kitchen', price: { amount: 1499, currency: 'EUR' } } })
+      .then([{ type: 'ProductUpdated', data: { productId: f.productId, changes: { name: 'Big mug', price: { amount: 1499, currency: 'EUR' } }, updatedAt: at } }]);
+  });
+
+  it('does nothing when every value is already as asked', () => {
+    const f = fixture();
+    spec.given([f.created]).when({ ...f.base, type: 'UpdateProduct', changes: { name: 'Mug' } }).thenNothingHappens();
+  });
+
+  it('clears the description when it is set to empty', () => {
+    const f = fixture();
+    spec
+      .given([f.created])
+      .when({ ...f.base, type: 'UpdateProduct', changes: { description: '' } })
+      .then([{ type: 'ProductUpdated', data: { productId: f.productId, changes: { description: null }, updatedAt: at } }]);
+  });
+
+  it('accepts the current expectedVersion and rejects a stale one with VERSION_CONFLICT', () => {
+    const f = fixture();
+    const restocked: ProductEvent = { type: 'ProductRestocked', data: { productId: f.productId, quantity: 1, stock: 11, restockedAt: at } };
+    spec.given([f.created, restocked]).when({ ...f.base, type: 'UpdateProduct', changes: { name: 'New' }, expectedVersion: 1 }).then([
+      { type: 'ProductUpdated', data: { productId: f.productId, changes: { name: 'New' }, updatedAt: at } },
+    ]);
+    spec.given([f.created, restocked]).when({ ...f.base, type: 'UpdateProduct', changes: { name: 'New' }, expectedVersion: 0 }).thenFails({ code: 'VERSION_CONFLICT', field: ['expectedVersion'] });
+  });
+
+  it.each([
+    ['empty input', {}, ['input']],
+    ['empty name', { name: ' ' }, ['input', 'name']],
+    ['zero price', { price: { amount: 0, currency: 'EUR' } }, ['input', 'price', 'amount']],
+    ['null price', { price: null }, ['input', 'price']],
+  ] as const)('rejects %s', (_, changes, field) => {
+    const f = fixture();
+    spec.given([f.created]).when({ ...f.base, type: 'UpdateProduct', changes }).thenFails({ code: 'INVALID_INPUT', field: [...field] });
+  });
+
+  it('rejects an unknown product with NOT_FOUND', () => {
+    const f = fixture();
+    spec.given([]).when({ ...f.base, type: 'UpdateProduct', changes: { name: 'x' } }).thenFails({ code: 'NOT_FOUND', field: ['id'] });
+  });
+
+  it('rejects another seller with FORBIDDEN, lets an admin through', () => {
+    const f = fixture();
+    spec.given([f.created]).when({ ...f.base, by: { userId: randomUUID(), role: 'SELLER' }, type: 'UpdateProduct', changes: { name: 'x' } }).thenFails({ code: 'FORBIDDEN' });
+    spec.given([f.created]).when({ ...f.base, by: { userId: randomUUID(), role: 'ADMIN' }, type: 'UpdateProduct', changes: { name: 'x' } }).then([
+      { type: 'ProductUpdated', data: { productId: f.productId, changes: { name: 'x' }, updatedAt: at } },
+    ]);
+  });
+
+  it('rejects changing a discontinued product with INVALID_STATE', () => {
+    const f = fixture();
+    spec.given([f.created, f.discontinued]).when({ ...f.base, type: 'UpdateProduct', changes: { name: 'x' } }).thenFails({ code: 'INVALID_STATE' });
+  });
+});
+
+describe('RestockProduct', () => {
+  it('adds the quantity and records the resulting stock', () => {
+    const f = fixture();
+    spec.given([f.created]).when({ ...f.base, type: 'RestockProduct', quantity: 5 }).then([
+      { type: 'ProductRestocked', data: { productId: f.productId, quantity: 5, stock: 15, restockedAt: at } },
+    ]);
+  });
+
+  it.each([0, -3, 2.5])('rejects quantity %s with INVALID_INPUT', (quantity) => {
+    const f = fixture();
+    spec.given([f.created]).when({ ...f.base, type: 'RestockProduct', quantity }).thenFails({ code: 'INVALID_INPUT', field: ['quantity'] });
+  });
+
+  it('rejects a discontinued product with INVALID_STATE', () => {
+    const f = fixture();
+    spec.given([f.created, f.discontinued]).when({ ...f.base, type: 'RestockProduct', quantity: 1 }).thenFails({ code: 'INVALID_STATE', field: ['id'] });
+  });
+
+  it('rejects an unknown product with NOT_FOUND', () => {
+    const f = fixture();
+    spec.given([]).when({ ...f.base, type: 'RestockProduct', quantity: 1 }).thenFails({ code: 'NOT_FOUND' });
+  });
+
+  it('rejects another seller with FORBIDDEN', () => {
+    const f = fixture();
+    spec.given([f.created]).when({ ...f.base, by: { userId: randomUUID(), role: 'SELLER' }, type: 'RestockProduct', quantity: 1 }).thenFails({ code: 'FORBIDDEN' });
+  });
+});
+
+describe('DiscontinueProduct', () => {
+  it('withdraws the remaining stock', () => {
+    const f = fixture();
+    spec.given([f.created]).when({ ...f.base, type: 'DiscontinueProduct' }).then([f.discontinued]);
+  });
+
+  it('is idempotent', () => {
+    const f = fixture();
+    spec.given([f.created, f.discontinued]).when({ ...f.base, type: 'DiscontinueProduct' }).thenNothingHappens();
+  });
+
+  it('rejects an unknown product with NOT_FOUND and another seller with FORBIDDEN', () => {
+    const f = fixture();
+    spec.given([]).when({ ...f.base, type: 'DiscontinueProduct' }).thenFails({ code: 'NOT_FOUND' });
+    spec.given([f.created]).when({ ...f.base, by: { userId: randomUUID(), role: 'SELLER' }, type: 'DiscontinueProduct' }).thenFails({ code: 'FORBIDDEN' });
+  });
+});

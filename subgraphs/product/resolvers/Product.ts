@@ -1,0 +1,7 @@
+import type { ProductResolvers } from '../__generated__/resolvers-types.js';
+
+export const Product: ProductResolvers = {
+  __resolveReference: (reference, { productLoader }) => productLoader.load(reference.id),
+  id: (doc) => doc._id,
+  seller: (doc) => ({ id: doc.sellerId }),
+};

@@ -1,0 +1,6 @@
+import type { UserResolvers } from '../__generated__/resolvers-types.js';
+
+export const User: UserResolvers = {
+  __resolveReference: (reference) => ({ id: reference.id }),
+  products: (user, { first, after }, { service }) => service.queries.list({ first, after, filter: { sellerId: user.id }, sort: 'NEWEST' }),
+};

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { parse } from 'graphql';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import type { Cache } from '../../platform/cache/cache.js';
+import type { DocumentStore } from '../../platform/documents/document-store.js';
+import type { EventStore } from '../../platform/event-store/event-store.js';
+import { startGraphQLService, type RunningService } from '../../platform/graphql/service.js';
+import type { Logger } from '../../platform/logging.js';
+import type { Metrics } from '../../platform/metrics/metrics.js';
+import type { PubSub } from '../../platform/pubsub/pubsub.js';
+import type { Resolvers } from './__generated__/resolvers-types.js';
+import { actorFromHeaders, createContext, type ProductContext } from './context.js';
+import { Mutation } from './resolvers/Mutation.js';
+import { Product } from './resolvers/Product.js';
+import { ProductConnection } from './resolvers/ProductConnection.js';
+import { Query } from './resolvers/Query.js';
+import { Subscription } from './resolvers/Subscription.js';
+import { User } from './resolvers/User.js';
+import { ProductService } from './service.js';
+
+export const productTypeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
+
+const resolvers: Resolvers = { Query, Mutation, Subscription, Product, ProductConnection, User };
+
+export interface ProductSubgraphDeps {
+  events: EventStore;
+  documents: DocumentStore;
+  cache: Cache;
+  pubsub: PubSub;
+  metrics: Metrics;
+  logger: Logger;
+  clock?: () => Date;
+}
+
+export function buildProductSchema() {
+  return buildSubgraphSchema({ typeDefs: productTypeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> });
+}
+
+/** Builds and starts the product subgraph (index.ts only decides where it listens). */
+export async function startProductSubgraph(deps: ProductSubgraphDeps, listenOn: { port: number; host: string }): Promise<RunningService & { service: ProductService }> {
+  const service = new ProductService({ ...deps, clock: deps.clock ?? (() => new Date()) });
+  const running = await startGraphQLService<ProductContext>(
+    {
+      name: 'product',
+      schema: buildProductSchema(),
+      context: (headers) => createContext(service, actorFromHeaders(headers)),
+      logger: deps.logger,
+      metrics: deps.metrics,
+      readiness: {
+        eventStore: async () => void (await deps.events.headPosition()),
+      },
+    },
+    listenOn,
+  );
+  return { ...running, service };
+}

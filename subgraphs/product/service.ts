@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import type { Cache } from '../../platform/cache/cache.js';
+import type { DocumentStore } from '../../platform/documents/document-store.js';
+import type { EventStore } from '../../platform/event-store/event-store.js';
+import { handleCommand, toDomainEvent } from '../../platform/eventsourcing/command-handler.js';
+import { ForbiddenError, NotFoundError } from '../../platform/errors.js';
+import { isUuid, uuidV5 } from '../../platform/ids.js';
+import type { Metrics } from '../../platform/metrics/metrics.js';
+import type { PubSub } from '../../platform/pubsub/pubsub.js';
+import { GraphQLError } from 'graphql';
+import { evolveDoc } from './catalog/projection.js';
+import { CatalogQueries } from './catalog/queries.js';
+import { STOCK_CHANNEL, type ProductDoc, type StockNotification } from './catalog/read-model.js';
+import { normaliseSku, productDecider, type Actor, type CreateProduct, type ProductCommand, type UpdateProduct } from './decider.js';
+import { productStream, type ProductEvent } from './events.js';
+
+/** Namespace for product ids derived from SKUs (UUIDv5): one SKU, one stream, so a duplicate is a conflict. */
+const MAX_WATCHED_PRODUCTS = 100;
+
+const PRODUCT_ID_NAMESPACE = '2f0b7a34-5c1e-4f4e-9a55-7b9d3c1e8a10';
+
+export function productIdForSku(sku: string): string {
+  return uuidV5(normaliseSku(sku), PRODUCT_ID_NAMESPACE);
+}
+
+export interface ProductServiceDeps {
+  events: EventStore;
+  documents: DocumentStore;
+  cache: Cache;
+  pubsub: PubSub;
+  metrics: Metrics;
+  clock: () => Date;
+}
+
+type CommandInput<C> = C extends unknown ? Omit<C, 'productId' | 'by' | 'at'> : never;
+
+/**
+ * The product slice's application service: commands go through the decider to the event store;
+ * queries read the catalog read model. A mutation answers with the product as the projection
+ * will show it (folded from the stream), so the writer sees its own write at once.
+ */
+export class ProductService {
+  readonly queries: CatalogQueries;
+
+  constructor(private readonly deps: ProductServiceDeps) {
+    this.queries = new CatalogQueries(deps.documents, deps.cache, deps.metrics);
+  }
+
+  get metrics(): Metrics {
+    return this.deps.metrics;
+  }
+
+  /** Live stock changes (of the given products, or all), as the projector publishes them. */
+  stockChanges(productIds: readonly string[] | null): AsyncGenerator<StockNotification> {
+    if (productIds && productIds.length > MAX_WATCHED_PRODUCTS) {
+      throw new GraphQLError(`watch at most ${MAX_WATCHED_PRODUCTS} products per subscription`, { extensions: { code: 'BAD_USER_INPUT', field: ['productIds'] } });
+    }
+    const wanted = productIds ? new Set(productIds) : null;
+    const { metrics, pubsub, clock } = this.deps;
+    const subscription = pubsub.subscribe<StockNotification>(STOCK_CHANNEL);
+    metrics.subscriptionsActive.inc({ field: 'stockChanged' });
+    return (async function* () {
+      try {
+        for await (const notification of subscription) {
+          if (wanted && !wanted.has(notification.product._id)) continue;
+          metrics.subscriptionDeliveryDuration.observe({ field: 'stockChanged' }, Math.max(0, (clock().getTime() - Date.parse(notification.at)) / 1000));
+          metrics.subscriptionEvents.inc({ field: 'stockChanged' });
+          yield notification;
+        }
+      } finally {
+        metrics.subscriptionsActive.dec({ field: 'stockChanged' });
+        await subscription.return?.();
+      }
+    })();
+  }
+
+  private async execute(productId: string, command: CommandInput<ProductCommand>, actor: Actor | undefined, correlationId: string): Promise<ProductDoc> {
+    if (!actor) throw new ForbiddenError('sign in as a seller first');
+    if (command.type !== 'CreateProduct' && !isUuid(productId)) throw new NotFoundError(`product ${productId} does not exist`, ['id']);
+    const now = this.deps.clock();
+    const full = { ...command, productId, by: actor, at: now.toISOString() } as ProductCommand;
+    const result = await handleCommand(this.deps.events, productDecider, productStream(productId), full, { actor: actor.userId, correlationId, now });
+    let doc: ProductDoc | undefined;
+    const history = result.history.map((e) => ({ event: toDomainEvent<ProductEvent>(e), recordedAt: e.recordedAt, revision: e.revision }));
+    const firstNew = result.history.length;
+    const appended = result.events.map((event, i) => ({ event, recordedAt: now.toISOString(), revision: firstNew + i }));
+    for (const { event, recordedAt, revision } of [...history, ...appended]) doc = evolveDoc(doc, event, recordedAt, revision);
+    if (!doc) throw new NotFoundError(`product ${productId} does not exist`, ['id']);
+    return doc;
+  }
+
+  create(input: Omit<CreateProduct, 'type' | 'productId' | 'by' | 'at'>, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<ProductDoc> {
+    return this.execute(productIdForSku(input.sku), { type: 'CreateProduct', ...input }, actor, correlationId);
+  }
+
+  update(productId: string, changes: UpdateProduct['changes'], expectedVersion: number | null | undefined, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<ProductDoc> {
+    return this.execute(productId, { type: 'UpdateProduct', changes, expectedVersion }, actor, correlationId);
+  }
+
+  restock(productId: string, quantity: number, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<ProductDoc> {
+    return this.execute(productId, { type: 'RestockProduct', quantity }, actor, correlationId);
+  }
+
+  discontinue(productId: string, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<ProductDoc> {
+    return this.execute(productId, { type: 'DiscontinueProduct' }, actor, correlationId);
+  }
+}
