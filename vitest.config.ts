@@ -1,8 +1,14 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
+
+const require = createRequire(import.meta.url);
 
 // Test tiers are named by file: *.unit.test.ts (pure, no I/O), *.int.test.ts (adapters and
 // servers), *.e2e.test.ts (the whole system through the gateway).
 export default defineConfig({
+  // graphql 16 ships CJS and ESM builds; Node loads the CJS one for everybody, but Vite would hand
+  // ESM importers the .mjs one, and two graphql realms reject each other's schemas. Pin one.
+  resolve: { alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }] },
   test: {
     projects: [
       { extends: true, test: { name: 'unit', include: ['**/*.unit.test.ts'] } },

@@ -130,7 +130,7 @@ export class SubscriptionForwarder {
 
   async close(): Promise<void> {
     for (const upstream of [...this.upstreams.values()]) upstream.stop();
-    await Promise.all([...this.clients.values()].map((c) => c.dispose()));
+    for (const client of this.clients.values()) await client.dispose();
     this.clients.clear();
   }
 }

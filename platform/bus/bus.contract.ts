@@ -1,21 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../testing/eventually.js';
 import { deadLetterTopic, type Bus, type BusMessage, type Consumer, type DeliveredMessage } from './bus.js';
-
-/** Polls until `check` passes or the time runs out (then fails with the last error). */
-export async function eventually(check: () => void | Promise<void>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(25);
-    }
-  }
-}
 
 /** The one contract every Bus adapter passes. Topics and groups are fresh per test. */
 export function busContract(name: string, open: () => Promise<Bus>): void {

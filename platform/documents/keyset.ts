@@ -43,7 +43,7 @@ export function afterFilter(sort: Sort, values: readonly unknown[]): Filter {
   const branches: Filter[] = sort.map(([field, direction], i) => {
     const branch: Filter = {};
     for (let j = 0; j < i; j++) branch[sort[j]![0]] = values[j] as never;
-    branch[field] = { [direction === 1 ? '$gt' : '$lt']: values[i] } as never;
+    branch[field] = { [direction === 1 ? '$gt' : '$lt']: values[i] };
     return branch;
   });
   return { $or: branches };

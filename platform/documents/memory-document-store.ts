@@ -17,7 +17,7 @@ export class MemoryDocumentStore implements DocumentStore {
 
   private table(physical: string): Table {
     let table = this.tables.get(physical);
-    if (!table) this.tables.set(physical, (table = new Map()));
+    if (!table) this.tables.set(physical, (table = new Map<string, Doc>()));
     return table;
   }
 
@@ -56,7 +56,7 @@ export class MemoryDocumentStore implements DocumentStore {
         table().delete(id);
         return Promise.resolve(true);
       },
-      find: async (options) => findIn<T>(table(), options),
+      find: (options) => Promise.resolve().then(() => findIn<T>(table(), options)),
       count: (filter?: Filter) => {
         let n = 0;
         for (const doc of table().values()) if (matches(doc, filter)) n++;

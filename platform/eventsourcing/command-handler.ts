@@ -45,7 +45,7 @@ export async function handleCommand<Command, Event extends DomainEvent, State>(
   context: CommandContext,
   options: RetryOptions = {},
 ): Promise<HandleResult<State, Event>> {
-  const maxRetries = options.maxRetries ?? 5;
+  const maxRetries = options.maxRetries ?? 10;
   for (let attempt = 0; ; attempt++) {
     const recorded = await store.readStream(streamName);
     let state = decider.initialState();
@@ -73,7 +73,7 @@ export async function handleCommand<Command, Event extends DomainEvent, State>(
     } catch (error) {
       if (!(error instanceof ConcurrencyError) || attempt >= maxRetries) throw error;
       const base = options.baseDelayMs ?? 5;
-      await sleep(Math.random() * base * 2 ** attempt);
+      await sleep(Math.random() * Math.min(200, base * 2 ** attempt));
     }
   }
 }

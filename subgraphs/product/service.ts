@@ -78,7 +78,7 @@ export class ProductService {
     if (!actor) throw new ForbiddenError('sign in as a seller first');
     if (command.type !== 'CreateProduct' && !isUuid(productId)) throw new NotFoundError(`product ${productId} does not exist`, ['id']);
     const now = this.deps.clock();
-    const full = { ...command, productId, by: actor, at: now.toISOString() } as ProductCommand;
+    const full = { ...command, productId, by: actor, at: now.toISOString() };
     const result = await handleCommand(this.deps.events, productDecider, productStream(productId), full, { actor: actor.userId, correlationId, now });
     let doc: ProductDoc | undefined;
     const history = result.history.map((e) => ({ event: toDomainEvent<ProductEvent>(e), recordedAt: e.recordedAt, revision: e.revision }));
