@@ -72,6 +72,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     includeStacktraceInErrorResponses: false,
+    stopOnTerminationSignals: false, // the launcher owns shutdown order
     introspection: !options.production,
     formatError: formatError(logger, metrics),
     plugins: [

@@ -28,13 +28,14 @@ export interface RunningSystem {
 export async function startSystem(config: Config, options: { logger?: Logger } = {}): Promise<RunningSystem> {
   const logger = options.logger ?? createLogger('storefront', config.logLevel);
   const infrastructure = await openInfrastructure(config, logger);
-  const stops: (() => Promise<void>)[] = [() => infrastructure.close()];
+  const stops: [string, () => Promise<void>][] = [['infrastructure', () => infrastructure.close()]];
   const stop = async () => {
-    for (const s of stops.reverse()) {
+    for (const [name, s] of stops.reverse()) {
       try {
+        logger.debug({ component: name }, 'stopping');
         await s();
       } catch (error) {
-        logger.error({ err: error }, 'error while stopping');
+        logger.error({ err: error, component: name }, 'error while stopping');
       }
     }
     stops.length = 0;
@@ -47,13 +48,13 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
       { ...infrastructure, events: instrumentEventStore(infrastructure.events, productMetrics), metrics: productMetrics, logger: logger.child({ service: 'product' }) },
       listenOn(config.ports.product),
     );
-    stops.push(() => product.close());
+    stops.push(['product subgraph', () => product.close()]);
 
     const projectorMetrics = createMetrics(serviceRegistry('projector'));
     const projectorLogger = logger.child({ service: 'projector' });
     const catalog = new Projector(catalogProjection, { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger });
     await catalog.start();
-    stops.push(() => catalog.stop());
+    stops.push(['catalog projector', () => catalog.stop()]);
     const projectorServer = createServiceServer({
       logger: projectorLogger,
       registry: projectorMetrics.registry,
@@ -63,7 +64,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
       },
     });
     const projectorPort = await listen(projectorServer, config.ports.projector, config.host);
-    stops.push(() => closeServer(projectorServer));
+    stops.push(['projector http', () => closeServer(projectorServer)]);
 
     if (config.seedDemoData && (await infrastructure.events.headPosition()) === 0) await seedDemoCatalog(product.service, logger);
 
@@ -71,7 +72,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
       { subgraphs: [{ name: 'product', url: product.url }], logger: logger.child({ service: 'gateway' }), metrics: createMetrics(serviceRegistry('gateway')), production: config.production },
       listenOn(config.ports.gateway),
     );
-    stops.push(() => gateway.close());
+    stops.push(['gateway', () => gateway.close()]);
 
     return {
       gatewayUrl: gateway.url,

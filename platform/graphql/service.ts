@@ -37,6 +37,7 @@ export async function startGraphQLService<Context extends BaseContext>(options: 
   const apollo = new ApolloServer<Context>({
     schema: options.schema,
     includeStacktraceInErrorResponses: false,
+    stopOnTerminationSignals: false, // the launcher owns shutdown order
     formatError: formatError(logger, metrics),
     plugins: [
       metricsPlugin<Context>(metrics),

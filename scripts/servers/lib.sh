@@ -1,0 +1,85 @@
+# shellcheck shell=bash disable=SC2034 # variables are used by the scripts sourcing this file
+# Shared settings and helpers for scripts/servers/*.sh. Sourced, not executed.
+
+SERVERS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SERVERS_DIR/../.." && pwd)"
+
+# Reusable cache (downloads, builds) and per-checkout runtime state.
+STOREFRONT_CACHE="${STOREFRONT_CACHE:-$HOME/.cache/storefront}"
+STOREFRONT_RUN="${STOREFRONT_RUN:-$REPO_ROOT/.run/servers}"
+
+# Versions.
+KAFKA_VERSION="${KAFKA_VERSION:-3.9.2}"
+KAFKA_SCALA="${KAFKA_SCALA:-2.13}"
+SLF4J_VERSION="${SLF4J_VERSION:-1.7.36}" # must match the slf4j-api that kafka pulls in
+FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
+
+# Ports (deliberately non-default so they don't collide with system services).
+REDIS_PORT="${REDIS_PORT:-6390}"
+KAFKA_PORT="${KAFKA_PORT:-9093}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9094}"
+FERRETDB_PORT="${FERRETDB_PORT:-27027}"
+PROMETHEUS_PORT="${PROMETHEUS_PORT:-9099}"
+KAFKA_HEAP="${KAFKA_HEAP:--Xms128m -Xmx512m}"
+
+# Derived locations.
+KAFKA_HOME="$STOREFRONT_CACHE/kafka/$KAFKA_SCALA-$KAFKA_VERSION"
+KAFKA_LIBS="$KAFKA_HOME/libs"
+FERRETDB_HOME="$STOREFRONT_CACHE/ferretdb/$FERRETDB_VERSION"
+FERRETDB_BIN="$FERRETDB_HOME/bin/ferretdb"
+GO_CACHE_ROOT="$STOREFRONT_CACHE/go"
+MAVEN_REPO="$STOREFRONT_CACHE/m2"
+
+ALL_SERVERS=(redis kafka ferretdb prometheus)
+
+log() { printf '[servers] %s\n' "$*" >&2; }
+die() { printf '[servers] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Expand "all"/empty into the global SERVERS array and validate names.
+SERVERS=()
+resolve_servers() {
+  local s
+  SERVERS=()
+  if [[ $# -eq 0 ]]; then set -- all; fi
+  for s in "$@"; do
+    case "$s" in
+      all) SERVERS+=("${ALL_SERVERS[@]}") ;;
+      redis | kafka | ferretdb | prometheus) SERVERS+=("$s") ;;
+      -h | --help) usage; exit 0 ;;
+      *) die "unknown server '$s' (expected: redis|kafka|ferretdb|prometheus|all)" ;;
+    esac
+  done
+}
+
+usage() {
+  printf 'usage: %s [redis|kafka|ferretdb|prometheus|all]...\n' "$(basename "$0")"
+}
+
+pid_file() { printf '%s/%s.pid\n' "$STOREFRONT_RUN" "$1"; }
+log_file() { printf '%s/%s.log\n' "$STOREFRONT_RUN" "$1"; }
+
+# Prints the PID recorded for a server if that process is still alive.
+running_pid() {
+  local pf pid
+  pf="$(pid_file "$1")"
+  [[ -f "$pf" ]] || return 1
+  pid="$(tr -dc '0-9' <"$pf")"
+  [[ -n "$pid" ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  printf '%s\n' "$pid"
+}
+
+# True if something accepts TCP connections on 127.0.0.1:$1.
+port_open() {
+  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null
+}
+
+# Print environment exports for the configured ports.
+print_env() {
+  cat <<EOF
+export REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+export MONGODB_URL=mongodb://127.0.0.1:$FERRETDB_PORT/storefront
+export PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
+EOF
+}
