@@ -1,10 +1,10 @@
 import type { Config } from '../platform/config.js';
-import { closeServer, createServiceServer, listen, sendJson } from '../platform/graphql/http.js';
 import { openInfrastructure, type Infrastructure } from '../platform/infrastructure.js';
 import { createLogger, type Logger } from '../platform/logging.js';
 import { instrumentEventStore } from '../platform/metrics/instrumented-event-store.js';
 import { createMetrics, serviceRegistry } from '../platform/metrics/metrics.js';
 import { Projector } from '../projections/projector.js';
+import { startProjectorHttp } from '../projections/server.js';
 import { catalogProjection } from '../subgraphs/product/catalog/projection.js';
 import { startProductSubgraph } from '../subgraphs/product/server.js';
 import { startGateway } from '../gateway/server.js';
@@ -55,16 +55,11 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     const catalog = new Projector(catalogProjection, { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger });
     await catalog.start();
     stops.push(['catalog projector', () => catalog.stop()]);
-    const projectorServer = createServiceServer({
-      logger: projectorLogger,
-      registry: projectorMetrics.registry,
-      graphql: (_req, res) => Promise.resolve(sendJson(res, 404, { error: 'the projector serves no GraphQL' })),
-      routes: {
-        '/projections': (_req, res) => Promise.resolve(sendJson(res, 200, [{ name: catalog.name, position: catalog.currentPosition, rebuild: catalog.rebuildProgress }])),
-      },
-    });
-    const projectorPort = await listen(projectorServer, config.ports.projector, config.host);
-    stops.push(['projector http', () => closeServer(projectorServer)]);
+    const projectorHttp = await startProjectorHttp(
+      { projectors: [catalog], metrics: projectorMetrics, logger: projectorLogger, production: config.production, ...(config.adminToken && { adminToken: config.adminToken }) },
+      listenOn(config.ports.projector),
+    );
+    stops.push(['projector http', () => projectorHttp.close()]);
 
     if (config.seedDemoData && (await infrastructure.events.headPosition()) === 0) await seedDemoCatalog(product.service, logger);
 
@@ -77,7 +72,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     return {
       gatewayUrl: gateway.url,
       productUrl: product.url,
-      projectorUrl: `http://${config.host}:${projectorPort}`,
+      projectorUrl: `http://${config.host}:${projectorHttp.port}`,
       infrastructure,
       projectors: [catalog],
       logger,

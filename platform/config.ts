@@ -19,6 +19,7 @@ const schema = z.object({
   SEED_DEMO_DATA: z.enum(['true', 'false']).default('true'),
   EVENTSTORE_FSYNC: z.enum(['true', 'false']).default('true'),
   PRODUCT_SUBGRAPH_URL: optionalUrl,
+  ADMIN_TOKEN: optionalUrl,
   EVENTSTORE_URL: optionalUrl,
   MONGODB_URL: optionalUrl,
   REDIS_URL: optionalUrl,
@@ -33,6 +34,8 @@ export interface Config {
   logLevel: string;
   seedDemoData: boolean;
   eventStoreFsync: boolean;
+  /** Bearer token for admin endpoints (projection rebuild); required for them in production. */
+  adminToken: string | undefined;
   /** Where the gateway finds subgraphs when they run as separate processes. */
   subgraphUrls: { product: string | undefined };
   /** Unset means the embedded adapter. */
@@ -58,6 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     seedDemoData: e.SEED_DEMO_DATA === 'true',
     eventStoreFsync: e.EVENTSTORE_FSYNC === 'true',
+    adminToken: e.ADMIN_TOKEN,
     subgraphUrls: { product: e.PRODUCT_SUBGRAPH_URL },
     servers: {
       ...(e.EVENTSTORE_URL && { eventStore: e.EVENTSTORE_URL }),

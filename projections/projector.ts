@@ -63,6 +63,10 @@ export class Projector {
     return this.projection.name;
   }
 
+  get running(): boolean {
+    return !this.stopped;
+  }
+
   /** Last global position processed (applied or skipped). */
   get currentPosition(): number {
     return this.position;

@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +13,8 @@ import { graphql, wsClient, type GraphQLResponse } from '../platform/testing/gra
 import { startSystem, type RunningSystem } from '../launcher/system.js';
 
 // The embedded system on free ports, exercised only through the gateway, as a storefront would.
+
+const execFileAsync = promisify(execFile);
 
 const PRODUCT_FIELDS = 'id sku name description category price { amount currency } stock status version seller { id } createdAt updatedAt';
 const CREATE = `mutation Create($input: CreateProductInput!) { createProduct(input: $input) { product { ${PRODUCT_FIELDS} } userErrors { code message field } } }`;
@@ -176,6 +180,20 @@ describe('storefront through the gateway (embedded)', () => {
     expect(bad.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     const tooMany = await call(`{ products(first: 1000) { totalCount } }`);
     expect(tooMany.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('rebuilds the catalog with the replay CLI while serving, and serves the same catalog after the switch', async () => {
+    const list = async () => (await call<{ products: { edges: { node: { id: string; stock: number } }[] } }>(`{ products(first: 100) { edges { node { id stock } } } }`)).data!.products.edges;
+    const before = await list();
+    // Not spawnSync: the system under test runs in this process and must keep serving.
+    const cli = await execFileAsync(process.execPath, ['--import', 'tsx', 'projections/replay.ts', 'product-catalog', '--url', system.projectorUrl], { encoding: 'utf8', timeout: 30_000 });
+    expect(cli.stderr).toMatch(/product-catalog \[#+\] 100%/);
+    expect(cli.stdout).toMatch(/rebuilt from \d+ events and switched over/);
+    expect(await list()).toEqual(before);
+    const status = (await (await fetch(`${system.projectorUrl}/projections`)).json()) as { rebuild: { state: string } }[];
+    expect(status[0]?.rebuild.state).toBe('done');
+    const metrics = await (await fetch(`${system.projectorUrl}/metrics`)).text();
+    expect(metrics).toMatch(/storefront_replay_progress_ratio\{[^}]*projection="product-catalog"[^}]*\} 1/);
   });
 
   it('keeps every product across a restart and does not seed twice', async () => {
