@@ -57,6 +57,9 @@ function identityFrom(source: IncomingHttpHeaders | Record<string, unknown> | un
 export async function startGateway(options: GatewayOptions, listenOn: { port: number; host: string }): Promise<RunningGateway> {
   const { logger, metrics } = options;
   const supergraph = await loadSupergraph(options.subgraphs, { timeoutMs: options.compositionTimeoutMs });
+  // @apollo/gateway otherwise starts "data collection": OTLP metrics to Apollo plus cloud
+  // metadata probes (AWS, GCP, Azure link-local addresses). The gateway never phones home.
+  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph.supergraphSdl,
     logger,

@@ -196,6 +196,24 @@ describe('storefront through the gateway (embedded)', () => {
     expect(metrics).toMatch(/storefront_replay_progress_ratio\{[^}]*projection="product-catalog"[^}]*\} 1/);
   });
 
+  it('exports the metrics the dashboards query, from every service', async () => {
+    await call(SEARCH, { search: 'mug' });
+    await call(SEARCH, { search: 'mug' });
+    const text = async (url: string) => (await fetch(url)).text();
+    const gateway = await text(system.gatewayUrl.replace('/graphql', '/metrics'));
+    expect(gateway).toMatch(/storefront_graphql_request_duration_seconds_count\{[^}]*operation="Search"[^}]*type="query"[^}]*\} [1-9]/);
+    const product = await text(system.productUrl.replace('/graphql', '/metrics'));
+    expect(product).toMatch(/storefront_graphql_resolver_duration_seconds_count\{[^}]*type="Query",field="products"[^}]*\} [1-9]/);
+    expect(product).toMatch(/storefront_cache_requests_total\{[^}]*result="hit"[^}]*\} [1-9]/);
+    expect(product).toMatch(/storefront_eventstore_append_duration_seconds_count\{[^}]*\} [1-9]/);
+    expect(product).toMatch(/storefront_graphql_errors_total\{[^}]*code="INVALID_INPUT"[^}]*\} [1-9]/);
+    const projector = await text(`${system.projectorUrl}/metrics`);
+    expect(projector).toMatch(/storefront_projection_events_total\{[^}]*projection="product-catalog"[^}]*\} [1-9]/);
+    expect(projector).toMatch(/storefront_projection_lag_events\{[^}]*\} \d/);
+    expect((await fetch(`${system.projectorUrl}/health/ready`)).status).toBe(200);
+    expect((await fetch(system.productUrl.replace('/graphql', '/health/ready'))).status).toBe(200);
+  });
+
   it('keeps every product across a restart and does not seed twice', async () => {
     const { payload } = await create();
     const id = payload!.product!.id as string;

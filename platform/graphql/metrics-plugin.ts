@@ -1,10 +1,10 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { defaultFieldResolver, type GraphQLSchema } from 'graphql';
 import type { Metrics } from '../metrics/metrics.js';
 
 /**
- * Apollo plugin: request latency by operation name and type, and latency of root-field
- * resolvers (nested fields are not timed: per-field timers on every list item cost more than
- * they tell). Errors are counted by code in `formatError`.
+ * Apollo plugin: request latency by operation name and type. Errors are counted by code in
+ * `formatError`; root-field resolver latency by `instrumentRootResolvers`.
  */
 export function metricsPlugin<Context extends BaseContext>(metrics: Metrics): ApolloServerPlugin<Context> {
   // Operation names come from clients: keep label cardinality bounded.
@@ -27,15 +27,6 @@ export function metricsPlugin<Context extends BaseContext>(metrics: Metrics): Ap
           type = ctx.operation?.operation ?? 'unknown';
           return Promise.resolve();
         },
-        executionDidStart() {
-          return Promise.resolve({
-            willResolveField({ info }) {
-              if (info.path.prev !== undefined) return;
-              const stop = metrics.graphqlResolverDuration.startTimer({ type: info.parentType.name, field: info.fieldName });
-              return () => stop();
-            },
-          });
-        },
         willSendResponse() {
           end({ operation, type });
           return Promise.resolve();
@@ -43,4 +34,32 @@ export function metricsPlugin<Context extends BaseContext>(metrics: Metrics): Ap
       });
     },
   };
+}
+
+/**
+ * Wraps the resolvers of Query and Mutation fields with a latency timer. Done on the schema
+ * rather than with a `willResolveField` hook, which would run for every field of every list
+ * item (measured: about 10% of the catalog query's throughput) to time only the roots.
+ */
+export function instrumentRootResolvers(schema: GraphQLSchema, metrics: Metrics): GraphQLSchema {
+  for (const type of [schema.getQueryType(), schema.getMutationType()]) {
+    if (!type) continue;
+    for (const field of Object.values(type.getFields())) {
+      const resolve = field.resolve ?? defaultFieldResolver;
+      const labels = { type: type.name, field: field.name };
+      field.resolve = (source, args, context, info) => {
+        const end = metrics.graphqlResolverDuration.startTimer(labels);
+        try {
+          const result: unknown = resolve(source, args, context, info);
+          if (result instanceof Promise) return result.finally(end);
+          end();
+          return result;
+        } catch (error) {
+          end();
+          throw error;
+        }
+      };
+    }
+  }
+  return schema;
 }

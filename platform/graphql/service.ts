@@ -8,7 +8,7 @@ import type { Logger } from '../logging.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { formatError } from './errors.js';
 import { closeServer, createServiceServer, executeApollo, listen } from './http.js';
-import { metricsPlugin } from './metrics-plugin.js';
+import { instrumentRootResolvers, metricsPlugin } from './metrics-plugin.js';
 
 export interface GraphQLServiceOptions<Context extends BaseContext> {
   name: string;
@@ -34,8 +34,9 @@ export interface RunningService {
  */
 export async function startGraphQLService<Context extends BaseContext>(options: GraphQLServiceOptions<Context>, listenOn: { port: number; host: string }): Promise<RunningService> {
   const { logger, metrics } = options;
+  const schema = instrumentRootResolvers(options.schema, metrics);
   const apollo = new ApolloServer<Context>({
-    schema: options.schema,
+    schema,
     includeStacktraceInErrorResponses: false,
     stopOnTerminationSignals: false, // the launcher owns shutdown order
     formatError: formatError(logger, metrics),
@@ -55,7 +56,7 @@ export async function startGraphQLService<Context extends BaseContext>(options: 
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.bodyLimitBytes ?? 1_000_000 });
   const ws = useServer<Record<string, unknown>>(
     {
-      schema: options.schema,
+      schema,
       context: (ctx) => options.context({ ...ctx.extra.request.headers, ...ctx.connectionParams }),
       onError: (_ctx, _id, _payload, errors) => {
         for (const error of errors) logger.warn({ err: error }, 'subscription error');
