@@ -8,7 +8,7 @@ import { startProjectorHttp } from '../projections/server.js';
 import { catalogProjection } from '../subgraphs/product/catalog/projection.js';
 import { startProductSubgraph } from '../subgraphs/product/server.js';
 import { startGateway } from '../gateway/server.js';
-import { seedDemoCatalog } from './seed.js';
+import { seedDemoCatalog } from '../subgraphs/product/demo-seed.js';
 
 export interface RunningSystem {
   gatewayUrl: string;
@@ -45,7 +45,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
 
     const productMetrics = createMetrics(serviceRegistry('product'));
     const product = await startProductSubgraph(
-      { ...infrastructure, events: instrumentEventStore(infrastructure.events, productMetrics), metrics: productMetrics, logger: logger.child({ service: 'product' }) },
+      { ...infrastructure, events: instrumentEventStore(infrastructure.events, productMetrics), metrics: productMetrics, logger: logger.child({ service: 'product' }), readiness: infrastructure.readiness },
       listenOn(config.ports.product),
     );
     stops.push(['product subgraph', () => product.close()]);
@@ -56,7 +56,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     await catalog.start();
     stops.push(['catalog projector', () => catalog.stop()]);
     const projectorHttp = await startProjectorHttp(
-      { projectors: [catalog], metrics: projectorMetrics, logger: projectorLogger, production: config.production, ...(config.adminToken && { adminToken: config.adminToken }) },
+      { projectors: [catalog], metrics: projectorMetrics, logger: projectorLogger, production: config.production, readiness: infrastructure.readiness, ...(config.adminToken && { adminToken: config.adminToken }) },
       listenOn(config.ports.projector),
     );
     stops.push(['projector http', () => projectorHttp.close()]);

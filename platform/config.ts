@@ -20,6 +20,7 @@ const schema = z.object({
   EVENTSTORE_FSYNC: z.enum(['true', 'false']).default('true'),
   PRODUCT_SUBGRAPH_URL: optionalUrl,
   ADMIN_TOKEN: optionalUrl,
+  NAMESPACE: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'lower-case letters, digits, _ and -').default('storefront'),
   EVENTSTORE_URL: optionalUrl,
   MONGODB_URL: optionalUrl,
   REDIS_URL: optionalUrl,
@@ -38,6 +39,8 @@ export interface Config {
   adminToken: string | undefined;
   /** Where the gateway finds subgraphs when they run as separate processes. */
   subgraphUrls: { product: string | undefined };
+  /** Prefix for Redis keys and channels (so systems and test runs can share a server). */
+  namespace: string;
   /** Unset means the embedded adapter. */
   servers: { eventStore?: string; mongodb?: string; redis?: string; kafka?: string };
 }
@@ -62,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     seedDemoData: e.SEED_DEMO_DATA === 'true',
     eventStoreFsync: e.EVENTSTORE_FSYNC === 'true',
     adminToken: e.ADMIN_TOKEN,
+    namespace: e.NAMESPACE,
     subgraphUrls: { product: e.PRODUCT_SUBGRAPH_URL },
     servers: {
       ...(e.EVENTSTORE_URL && { eventStore: e.EVENTSTORE_URL }),

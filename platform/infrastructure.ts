@@ -1,16 +1,23 @@
 import { join } from 'node:path';
-import type { Bus } from './bus/bus.js';
+import type { Bus, BusObserver } from './bus/bus.js';
+import { KafkaBus } from './bus/kafka-bus.js';
 import { MemoryBus } from './bus/memory-bus.js';
 import type { Cache } from './cache/cache.js';
 import { MemoryCache } from './cache/memory-cache.js';
-import { ConfigError, type Config } from './config.js';
+import { RedisCache } from './cache/redis-cache.js';
+import type { Config } from './config.js';
 import type { DocumentStore } from './documents/document-store.js';
 import { MemoryDocumentStore } from './documents/memory-document-store.js';
+import { MongoDocumentStore } from './documents/mongo-document-store.js';
 import type { EventStore } from './event-store/event-store.js';
+import { EventStoreDBEventStore } from './event-store/eventstoredb-event-store.js';
 import { FileEventStore } from './event-store/file-event-store.js';
 import type { Logger } from './logging.js';
+import type { Metrics } from './metrics/metrics.js';
 import type { PubSub } from './pubsub/pubsub.js';
 import { MemoryPubSub } from './pubsub/memory-pubsub.js';
+import { RedisPubSub } from './pubsub/redis-pubsub.js';
+import { connectRedis, createRedis, redactUrl } from './redis/connection.js';
 
 /** The adapters behind every port, picked from configuration (unset = embedded). */
 export interface Infrastructure {
@@ -21,44 +28,105 @@ export interface Infrastructure {
   bus: Bus;
   /** Which adapter each port uses, for the start-up banner. */
   describe: Record<string, string>;
+  /** One check per real server, for /health/ready. */
+  readiness: Record<string, () => Promise<void>>;
   close(): Promise<void>;
 }
 
-export async function openInfrastructure(config: Config, logger: Logger): Promise<Infrastructure> {
-  const configured = Object.entries(config.servers).filter(([, url]) => url !== undefined);
-  if (configured.length > 0) {
-    // The real adapters arrive with the infrastructure issue; refuse rather than silently embed.
-    throw new ConfigError(`${configured.map(([name]) => name).join(', ')} configured, but this build has only the embedded adapters; unset ${configured.map(([name]) => envName(name)).join(', ')}`);
-  }
-  const events = await FileEventStore.open(join(config.dataDir, 'events'), { fsync: config.eventStoreFsync });
-  const documents = new MemoryDocumentStore();
-  const cache = new MemoryCache({ maxEntries: 50_000 });
-  const pubsub = new MemoryPubSub();
-  const bus = new MemoryBus();
-  logger.debug({ dataDir: config.dataDir }, 'embedded infrastructure open');
+export function busObserver(metrics: Metrics): BusObserver {
   return {
-    events,
-    documents,
-    cache,
-    pubsub,
-    bus,
-    describe: {
-      'event store': `embedded file log in ${join(config.dataDir, 'events')}`,
-      documents: 'embedded in-memory (rebuilt from events at start)',
-      cache: 'embedded LRU',
-      'pub/sub': 'embedded in-process',
-      bus: 'embedded in-process',
-    },
-    close: async () => {
-      await bus.close();
-      await pubsub.close();
-      await cache.close();
-      await documents.close();
-      await events.close();
-    },
+    published: (topic, count) => metrics.busPublished.inc({ topic }, count),
+    consumed: (topic, group, outcome) => metrics.busConsumed.inc({ topic, group, outcome }),
   };
 }
 
-function envName(server: string): string {
-  return { eventStore: 'EVENTSTORE_URL', mongodb: 'MONGODB_URL', redis: 'REDIS_URL', kafka: 'KAFKA_BROKERS' }[server] ?? server;
+/**
+ * Opens every port on the adapter the configuration picks. A configured server that cannot be
+ * reached fails start-up with an InfrastructureError naming it and its URL (one line); anything
+ * opened before it is closed again.
+ */
+export async function openInfrastructure(config: Config, logger: Logger, options: { metrics?: Metrics; clientId?: string } = {}): Promise<Infrastructure> {
+  const closers: (() => Promise<void>)[] = [];
+  const readiness: Record<string, () => Promise<void>> = {};
+  const describe: Record<string, string> = {};
+  const close = async () => {
+    for (const c of closers.reverse()) await c().catch((error: unknown) => logger.warn({ err: error }, 'error while closing infrastructure'));
+    closers.length = 0;
+  };
+  const { servers } = config;
+  const namespace = config.namespace;
+  try {
+    let events: EventStore;
+    if (servers.eventStore) {
+      const esdb = await EventStoreDBEventStore.connect(servers.eventStore);
+      closers.push(() => esdb.close());
+      readiness.eventStore = async () => void (await esdb.headPosition());
+      describe['event store'] = `EventStoreDB at ${servers.eventStore}`;
+      events = esdb;
+    } else {
+      const file = await FileEventStore.open(join(config.dataDir, 'events'), { fsync: config.eventStoreFsync });
+      closers.push(() => file.close());
+      describe['event store'] = `embedded file log in ${join(config.dataDir, 'events')}`;
+      events = file;
+    }
+
+    let documents: DocumentStore;
+    if (servers.mongodb) {
+      const mongo = await MongoDocumentStore.connect(servers.mongodb, logger);
+      closers.push(() => mongo.close());
+      readiness.mongodb = () => mongo.ping();
+      describe.documents = `MongoDB at ${redactUrl(servers.mongodb)}`;
+      documents = mongo;
+    } else {
+      documents = new MemoryDocumentStore();
+      describe.documents = 'embedded in-memory (rebuilt from events at start)';
+    }
+
+    let cache: Cache;
+    let pubsub: PubSub;
+    if (servers.redis) {
+      const url = servers.redis;
+      const client = createRedis(url, logger, 'commands');
+      const subscriber = createRedis(url, logger, 'subscriber');
+      closers.push(() => {
+        client.disconnect();
+        subscriber.disconnect();
+        return Promise.resolve();
+      });
+      await connectRedis(client, url, 'redis');
+      await connectRedis(subscriber, url, 'redis');
+      readiness.redis = async () => {
+        if (client.status !== 'ready' || subscriber.status !== 'ready') throw new Error(`connection ${client.status}/${subscriber.status}`);
+        await client.ping();
+      };
+      cache = new RedisCache(client, namespace);
+      pubsub = new RedisPubSub(client, subscriber, namespace, logger);
+      describe.cache = `Redis at ${redactUrl(url)} (keys prefixed ${namespace}:)`;
+      describe['pub/sub'] = `Redis at ${redactUrl(url)}`;
+    } else {
+      cache = new MemoryCache({ maxEntries: 50_000 });
+      pubsub = new MemoryPubSub();
+      describe.cache = 'embedded LRU';
+      describe['pub/sub'] = 'embedded in-process';
+    }
+
+    let bus: Bus;
+    const observer = options.metrics ? busObserver(options.metrics) : undefined;
+    if (servers.kafka) {
+      const kafka = await KafkaBus.connect(servers.kafka, { clientId: options.clientId ?? namespace, logger, ...(observer && { observer }) });
+      closers.push(() => kafka.close());
+      readiness.kafka = () => kafka.ping();
+      describe.bus = `Kafka at ${servers.kafka}`;
+      bus = kafka;
+    } else {
+      const memory = new MemoryBus(observer ? { observer } : {});
+      closers.push(() => memory.close());
+      describe.bus = 'embedded in-process';
+      bus = memory;
+    }
+    return { events, documents, cache, pubsub, bus, describe, readiness, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }

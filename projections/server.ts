@@ -11,6 +11,8 @@ export interface ProjectorHttpOptions {
   /** Required as `Authorization: Bearer <token>` to start a rebuild; without one, only non-production allows it. */
   adminToken?: string;
   production: boolean;
+  /** Checks of the servers the projector depends on. */
+  readiness?: Record<string, () => Promise<void>>;
 }
 
 /**
@@ -25,7 +27,7 @@ export async function startProjectorHttp(options: ProjectorHttpOptions, listenOn
     logger,
     registry: options.metrics.registry,
     graphql: () => Promise.reject(new HttpError(404, 'the projector serves no GraphQL')),
-    readiness: Object.fromEntries(projectors.map((p) => [p.name, () => (p.running ? Promise.resolve() : Promise.reject(new Error('not running')))])),
+    readiness: { ...options.readiness, ...Object.fromEntries(projectors.map((p) => [`projection:${p.name}`, () => (p.running ? Promise.resolve() : Promise.reject(new Error('not running')))])) },
     routes: {
       '/projections': (_req, res) => Promise.resolve(sendJson(res, 200, status())),
       '/projections/rebuild': (req, res) => {

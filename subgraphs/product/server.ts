@@ -31,6 +31,8 @@ export interface ProductSubgraphDeps {
   metrics: Metrics;
   logger: Logger;
   clock?: () => Date;
+  /** Checks of the servers the subgraph depends on, for /health/ready. */
+  readiness?: Record<string, () => Promise<void>>;
 }
 
 export function buildProductSchema() {
@@ -49,6 +51,7 @@ export async function startProductSubgraph(deps: ProductSubgraphDeps, listenOn: 
       metrics: deps.metrics,
       readiness: {
         eventStore: async () => void (await deps.events.headPosition()),
+        ...deps.readiness,
       },
     },
     listenOn,

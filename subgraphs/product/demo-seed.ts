@@ -1,7 +1,7 @@
-import type { Actor } from '../subgraphs/product/decider.js';
-import type { ProductService } from '../subgraphs/product/service.js';
-import type { Logger } from '../platform/logging.js';
-import { AlreadyExistsError } from '../platform/errors.js';
+import type { Actor } from './decider.js';
+import type { ProductService } from './service.js';
+import type { Logger } from '../../platform/logging.js';
+import { AlreadyExistsError } from '../../platform/errors.js';
 
 /** The demo seller who owns the seeded catalog (use it as x-dev-user-id to edit those products). */
 export const DEMO_SELLER: Actor = { userId: '00000000-0000-4000-8000-00000000d3e0', role: 'SELLER' };

@@ -1,0 +1,189 @@
+import { Kafka, logLevel, type Admin, type Consumer as KafkaConsumer, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { InfrastructureError } from '../errors.js';
+import type { Logger } from '../logging.js';
+import {
+  backoffMs,
+  deadLetterTopic,
+  DEFAULT_RETRY,
+  describeError,
+  isRetryable,
+  type Bus,
+  type BusMessage,
+  type BusObserver,
+  type Consumer,
+  type ConsumerOptions,
+  type DeliveredMessage,
+  type RetryPolicy,
+} from './bus.js';
+
+const ID = 'x-message-id';
+const TYPE = 'x-message-type';
+
+function headerText(value: IHeaders[string]): string | undefined {
+  if (value === undefined) return undefined;
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? undefined : first.toString();
+}
+
+/**
+ * The Bus port on Kafka (kafkajs). Topics are created with a fixed partition count; the message
+ * key is the partition key; offsets are committed only after the handler (or the dead-letter
+ * publish) succeeded, so a crash redelivers rather than loses. Retries happen in the consumer,
+ * with backoff and heartbeats, so a slow retry does not cost the group its membership.
+ */
+export class KafkaBus implements Bus {
+  private readonly knownTopics = new Set<string>();
+  private readonly consumers = new Set<KafkaConsumer>();
+
+  private constructor(
+    private readonly kafka: Kafka,
+    private readonly producer: Producer,
+    private readonly admin: Admin,
+    private readonly options: { partitions: number; logger: Logger; observer?: BusObserver; brokers: string },
+  ) {}
+
+  static async connect(brokers: string, options: { clientId: string; logger: Logger; observer?: BusObserver; partitions?: number }): Promise<KafkaBus> {
+    const { logger } = options;
+    const kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: brokers.split(',').map((b) => b.trim()),
+      connectionTimeout: 3000,
+      retry: { initialRetryTime: 100, maxRetryTime: 5000, retries: 8 },
+      logLevel: logLevel.WARN,
+      logCreator:
+        () =>
+        ({ level, log }: LogEntry) => {
+          const { message, ...rest } = log;
+          if (level <= logLevel.ERROR) logger.warn({ kafka: rest }, `kafka: ${message}`);
+          else logger.debug({ kafka: rest }, `kafka: ${message}`);
+        },
+    });
+    const admin = kafka.admin();
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    try {
+      await withTimeout(
+        (async () => {
+          await admin.connect();
+          await admin.describeCluster();
+          await producer.connect();
+        })(),
+        10_000,
+      );
+    } catch (error) {
+      await Promise.allSettled([admin.disconnect(), producer.disconnect()]);
+      throw new InfrastructureError('kafka', brokers, `cannot connect (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+    }
+    return new KafkaBus(kafka, producer, admin, { partitions: options.partitions ?? 4, logger, brokers, ...(options.observer && { observer: options.observer }) });
+  }
+
+  async ping(): Promise<void> {
+    await withTimeout(this.admin.describeCluster(), 3000);
+  }
+
+  private async ensureTopics(topics: readonly string[]): Promise<void> {
+    const missing = topics.filter((t) => !this.knownTopics.has(t));
+    if (missing.length === 0) return;
+    await this.admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: this.options.partitions, replicationFactor: 1 })) });
+    for (const t of missing) this.knownTopics.add(t);
+  }
+
+  async publish(topic: string, messages: readonly BusMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.ensureTopics([topic]);
+    await this.producer.send({
+      topic,
+      acks: -1,
+      messages: messages.map((m) => ({ key: m.key, value: JSON.stringify(m.value), headers: { ...m.headers, [ID]: m.id, [TYPE]: m.type } })),
+    });
+    this.options.observer?.published?.(topic, messages.length);
+  }
+
+  async consume(options: ConsumerOptions): Promise<Consumer> {
+    const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
+    await this.ensureTopics([...options.topics, ...options.topics.map(deadLetterTopic)]);
+    const consumer = this.kafka.consumer({
+      groupId: options.groupId,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3000,
+      allowAutoTopicCreation: false,
+      retry: { initialRetryTime: 200, maxRetryTime: 10_000, retries: 10, restartOnFailure: () => Promise.resolve(true) },
+    });
+    let closed = false;
+    const { observer, logger } = this.options;
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
+    await consumer.run({
+      autoCommit: true,
+      eachMessage: async (payload) => {
+        const { topic, partition, message } = payload;
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(message.headers ?? {})) {
+          const text = headerText(value);
+          if (text !== undefined && name !== ID && name !== TYPE) headers[name] = text;
+        }
+        const base = {
+          id: headerText(message.headers?.[ID]) ?? `${topic}/${partition}/${message.offset}`,
+          key: message.key?.toString() ?? '',
+          type: headerText(message.headers?.[TYPE]) ?? 'unknown',
+          headers,
+          topic,
+          partition,
+          offset: Number(message.offset),
+        };
+        let value: unknown;
+        let parseError: Error | undefined;
+        try {
+          value = JSON.parse(message.value?.toString() ?? 'null');
+        } catch (error) {
+          parseError = Object.assign(new Error(`message value is not JSON: ${describeError(error)}`), { retryable: false });
+        }
+        for (let attempt = 1; ; attempt++) {
+          if (closed) throw new Error('consumer closing; the message will be redelivered');
+          try {
+            if (parseError) throw parseError;
+            await options.handler({ ...base, value, attempt } satisfies DeliveredMessage);
+            observer?.consumed?.(topic, options.groupId, 'ok');
+            return;
+          } catch (error) {
+            if (!isRetryable(error) || attempt >= retry.maxAttempts) {
+              await this.publish(deadLetterTopic(topic), [
+                {
+                  id: base.id,
+                  key: base.key,
+                  type: base.type,
+                  value: value ?? message.value?.toString() ?? null,
+                  headers: { ...headers, 'x-error': describeError(error), 'x-original-topic': topic, 'x-consumer-group': options.groupId, 'x-attempts': String(attempt) },
+                },
+              ]);
+              observer?.consumed?.(topic, options.groupId, 'dead_letter');
+              logger.warn({ topic, group: options.groupId, id: base.id, attempts: attempt, error: describeError(error) }, 'message parked on the dead-letter topic');
+              return;
+            }
+            observer?.consumed?.(topic, options.groupId, 'retry');
+            await sleep(backoffMs(retry, attempt));
+            await payload.heartbeat();
+          }
+        }
+      },
+    });
+    this.consumers.add(consumer);
+    return {
+      close: async () => {
+        closed = true;
+        this.consumers.delete(consumer);
+        await consumer.disconnect();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.consumers].map((c) => c.disconnect()));
+    this.consumers.clear();
+    await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+}

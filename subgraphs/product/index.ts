@@ -1,0 +1,23 @@
+import { seedDemoCatalog } from './demo-seed.js';
+import { openInfrastructure } from '../../platform/infrastructure.js';
+import { instrumentEventStore } from '../../platform/metrics/instrumented-event-store.js';
+import { createMetrics, serviceRegistry } from '../../platform/metrics/metrics.js';
+import { runProcess } from '../../platform/process.js';
+import { startProductSubgraph } from './server.js';
+
+/** The product subgraph as its own process (docker compose); `npm start` runs it in-process instead. */
+runProcess('product', async (config, logger) => {
+  const infrastructure = await openInfrastructure(config, logger);
+  const metrics = createMetrics(serviceRegistry('product'));
+  const product = await startProductSubgraph(
+    { ...infrastructure, events: instrumentEventStore(infrastructure.events, metrics), metrics, logger, readiness: infrastructure.readiness },
+    { port: config.ports.product, host: config.host },
+  );
+  if (config.seedDemoData && (await infrastructure.events.headPosition()) === 0) await seedDemoCatalog(product.service, logger);
+  return {
+    stop: async () => {
+      await product.close();
+      await infrastructure.close();
+    },
+  };
+});
