@@ -5,6 +5,7 @@ import type { AllSubscription, EventStore, RecordedEvent } from '../platform/eve
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
 import type { PubSub } from '../platform/pubsub/pubsub.js';
+import { EffectsQueue } from './effects.js';
 import type { Projection, ProjectionTarget } from './projection.js';
 
 export const CHECKPOINTS = 'projection_checkpoints';
@@ -50,6 +51,7 @@ export class Projector {
   private waiters: { position: number; resolve: () => void }[] = [];
   private lagTimer: NodeJS.Timeout | undefined;
   private rebuildState: RebuildProgress;
+  private readonly effects: EffectsQueue;
 
   constructor(
     private readonly projection: Projection,
@@ -57,6 +59,12 @@ export class Projector {
     private readonly options: { checkpointEveryMs?: number; lagIntervalMs?: number } = {},
   ) {
     this.rebuildState = { projection: projection.name, state: 'idle', applied: 0, target: 0, position: 0 };
+    this.effects = new EffectsQueue(deps);
+  }
+
+  /** Side effects not yet delivered (the cache or pub/sub server being down). */
+  get pendingEffects(): number {
+    return this.effects.pending;
   }
 
   get name(): string {
@@ -82,34 +90,46 @@ export class Projector {
     this.position = checkpoint?.position ?? 0;
     this.lastSaved = this.position;
     this.stopped = false;
-    this.subscription = this.deps.events.subscribeToAll({ from: this.position === 0 ? 'start' : { after: this.position } });
-    const live: ProjectionTarget = { collection: (name) => this.deps.documents.collection(name) };
-    this.loop = this.run(this.subscription, live);
+    this.effects.resume();
+    this.loop = this.supervise();
     this.lagTimer = setInterval(() => void this.updateLag(), this.options.lagIntervalMs ?? 1000);
     this.lagTimer.unref();
     this.deps.logger.info({ projection: this.projection.name, from: this.position }, 'projector started');
   }
 
+  /** Keeps a subscription running from the last processed position; re-subscribes with backoff after a failure. */
+  private async supervise(): Promise<void> {
+    const live: ProjectionTarget = { collection: (name) => this.deps.documents.collection(name) };
+    for (let failures = 0; !this.stopped; ) {
+      this.subscription = this.deps.events.subscribeToAll({ from: this.position === 0 ? 'start' : { after: this.position } });
+      const before = this.position;
+      try {
+        await this.run(this.subscription, live);
+        return; // ended because we stopped
+      } catch (error) {
+        failures = this.position > before ? 1 : failures + 1;
+        this.deps.logger.error({ err: error, projection: this.projection.name, position: this.position }, 'projection subscription failed; re-subscribing');
+        await this.subscription.close().catch(() => undefined);
+        if (!this.stopped) await sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
+      }
+    }
+  }
+
   private async run(subscription: AllSubscription, target: ProjectionTarget): Promise<void> {
     const { metrics } = this.deps;
     const name = this.projection.name;
-    try {
-      for await (const event of subscription) {
-        if (this.stopped) break;
-        if (this.projection.handles(event)) {
-          const result = await this.applyWithRetry(event, target);
-          if (result === undefined) break; // stopped while retrying
-          metrics.projectionEvents.inc({ projection: name, result: result.changed ? 'applied' : 'skipped' });
-          if (result.changed) await this.runEffects(result.invalidateTags ?? [], result.notifications ?? []);
-        }
-        this.position = event.position;
-        metrics.projectionPosition.set({ projection: name }, event.position);
-        this.release();
-        await this.maybeCheckpoint();
+    for await (const event of subscription) {
+      if (this.stopped) break;
+      if (this.projection.handles(event)) {
+        const result = await this.applyWithRetry(event, target);
+        if (result === undefined) break; // stopped while retrying
+        metrics.projectionEvents.inc({ projection: name, result: result.changed ? 'applied' : 'skipped' });
+        if (result.changed) await this.effects.enqueue(result.invalidateTags ?? [], result.notifications ?? []);
       }
-    } catch (error) {
-      this.deps.logger.error({ err: error, projection: name }, 'projection subscription failed');
-      throw error;
+      this.position = event.position;
+      metrics.projectionPosition.set({ projection: name }, event.position);
+      this.release();
+      await this.maybeCheckpoint();
     }
   }
 
@@ -126,23 +146,6 @@ export class Projector {
     }
   }
 
-  private async runEffects(tags: string[], notifications: { channel: string; message: unknown }[]): Promise<void> {
-    // Invalidate first, then notify: a subscriber that reacts by querying must not get a stale cache entry.
-    if (tags.length > 0) {
-      try {
-        await this.deps.cache.invalidateTags(tags);
-      } catch (error) {
-        this.deps.logger.error({ err: error, tags }, 'cache invalidation failed');
-      }
-    }
-    for (const n of notifications) {
-      try {
-        await this.deps.pubsub.publish(n.channel, n.message);
-      } catch (error) {
-        this.deps.logger.error({ err: error, channel: n.channel }, 'publishing a live notification failed');
-      }
-    }
-  }
 
   private async maybeCheckpoint(force = false): Promise<void> {
     const now = Date.now();
@@ -210,6 +213,7 @@ export class Projector {
     await this.subscription?.close();
     await this.loop?.catch(() => undefined);
     await this.maybeCheckpoint(true);
+    this.effects.stop();
     this.deps.logger.info({ projection: this.projection.name, position: this.position }, 'projector stopped');
   }
 

@@ -5,6 +5,7 @@ import type { EventStore } from '../../platform/event-store/event-store.js';
 import { handleCommand, toDomainEvent } from '../../platform/eventsourcing/command-handler.js';
 import { ForbiddenError, NotFoundError } from '../../platform/errors.js';
 import { isUuid, uuidV5 } from '../../platform/ids.js';
+import type { Logger } from '../../platform/logging.js';
 import type { Metrics } from '../../platform/metrics/metrics.js';
 import type { PubSub } from '../../platform/pubsub/pubsub.js';
 import { GraphQLError } from 'graphql';
@@ -29,6 +30,7 @@ export interface ProductServiceDeps {
   cache: Cache;
   pubsub: PubSub;
   metrics: Metrics;
+  logger: Logger;
   clock: () => Date;
 }
 
@@ -43,7 +45,7 @@ export class ProductService {
   readonly queries: CatalogQueries;
 
   constructor(private readonly deps: ProductServiceDeps) {
-    this.queries = new CatalogQueries(deps.documents, deps.cache, deps.metrics);
+    this.queries = new CatalogQueries(deps.documents, deps.cache, deps.metrics, deps.logger);
   }
 
   get metrics(): Metrics {

@@ -27,7 +27,7 @@ describe('product catalog projection', () => {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'catalog-'));
     events = await FileEventStore.open(dir, { fsync: false });
-    service = new ProductService({ events, documents: new MemoryDocumentStore(), cache: new MemoryCache(), pubsub: new MemoryPubSub(), metrics: metrics(), clock: () => new Date() });
+    service = new ProductService({ events, documents: new MemoryDocumentStore(), cache: new MemoryCache(), pubsub: new MemoryPubSub(), metrics: metrics(), logger: createLogger('test', 'silent'), clock: () => new Date() });
   });
   afterEach(async () => {
     await events.close();

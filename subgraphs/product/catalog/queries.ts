@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import type { Cache } from '../../../platform/cache/cache.js';
 import type { DocumentStore, Filter, Sort } from '../../../platform/documents/document-store.js';
+import type { Logger } from '../../../platform/logging.js';
 import type { Metrics } from '../../../platform/metrics/metrics.js';
 import { collectionTag } from '../../../projections/projector.js';
 import { CATALOG, LIST_TAG, productTag, type ProductDoc, type ProductPage } from './read-model.js';
@@ -69,25 +70,47 @@ export function toFilter(args: ProductFilterArgs | null | undefined): Filter {
  * rebuild's switch-over make them stale without a race (see the Cache port).
  */
 export class CatalogQueries {
+  private lastCacheWarning = 0;
+
   constructor(
     private readonly documents: DocumentStore,
     private readonly cache: Cache,
     private readonly metrics: Metrics,
+    private readonly logger: Logger,
   ) {}
+
+  /** The cache is an optimisation: when it fails, queries go to the read model (and say so, at most every 10 s). */
+  private cacheFailed(error: unknown): void {
+    this.metrics.cacheRequests.inc({ cache: CATALOG, result: 'error' });
+    if (Date.now() - this.lastCacheWarning > 10_000) {
+      this.lastCacheWarning = Date.now();
+      this.logger.warn({ err: error }, 'cache unavailable; reading the read model directly');
+    }
+  }
 
   private get collection() {
     return this.documents.collection<ProductDoc>(CATALOG);
   }
 
   private async cached<T>(key: string, tags: string[], load: () => Promise<T>): Promise<T> {
-    const hit = await this.cache.getTagged(key, tags);
+    let hit: Awaited<ReturnType<Cache['getTagged']>>;
+    try {
+      hit = await this.cache.getTagged(key, tags);
+    } catch (error) {
+      this.cacheFailed(error);
+      return load();
+    }
     if (hit.value !== undefined) {
       this.metrics.cacheRequests.inc({ cache: CATALOG, result: 'hit' });
       return JSON.parse(hit.value) as T;
     }
     this.metrics.cacheRequests.inc({ cache: CATALOG, result: 'miss' });
     const value = await load();
-    await this.cache.setTagged(key, JSON.stringify(value ?? null), hit.stamp, TTL_SECONDS);
+    try {
+      await this.cache.setTagged(key, JSON.stringify(value ?? null), hit.stamp, TTL_SECONDS);
+    } catch (error) {
+      this.cacheFailed(error);
+    }
     return value;
   }
 

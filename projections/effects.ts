@@ -1,0 +1,96 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Cache } from '../platform/cache/cache.js';
+import type { Logger } from '../platform/logging.js';
+import type { PubSub } from '../platform/pubsub/pubsub.js';
+
+/**
+ * A projection's side effects (cache invalidations, then live notifications), delivered in
+ * order and retried with backoff while the cache or pub/sub server is unreachable, without
+ * holding up the projection itself. Pending invalidations are coalesced (a tag once is enough),
+ * and every pending invalidation is done before any later notification, so a subscriber that
+ * re-queries never reads a stale cache entry. Notifications are bounded: during a very long
+ * outage the oldest are dropped (counted), invalidations never are.
+ */
+export class EffectsQueue {
+  private readonly tags = new Set<string>();
+  private readonly notifications: { channel: string; message: unknown }[] = [];
+  private draining: Promise<void> | undefined;
+  private stopped = false;
+  private dropped = 0;
+
+  constructor(
+    private readonly deps: { cache: Cache; pubsub: PubSub; logger: Logger },
+    private readonly options: { maxNotifications?: number; maxBackoffMs?: number } = {},
+  ) {}
+
+  /** Number of effects not yet delivered. */
+  get pending(): number {
+    return this.tags.size + this.notifications.length;
+  }
+
+  get droppedNotifications(): number {
+    return this.dropped;
+  }
+
+  /** Queues effects and tries to deliver them now; resolves when delivered or handed to the retry loop. */
+  async enqueue(tags: readonly string[], notifications: readonly { channel: string; message: unknown }[]): Promise<void> {
+    for (const t of tags) this.tags.add(t);
+    this.notifications.push(...notifications);
+    const max = this.options.maxNotifications ?? 10_000;
+    if (this.notifications.length > max) {
+      const excess = this.notifications.length - max;
+      this.notifications.splice(0, excess);
+      this.dropped += excess;
+      this.deps.logger.warn({ dropped: excess }, 'dropping the oldest live notifications during a long outage');
+    }
+    if (this.draining) return; // the retry loop is running and will deliver these in order
+    try {
+      await this.deliver();
+    } catch (error) {
+      this.deps.logger.warn({ err: error, pending: this.pending }, 'delivering projection effects failed; retrying in the background');
+      this.draining = this.retry().finally(() => (this.draining = undefined));
+    }
+  }
+
+  private async deliver(): Promise<void> {
+    if (this.tags.size > 0) {
+      const tags = [...this.tags];
+      await this.deps.cache.invalidateTags(tags);
+      for (const t of tags) this.tags.delete(t);
+    }
+    while (this.notifications.length > 0) {
+      const next = this.notifications[0]!;
+      await this.deps.pubsub.publish(next.channel, next.message);
+      this.notifications.shift();
+      if (this.tags.size > 0) return this.deliver(); // invalidations queued meanwhile go first
+    }
+  }
+
+  private async retry(): Promise<void> {
+    for (let attempt = 1; !this.stopped; attempt++) {
+      await sleep(Math.min(this.options.maxBackoffMs ?? 2000, 50 * 2 ** Math.min(attempt, 6)));
+      try {
+        await this.deliver();
+        this.deps.logger.info({ attempts: attempt }, 'projection effects delivered after an outage');
+        return;
+      } catch {
+        // still down; keep waiting
+      }
+    }
+  }
+
+  /** Waits until everything queued is delivered (or the queue is stopped). */
+  async settle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Restarts background delivery after `stop()` (a projector restarting after a rebuild). */
+  resume(): void {
+    this.stopped = false;
+    if (this.pending > 0 && !this.draining) this.draining = this.retry().finally(() => (this.draining = undefined));
+  }
+}
