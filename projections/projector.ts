@@ -5,6 +5,7 @@ import type { AllSubscription, EventStore, RecordedEvent } from '../platform/eve
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
 import type { PubSub } from '../platform/pubsub/pubsub.js';
+import { BatchTarget } from './batch-target.js';
 import { EffectsQueue } from './effects.js';
 import type { Projection, ProjectionTarget } from './projection.js';
 
@@ -52,11 +53,12 @@ export class Projector {
   private lagTimer: NodeJS.Timeout | undefined;
   private rebuildState: RebuildProgress;
   private readonly effects: EffectsQueue;
+  private rebuildingAtStart = false;
 
   constructor(
     private readonly projection: Projection,
     private readonly deps: ProjectorDeps,
-    private readonly options: { checkpointEveryMs?: number; lagIntervalMs?: number } = {},
+    private readonly options: { checkpointEveryMs?: number; lagIntervalMs?: number; maxBatch?: number } = {},
   ) {
     this.rebuildState = { projection: projection.name, state: 'idle', applied: 0, target: 0, position: 0 };
     this.effects = new EffectsQueue(deps);
@@ -89,6 +91,22 @@ export class Projector {
     const checkpoint = await this.deps.documents.collection<Checkpoint>(CHECKPOINTS).get(await this.checkpointId());
     this.position = checkpoint?.position ?? 0;
     this.lastSaved = this.position;
+    const head = await this.deps.events.headPosition();
+    if (this.position > head) {
+      // The read model is ahead of the event store: it was built from other events (a wiped or
+      // different event store). Serving it would be wrong and its position guards would ignore
+      // the new events, so rebuild it from this event store before projecting live.
+      this.deps.logger.warn({ projection: this.projection.name, checkpoint: this.position, head }, 'read model is ahead of the event store; rebuilding it');
+      this.position = 0;
+      this.lastSaved = 0;
+      this.rebuildingAtStart = true;
+      try {
+        await this.rebuild();
+      } finally {
+        this.rebuildingAtStart = false;
+      }
+      return;
+    }
     this.stopped = false;
     this.effects.resume();
     this.loop = this.supervise();
@@ -99,12 +117,11 @@ export class Projector {
 
   /** Keeps a subscription running from the last processed position; re-subscribes with backoff after a failure. */
   private async supervise(): Promise<void> {
-    const live: ProjectionTarget = { collection: (name) => this.deps.documents.collection(name) };
     for (let failures = 0; !this.stopped; ) {
       this.subscription = this.deps.events.subscribeToAll({ from: this.position === 0 ? 'start' : { after: this.position } });
       const before = this.position;
       try {
-        await this.run(this.subscription, live);
+        await this.run(this.subscription);
         return; // ended because we stopped
       } catch (error) {
         failures = this.position > before ? 1 : failures + 1;
@@ -115,21 +132,64 @@ export class Projector {
     }
   }
 
-  private async run(subscription: AllSubscription, target: ProjectionTarget): Promise<void> {
+  /**
+   * Applies events in batches: whatever has already arrived (up to a limit) is applied through a
+   * write-behind target and flushed at once, then the batch's effects run and the position moves.
+   * Live, a batch is usually one event; catching up, it is many.
+   */
+  private async run(subscription: AllSubscription): Promise<void> {
     const { metrics } = this.deps;
     const name = this.projection.name;
-    for await (const event of subscription) {
-      if (this.stopped) break;
-      if (this.projection.handles(event)) {
-        const result = await this.applyWithRetry(event, target);
-        if (result === undefined) break; // stopped while retrying
-        metrics.projectionEvents.inc({ projection: name, result: result.changed ? 'applied' : 'skipped' });
-        if (result.changed) await this.effects.enqueue(result.invalidateTags ?? [], result.notifications ?? []);
+    const iterator = subscription[Symbol.asyncIterator]();
+    let next: Promise<IteratorResult<RecordedEvent>> | undefined;
+    while (!this.stopped) {
+      const first = await (next ?? iterator.next());
+      next = undefined;
+      if (first.done || this.stopped) return;
+      const batch = [first.value];
+      while (batch.length < (this.options.maxBatch ?? 500)) {
+        const candidate = iterator.next();
+        const ready = await Promise.race([candidate, new Promise<'later'>((resolve) => setImmediate(() => resolve('later')))]);
+        if (ready === 'later') {
+          next = candidate;
+          break;
+        }
+        if (ready.done) break;
+        batch.push(ready.value);
       }
-      this.position = event.position;
-      metrics.projectionPosition.set({ projection: name }, event.position);
+      const target = BatchTarget.over(this.deps.documents);
+      const tags: string[] = [];
+      const notifications: { channel: string; message: unknown }[] = [];
+      for (const event of batch) {
+        if (!this.projection.handles(event)) continue;
+        const result = await this.applyWithRetry(event, target);
+        if (result === undefined) return; // stopped while retrying
+        metrics.projectionEvents.inc({ projection: name, result: result.changed ? 'applied' : 'skipped' });
+        if (result.changed) {
+          tags.push(...(result.invalidateTags ?? []));
+          notifications.push(...(result.notifications ?? []));
+        }
+      }
+      if (!(await this.flushWithRetry(target))) return;
+      if (tags.length > 0 || notifications.length > 0) await this.effects.enqueue(tags, notifications);
+      this.position = batch[batch.length - 1]!.position;
+      metrics.projectionPosition.set({ projection: name }, this.position);
       this.release();
       await this.maybeCheckpoint();
+    }
+  }
+
+  private async flushWithRetry(target: BatchTarget): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await target.flush();
+        return true;
+      } catch (error) {
+        this.deps.metrics.projectionErrors.inc({ projection: this.projection.name });
+        this.deps.logger.error({ err: error, projection: this.projection.name, attempt }, 'writing the read model failed; retrying');
+        if (this.stopped) return false;
+        await sleep(Math.min(5000, 50 * 2 ** attempt));
+      }
     }
   }
 
@@ -254,11 +314,17 @@ export class Projector {
         if (this.rebuildState.position >= until) return;
         const subscription = events.subscribeToAll({ from: this.rebuildState.position === 0 ? 'start' : { after: this.rebuildState.position } });
         let lastReport = 0;
+        const batch = new BatchTarget((collection) => aside.collection(collection));
+        let sinceFlush = 0;
         try {
           for await (const event of subscription) {
             if (this.projection.handles(event)) {
-              await this.projection.apply(event, aside);
+              await this.projection.apply(event, batch);
               this.rebuildState.applied++;
+              if (++sinceFlush >= 1000) {
+                await batch.flush();
+                sinceFlush = 0;
+              }
             }
             this.rebuildState.position = event.position;
             if (Date.now() - lastReport > 200) {
@@ -267,6 +333,7 @@ export class Projector {
             }
             if (event.position >= until) break;
           }
+          await batch.flush();
         } finally {
           await subscription.close();
         }
@@ -287,7 +354,7 @@ export class Projector {
       this.rebuildState.state = 'failed';
       this.rebuildState.error = error instanceof Error ? error.message : String(error);
       for (const version of versions.values()) await version.discard().catch(() => undefined);
-      if (this.stopped) await this.start();
+      if (this.stopped && !this.rebuildingAtStart) await this.start();
       throw error;
     }
   }

@@ -63,6 +63,25 @@ export function documentStoreContract(name: string, open: () => Promise<Document
       expect(await c.get('item-001')).toBeUndefined();
     });
 
+    it('writes many in one call, each guarded by its position', async () => {
+      const c = store.collection<Item>(collectionName());
+      await c.upsertIfNewer(item(1, { stock: 1 }), 10);
+      await c.upsertIfNewer(item(2, { stock: 2 }), 10);
+      await c.upsertIfNewer(item(3), 10);
+      const applied = await c.writeManyIfNewer([
+        { id: 'item-001', doc: item(1, { stock: 9 }), position: 9 }, // older: ignored
+        { id: 'item-002', doc: item(2, { stock: 8 }), position: 11 }, // newer: applied
+        { id: 'item-003', doc: null, position: 12 }, // delete
+        { id: 'item-004', doc: item(4), position: 5 }, // new document
+      ]);
+      expect(applied).toBe(3);
+      expect((await c.get('item-001'))?.stock).toBe(1);
+      expect(await c.get('item-002')).toMatchObject({ stock: 8, _position: 11 });
+      expect(await c.get('item-003')).toBeUndefined();
+      expect(await c.get('item-004')).toMatchObject({ _position: 5 });
+      expect(await c.writeManyIfNewer([])).toBe(0);
+    });
+
     it('gets many in the order asked, skipping unknown ids', async () => {
       const c = await seed(5);
       const docs = await c.getMany(['item-004', 'nope', 'item-002']);

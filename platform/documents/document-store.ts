@@ -65,6 +65,11 @@ export interface Collection<T extends Doc> {
   upsertIfNewer(doc: T, position: number): Promise<boolean>;
   /** Removes the document unless the stored one was written at `position` or later. */
   deleteIfNewer(id: string, position: number): Promise<boolean>;
+  /**
+   * Many guarded writes in one round trip (each as upsertIfNewer, or deleteIfNewer when `doc`
+   * is null); returns how many were applied. Used to flush a projection batch.
+   */
+  writeManyIfNewer(writes: readonly { id: string; doc: T | null; position: number }[]): Promise<number>;
   find(options: FindOptions): Promise<Page<T>>;
   count(filter?: Filter): Promise<number>;
 }

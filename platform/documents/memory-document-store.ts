@@ -56,6 +56,24 @@ export class MemoryDocumentStore implements DocumentStore {
         table().delete(id);
         return Promise.resolve(true);
       },
+      writeManyIfNewer: (writes) =>
+        Promise.resolve().then(() => {
+          let applied = 0;
+          for (const { id, doc, position } of writes) {
+            const stored = table().get(id);
+            if (stored && (stored._position ?? -1) >= position) continue;
+            if (doc) {
+              checkUnique(doc);
+              table().set(id, { ...clone(doc), _position: position });
+            } else if (stored) {
+              table().delete(id);
+            } else {
+              continue;
+            }
+            applied++;
+          }
+          return applied;
+        }),
       find: (options) => Promise.resolve().then(() => findIn<T>(table(), options)),
       count: (filter?: Filter) => {
         let n = 0;

@@ -1,4 +1,4 @@
-import { MongoClient, MongoServerError, type Collection as MongoCollection, type Db, type Document, type Filter as MongoFilter } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, MongoServerError, type AnyBulkWriteOperation, type OptionalId, type Collection as MongoCollection, type Db, type Document, type Filter as MongoFilter } from 'mongodb';
 import { InfrastructureError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { Collection, CollectionVersion, Doc, DocumentStore, Filter, FindOptions, IndexSpec, Page, Sort } from './document-store.js';
@@ -80,7 +80,9 @@ export class MongoDocumentStore implements DocumentStore {
         return ids.map((id) => byId.get(id)).filter((d): d is T => d !== undefined);
       },
       upsertIfNewer: async (doc, position) => {
-        const filter = { _id: doc._id, $or: [{ _position: { $lt: position } }, { _position: { $exists: false } }] } as MongoFilter<T>;
+        // Every stored document has _position (this store writes it), so a plain range test is
+        // enough; no $or, which FerretDB cannot push down to SQLite (it would scan the collection).
+        const filter = { _id: doc._id, _position: { $lt: position } } as MongoFilter<T>;
         try {
           const result = await (await physical()).replaceOne(filter, { ...doc, _position: position }, { upsert: true });
           return result.modifiedCount + result.upsertedCount > 0 || result.matchedCount > 0;
@@ -91,8 +93,42 @@ export class MongoDocumentStore implements DocumentStore {
         }
       },
       deleteIfNewer: async (id, position) => {
-        const result = await (await physical()).deleteOne({ _id: id, $or: [{ _position: { $lt: position } }, { _position: { $exists: false } }] } as MongoFilter<T>);
+        const result = await (await physical()).deleteOne({ _id: id, _position: { $lt: position } } as MongoFilter<T>);
         return result.deletedCount > 0;
+      },
+      writeManyIfNewer: async (writes) => {
+        if (writes.length === 0) return 0;
+        const collection = await physical();
+        // Decide per document from the stored positions (one query), so that the bulk write has
+        // no expected failures: FerretDB stops a bulk at its first error even when unordered.
+        const stored = new Map(
+          (await collection.find({ _id: { $in: writes.map((w) => w.id) } } as MongoFilter<T>, { projection: { _position: 1 } }).toArray()).map((d): [string, number] => [String(d._id), Number(d._position ?? -1)]),
+        );
+        const operations: AnyBulkWriteOperation<T>[] = [];
+        for (const { id, doc, position } of writes) {
+          const current = stored.get(id);
+          if (current !== undefined && current >= position) continue;
+          const guard = { _id: id, _position: { $lt: position } } as MongoFilter<T>;
+          if (!doc) {
+            if (current !== undefined) operations.push({ deleteOne: { filter: guard } });
+          } else if (current === undefined) {
+            operations.push({ insertOne: { document: { ...doc, _position: position } as OptionalId<T> } });
+          } else {
+            operations.push({ replaceOne: { filter: guard, replacement: { ...doc, _position: position } } });
+          }
+        }
+        if (operations.length === 0) return 0;
+        try {
+          const result = await collection.bulkWrite(operations, { ordered: true });
+          return result.insertedCount + result.modifiedCount + result.deletedCount;
+        } catch (error) {
+          if (!(error instanceof MongoBulkWriteError && error.code === 11000)) throw error;
+          // Another writer inserted one of these meanwhile: fall back to one guarded write each.
+          const one = this.handle<T>(() => Promise.resolve(collection));
+          let applied = 0;
+          for (const { id, doc, position } of writes) if (doc ? await one.upsertIfNewer(doc, position) : await one.deleteIfNewer(id, position)) applied++;
+          return applied;
+        }
       },
       find: async (options) => findIn(await physical(), options),
       count: async (filter) => (await physical()).countDocuments((filter ?? {})),

@@ -127,6 +127,33 @@ describe('product catalog projection', () => {
     await second.stop();
   });
 
+  it('rebuilds a read model that is ahead of the event store (built from other events) before projecting', async () => {
+    const documents = new MemoryDocumentStore();
+    const deps = { events, documents, cache: new MemoryCache(), pubsub: new MemoryPubSub(), metrics: metrics(), logger: createLogger('test', 'silent') };
+    await history();
+    const first = new Projector(catalogProjection, deps, { checkpointEveryMs: 0 });
+    await first.start();
+    await first.waitFor(await events.headPosition());
+    await first.stop();
+    expect(await documents.collection(CATALOG).count()).toBe(2);
+
+    // Same read model, a new (empty, then shorter) event store: the old documents must go.
+    const otherDir = mkdtempSync(join(tmpdir(), 'catalog-other-'));
+    const other = await FileEventStore.open(otherDir, { fsync: false });
+    try {
+      const otherService = new ProductService({ events: other, documents: new MemoryDocumentStore(), cache: new MemoryCache(), pubsub: new MemoryPubSub(), metrics: metrics(), logger: createLogger('test', 'silent'), clock: () => new Date() });
+      const only = await otherService.create({ sku: `O-${randomUUID().slice(0, 8)}`, name: 'Only', category: 'c', description: null, price: { amount: 100, currency: 'EUR' }, initialStock: 1 }, seller);
+      const second = new Projector(catalogProjection, { ...deps, events: other }, { checkpointEveryMs: 0 });
+      await second.start();
+      await second.waitFor(await other.headPosition());
+      expect((await documents.collection<ProductDoc>(CATALOG).find({ first: 10 })).items.map((d) => d._id)).toEqual([only._id]);
+      await second.stop();
+    } finally {
+      await other.close();
+      rmSync(otherDir, { recursive: true, force: true });
+    }
+  });
+
   it('handles concurrent restocks of one product without losing any (conflicts retried)', async () => {
     const p = await service.create({ sku: `R-${randomUUID().slice(0, 8)}`, name: 'Race', category: 'c', description: null, price: { amount: 100, currency: 'EUR' }, initialStock: 0 }, seller);
     const results = await Promise.all(Array.from({ length: 20 }, () => service.restock(p._id, 1, seller)));
