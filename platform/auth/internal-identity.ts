@@ -1,0 +1,44 @@
+import { jwtVerify, SignJWT } from 'jose';
+import type { Identity, Role } from './tokens.js';
+
+/**
+ * How the gateway tells subgraphs who is calling: a short-lived token signed with a key only
+ * the gateway and the subgraphs hold, in one header. Clients cannot forge it (the gateway drops
+ * any such header a client sends and signs its own), and a subgraph reached directly without a
+ * valid one treats the caller as anonymous.
+ */
+export const IDENTITY_HEADER = 'x-storefront-identity';
+const AUDIENCE = 'storefront-subgraphs';
+const ISSUER = 'storefront-gateway';
+
+export interface CallerContext {
+  identity: Identity | undefined;
+  /** Client address as the gateway saw it (for per-address limits). */
+  clientAddress: string | undefined;
+}
+
+export async function signCaller(caller: CallerContext, secret: Uint8Array): Promise<string> {
+  const jwt = new SignJWT({ ...(caller.identity && { role: caller.identity.role }), ...(caller.clientAddress && { ip: caller.clientAddress }) })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime('5m');
+  if (caller.identity) jwt.setSubject(caller.identity.userId);
+  return jwt.sign(secret);
+}
+
+/** The caller a subgraph request carries; anonymous when the header is missing or not valid. */
+export async function readCaller(header: unknown, secret: Uint8Array): Promise<CallerContext> {
+  if (typeof header !== 'string' || header.length === 0 || header.length > 4096) return { identity: undefined, clientAddress: undefined };
+  try {
+    const { payload } = await jwtVerify(header, secret, { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE });
+    const role = payload.role as Role | undefined;
+    return {
+      identity: payload.sub && role ? { userId: payload.sub, role } : undefined,
+      clientAddress: typeof payload.ip === 'string' ? payload.ip : undefined,
+    };
+  } catch {
+    return { identity: undefined, clientAddress: undefined };
+  }
+}

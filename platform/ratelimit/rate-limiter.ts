@@ -1,0 +1,64 @@
+import type { Redis } from 'ioredis';
+
+export interface RateDecision {
+  allowed: boolean;
+  /** When refused: how long until a request would be allowed again. */
+  retryAfterMs: number;
+  remaining: number;
+}
+
+/** Sliding-window rate limiting: at most `limit` hits per `windowMs` for one key. */
+export interface RateLimiter {
+  hit(key: string, limit: number, windowMs: number): Promise<RateDecision>;
+}
+
+/** In-process sliding window (a log of hit times per key), bounded in keys. */
+export class MemoryRateLimiter implements RateLimiter {
+  private readonly hits = new Map<string, number[]>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  hit(key: string, limit: number, windowMs: number): Promise<RateDecision> {
+    const now = this.now();
+    const log = (this.hits.get(key) ?? []).filter((t) => t > now - windowMs);
+    if (log.length >= limit) {
+      this.hits.set(key, log);
+      return Promise.resolve({ allowed: false, retryAfterMs: Math.max(1, log[0]! + windowMs - now), remaining: 0 });
+    }
+    log.push(now);
+    this.hits.delete(key);
+    this.hits.set(key, log);
+    if (this.hits.size > 100_000) this.hits.delete(this.hits.keys().next().value!);
+    return Promise.resolve({ allowed: true, retryAfterMs: 0, remaining: limit - log.length });
+  }
+}
+
+/** Atomic sliding window in Redis: a sorted set of hit times per key, trimmed and counted in one script. */
+const SCRIPT = `
+local key, now, window, limit, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local count = redis.call('ZCARD', key)
+if count >= limit then
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return {0, tonumber(oldest[2]) + window - now, 0}
+end
+redis.call('ZADD', key, now, member)
+redis.call('PEXPIRE', key, window)
+return {1, 0, limit - count - 1}
+`;
+
+export class RedisRateLimiter implements RateLimiter {
+  private sequence = 0;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly namespace: string,
+  ) {}
+
+  async hit(key: string, limit: number, windowMs: number): Promise<RateDecision> {
+    const now = Date.now();
+    const member = `${now}-${process.pid}-${++this.sequence}-${Math.random().toString(36).slice(2, 8)}`;
+    const [allowed, retryAfterMs, remaining] = (await this.redis.eval(SCRIPT, 1, `${this.namespace}:rate:${key}`, now, windowMs, limit, member)) as [number, number, number];
+    return { allowed: allowed === 1, retryAfterMs: Math.max(allowed === 1 ? 0 : 1, retryAfterMs), remaining };
+  }
+}
