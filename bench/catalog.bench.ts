@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
-import { graphql, wsClient } from '../platform/testing/graphql-client.js';
+import { graphql, signUp, wsClient } from '../platform/testing/graphql-client.js';
 import { fmt, percentile, startSystemProcess } from '../platform/testing/system-process.js';
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     console.log(`  ratio gateway/direct:    throughput ${fmt(gateway.rps / subgraph.rps)}x, p99 ${fmt(gateway.p99 / Math.max(subgraph.p99, 1e-9))}x`);
 
     // Subscription latency.
-    const seller = { 'x-dev-user-id': randomUUID(), 'x-dev-user-role': 'SELLER' };
+    const seller = (await signUp(system.gatewayUrl, 'SELLER')).headers;
     const created = await graphql<{ createProduct: { product: { id: string } } }>(
       system.gatewayUrl,
       'mutation($input: CreateProductInput!) { createProduct(input: $input) { product { id } userErrors { code } } }',

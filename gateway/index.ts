@@ -1,15 +1,35 @@
+import { authKeys } from '../platform/auth/secrets.js';
 import { ConfigError } from '../platform/config.js';
 import { createMetrics, serviceRegistry } from '../platform/metrics/metrics.js';
 import { runProcess } from '../platform/process.js';
+import { openRateLimiter } from '../platform/ratelimit/open.js';
 import { startGateway } from './server.js';
 
 /** The gateway as its own process: subgraph URLs come from the configuration. */
 runProcess('gateway', async (config, logger) => {
-  const product = config.subgraphUrls.product;
-  if (!product) throw new ConfigError('PRODUCT_SUBGRAPH_URL is required when the gateway runs on its own');
+  const { product, user } = config.subgraphUrls;
+  if (!product || !user) throw new ConfigError('PRODUCT_SUBGRAPH_URL and USER_SUBGRAPH_URL are required when the gateway runs on its own');
+  const rateLimiting = await openRateLimiter(config, logger);
   const gateway = await startGateway(
-    { subgraphs: [{ name: 'product', url: product }], logger, metrics: createMetrics(serviceRegistry('gateway')), production: config.production },
+    {
+      subgraphs: [
+        { name: 'product', url: product },
+        { name: 'user', url: user },
+      ],
+      logger,
+      metrics: createMetrics(serviceRegistry('gateway')),
+      auth: authKeys(config, logger),
+      limits: config.limits,
+      limiter: rateLimiting.limiter,
+      corsOrigins: config.corsOrigins,
+      production: config.production,
+    },
     { port: config.ports.gateway, host: config.host },
   );
-  return { stop: () => gateway.close() };
+  return {
+    stop: async () => {
+      await gateway.close();
+      rateLimiting.close();
+    },
+  };
 });

@@ -5,30 +5,42 @@ import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPag
 import { GraphQLError, Kind, OperationTypeNode, parse, validate, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { IDENTITY_HEADER, signCaller, type CallerContext } from '../platform/auth/internal-identity.js';
+import type { AuthKeys } from '../platform/auth/secrets.js';
 import { formatError } from '../platform/graphql/errors.js';
-import { closeServer, createServiceServer, executeApollo, listen } from '../platform/graphql/http.js';
+import { closeServer, createServiceServer, executeApollo, HttpError, listen } from '../platform/graphql/http.js';
 import { metricsPlugin } from '../platform/graphql/metrics-plugin.js';
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
+import type { RateLimiter } from '../platform/ratelimit/rate-limiter.js';
+import { authenticate, clientAddress, cors, rateLimit } from './http-guards.js';
+import { enforceLimits, measureOperation } from './limits.js';
 import { loadSupergraph, type SubgraphEndpoint } from './compose.js';
 import { SubscriptionForwarder } from './subscriptions.js';
 
-/**
- * Identity headers passed on to subgraphs. DEVELOPMENT ONLY until authentication lands: the
- * gateway forwards what the client sent; the auth issue replaces this with verified tokens.
- */
-export const FORWARDED_HEADERS = ['x-dev-user-id', 'x-dev-user-role'] as const;
-
 export interface GatewayContext {
-  identity: Record<string, string>;
+  caller: CallerContext;
+  /** The caller, signed for the subgraphs (the only identity they accept). */
+  internalToken: string;
+}
+
+export interface GatewayLimits {
+  requestsPerMinute: number;
+  maxDepth: number;
+  maxAliases: number;
+  maxCost: number;
+  maxBodyBytes: number;
 }
 
 export interface GatewayOptions {
   subgraphs: readonly SubgraphEndpoint[];
   logger: Logger;
   metrics: Metrics;
+  auth: AuthKeys;
+  limits: GatewayLimits;
+  limiter: RateLimiter;
+  corsOrigins: readonly string[];
   production?: boolean;
-  bodyLimitBytes?: number;
   compositionTimeoutMs?: number;
 }
 
@@ -38,15 +50,6 @@ export interface RunningGateway {
   server: Server;
   forwarder: SubscriptionForwarder;
   close(): Promise<void>;
-}
-
-function identityFrom(source: IncomingHttpHeaders | Record<string, unknown> | undefined): Record<string, string> {
-  const identity: Record<string, string> = {};
-  for (const name of FORWARDED_HEADERS) {
-    const value = source?.[name];
-    if (typeof value === 'string' && value.length > 0) identity[name] = value;
-  }
-  return identity;
 }
 
 /**
@@ -67,8 +70,10 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
       new RemoteGraphQLDataSource<GatewayContext>({
         url,
         willSendRequest: ({ request, context }) => {
-          const identity: Record<string, string> = (context as Partial<GatewayContext>).identity ?? {};
-          for (const [name, value] of Object.entries(identity)) request.http?.headers.set(name, value);
+          // Only the gateway's own signed identity reaches a subgraph, never a client's header.
+          request.http?.headers.delete(IDENTITY_HEADER);
+          const token = (context as Partial<GatewayContext>).internalToken;
+          if (token) request.http?.headers.set(IDENTITY_HEADER, token);
         },
       }),
   });
@@ -80,26 +85,50 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     formatError: formatError(logger, metrics),
     plugins: [
       metricsPlugin<GatewayContext>(metrics),
+      {
+        requestDidStart: () =>
+          Promise.resolve({
+            didResolveOperation: ({ document, operationName, request }) => {
+              enforceLimits(measureOperation(supergraph.apiSchema, document, operationName, request.variables ?? {}), options.limits);
+              return Promise.resolve();
+            },
+          }),
+      },
       options.production ? ApolloServerPluginLandingPageProductionDefault({ footer: false }) : ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false }),
     ],
   });
   await apollo.start();
-  const bodyLimitBytes = options.bodyLimitBytes ?? 100_000;
+  const bodyLimitBytes = options.limits.maxBodyBytes;
+  const callerContext = async (caller: CallerContext): Promise<GatewayContext> => ({ caller, internalToken: await signCaller(caller, options.auth.internalSecret) });
   const forwarder = new SubscriptionForwarder(supergraph.subscriptionOwners, { logger, metrics });
   const httpServer = createServiceServer({
     logger,
     registry: metrics.registry,
-    graphql: (req, res) => executeApollo(apollo, req, res, () => Promise.resolve({ identity: identityFrom(req.headers) }), { bodyLimitBytes }),
+    graphql: async (req, res) => {
+      if (cors(req, res, options.corsOrigins)) return;
+      const identity = await authenticate(req.headers.authorization, options.auth.tokens);
+      const address = clientAddress(req);
+      await rateLimit(options.limiter, identity ? `user:${identity.userId}` : `address:${address}`, options.limits.requestsPerMinute);
+      const context = await callerContext({ identity, clientAddress: address });
+      await executeApollo(apollo, req, res, () => Promise.resolve(context), { bodyLimitBytes });
+    },
   });
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: bodyLimitBytes });
-  const ws = useServer<Record<string, unknown>, { identity: Record<string, string> }>(
+  const ws = useServer<Record<string, unknown>, { caller?: CallerContext }>(
     {
       schema: supergraph.apiSchema,
-      onConnect: (ctx) => {
-        ctx.extra.identity = identityFrom(ctx.connectionParams);
-        return true;
+      // connection_init carries { authorization: "Bearer <jwt>" }; a bad token closes the socket (4403).
+      onConnect: async (ctx) => {
+        try {
+          const identity = await authenticate(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization, options.auth.tokens);
+          ctx.extra.caller = { identity, clientAddress: ctx.extra.request.socket.remoteAddress ?? 'unknown' };
+          return true;
+        } catch (error) {
+          if (error instanceof HttpError) return false;
+          throw error;
+        }
       },
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
         let document;
         try {
           document = parse(payload.query);
@@ -108,12 +137,22 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
         }
         const errors = validate(supergraph.apiSchema, document);
         if (errors.length > 0) return errors;
-        return { schema: supergraph.apiSchema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue: ctx.extra };
+        const caller = ctx.extra.caller ?? { identity: undefined, clientAddress: undefined };
+        try {
+          enforceLimits(measureOperation(supergraph.apiSchema, document, payload.operationName, payload.variables ?? {}), options.limits);
+          await rateLimit(options.limiter, caller.identity ? `user:${caller.identity.userId}` : `address:${caller.clientAddress ?? 'unknown'}`, options.limits.requestsPerMinute);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          if (error instanceof HttpError) return [new GraphQLError(error.message, { extensions: { code: 'RATE_LIMITED', retryAfterSeconds: Number(error.headers['retry-after'] ?? 1) } })];
+          throw error;
+        }
+        return { schema: supergraph.apiSchema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue: await callerContext(caller) };
       },
       subscribe: (args) => {
-        const identity = (args.contextValue as { identity: Record<string, string> }).identity;
+        const context = args.contextValue as GatewayContext;
+        const who = context.caller.identity ? `${context.caller.identity.userId}/${context.caller.identity.role}` : 'anonymous';
         try {
-          return forwarder.subscribe(args.document, args.variableValues ?? undefined, args.operationName, identity);
+          return forwarder.subscribe(args.document, args.variableValues ?? undefined, args.operationName, who, { [IDENTITY_HEADER]: context.internalToken });
         } catch (error) {
           return { errors: [error instanceof GraphQLError ? error : new GraphQLError('subscription failed', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })] };
         }
@@ -124,10 +163,9 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
           (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!args.operationName || d.name?.value === args.operationName),
         );
         if (operation?.operation === OperationTypeNode.SUBSCRIPTION) return { errors: [new GraphQLError('use subscribe for subscriptions')] };
-        const identity = (args.contextValue as { identity: Record<string, string> }).identity;
         const response = await apollo.executeOperation(
           { query: args.document, variables: args.variableValues ?? undefined, operationName: args.operationName ?? undefined },
-          { contextValue: { identity } },
+          { contextValue: args.contextValue as GatewayContext },
         );
         if (response.body.kind !== 'single') return { errors: [new GraphQLError('incremental delivery is not supported over WebSocket')] };
         return response.body.singleResult as ExecutionResult;

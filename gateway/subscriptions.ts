@@ -33,8 +33,8 @@ interface Upstream {
 
 /**
  * Forwards each client subscription to the subgraph that owns its root field, over graphql-ws.
- * Identical subscriptions (same subgraph, identity, document and variables) share one upstream
- * subscription; one WebSocket per subgraph and identity carries them all (graphql-ws multiplexes).
+ * Identical subscriptions (same subgraph, caller, document and variables) share one upstream
+ * subscription; one WebSocket per subgraph carries them all (graphql-ws multiplexes).
  */
 export class SubscriptionForwarder {
   private readonly clients = new Map<string, Client>();
@@ -45,14 +45,14 @@ export class SubscriptionForwarder {
     private readonly deps: { logger: Logger; metrics: Metrics },
   ) {}
 
-  private client(owner: SubgraphEndpoint, identity: Record<string, string>): Client {
-    const key = `${owner.url}\n${JSON.stringify(identity)}`;
+  /** One connection per subgraph, shared by every caller: identity travels with each subscription. */
+  private client(owner: SubgraphEndpoint): Client {
+    const key = owner.url;
     let client = this.clients.get(key);
     if (!client) {
       client = createClient({
         url: owner.url.replace(/^http/, 'ws'),
         webSocketImpl: WebSocket,
-        connectionParams: identity,
         lazy: true,
         lazyCloseTimeout: 1000,
         retryAttempts: 5,
@@ -69,14 +69,18 @@ export class SubscriptionForwarder {
     return this.upstreams.size;
   }
 
-  subscribe(document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | null | undefined, identity: Record<string, string>): AsyncGenerator<ExecutionResult> {
+  /**
+   * @param caller who subscribes (part of the sharing key: what a subscription shows may depend on it)
+   * @param extensions sent with the upstream subscription (the signed identity)
+   */
+  subscribe(document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | null | undefined, caller: string, extensions: Record<string, string>): AsyncGenerator<ExecutionResult> {
     const field = rootFieldName(document, operationName);
     const owner = field ? this.owners.get(field) : undefined;
     if (!field || !owner) throw new GraphQLError(`no subgraph serves the subscription field ${field ?? '(none)'}`, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
     const query = print(document);
-    const key = JSON.stringify([owner.url, identity, query, variables ?? {}, operationName ?? null]);
+    const key = JSON.stringify([owner.url, caller, query, variables ?? {}, operationName ?? null]);
     let upstream = this.upstreams.get(key);
-    if (!upstream) upstream = this.openUpstream(key, owner, identity, { query, variables, operationName: operationName ?? undefined });
+    if (!upstream) upstream = this.openUpstream(key, owner, { query, variables, operationName: operationName ?? undefined, extensions });
     const shared = upstream;
     const listener = pushIterator<ExecutionResult>(() => {
       shared.listeners.delete(listener);
@@ -98,8 +102,8 @@ export class SubscriptionForwarder {
     })();
   }
 
-  private openUpstream(key: string, owner: SubgraphEndpoint, identity: Record<string, string>, payload: { query: string; variables?: Record<string, unknown>; operationName?: string }): Upstream {
-    const iterator = this.client(owner, identity).iterate(payload);
+  private openUpstream(key: string, owner: SubgraphEndpoint, payload: { query: string; variables?: Record<string, unknown>; operationName?: string; extensions: Record<string, string> }): Upstream {
+    const iterator = this.client(owner).iterate(payload);
     const upstream: Upstream = {
       listeners: new Set(),
       stop: () => {

@@ -8,11 +8,14 @@ import { startProjectorHttp } from '../projections/server.js';
 import { catalogProjection } from '../subgraphs/product/catalog/projection.js';
 import { startProductSubgraph } from '../subgraphs/product/server.js';
 import { startGateway } from '../gateway/server.js';
-import { seedDemoCatalog } from '../subgraphs/product/demo-seed.js';
+import { DEMO_SELLER_ACCOUNT, seedDemoCatalog } from '../subgraphs/product/demo-seed.js';
+import { startUserSubgraph } from '../subgraphs/user/server.js';
+import { authKeys } from '../platform/auth/secrets.js';
 
 export interface RunningSystem {
   gatewayUrl: string;
   productUrl: string;
+  userUrl: string;
   projectorUrl: string;
   infrastructure: Infrastructure;
   projectors: Projector[];
@@ -43,12 +46,40 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
   try {
     const listenOn = (port: number) => ({ port, host: config.host });
 
+    const keys = authKeys(config, logger);
+
     const productMetrics = createMetrics(serviceRegistry('product'));
     const product = await startProductSubgraph(
-      { ...infrastructure, events: instrumentEventStore(infrastructure.events, productMetrics), metrics: productMetrics, logger: logger.child({ service: 'product' }), readiness: infrastructure.readiness },
+      {
+        ...infrastructure,
+        events: instrumentEventStore(infrastructure.events, productMetrics),
+        metrics: productMetrics,
+        logger: logger.child({ service: 'product' }),
+        readiness: infrastructure.readiness,
+        internalSecret: keys.internalSecret,
+      },
       listenOn(config.ports.product),
     );
     stops.push(['product subgraph', () => product.close()]);
+
+    const userMetrics = createMetrics(serviceRegistry('user'));
+    const user = await startUserSubgraph(
+      {
+        events: instrumentEventStore(infrastructure.events, userMetrics),
+        metrics: userMetrics,
+        logger: logger.child({ service: 'user' }),
+        tokens: keys.tokens,
+        internalSecret: keys.internalSecret,
+        kdf: { N: 2 ** config.auth.passwordHashCost, r: 8, p: 1 },
+        limiter: infrastructure.limiter,
+        loginLimits: { perEmail: config.auth.loginAttemptsPerEmail, perAddress: config.auth.loginAttemptsPerAddress },
+        readiness: infrastructure.readiness,
+        admin: config.auth.admin,
+        demoSeller: config.seedDemoData && !config.production ? DEMO_SELLER_ACCOUNT : undefined,
+      },
+      listenOn(config.ports.user),
+    );
+    stops.push(['user subgraph', () => user.close()]);
 
     const projectorMetrics = createMetrics(serviceRegistry('projector'));
     const projectorLogger = logger.child({ service: 'projector' });
@@ -61,10 +92,23 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     );
     stops.push(['projector http', () => projectorHttp.close()]);
 
-    if (config.seedDemoData && (await infrastructure.events.headPosition()) === 0) await seedDemoCatalog(product.service, logger);
+    // Idempotent: product ids derive from SKUs, so a product already there is left alone.
+    if (config.seedDemoData) await seedDemoCatalog(product.service, logger);
 
     const gateway = await startGateway(
-      { subgraphs: [{ name: 'product', url: product.url }], logger: logger.child({ service: 'gateway' }), metrics: createMetrics(serviceRegistry('gateway')), production: config.production },
+      {
+        subgraphs: [
+          { name: 'product', url: product.url },
+          { name: 'user', url: user.url },
+        ],
+        logger: logger.child({ service: 'gateway' }),
+        metrics: createMetrics(serviceRegistry('gateway')),
+        auth: keys,
+        limits: config.limits,
+        limiter: infrastructure.limiter,
+        corsOrigins: config.corsOrigins,
+        production: config.production,
+      },
       listenOn(config.ports.gateway),
     );
     stops.push(['gateway', () => gateway.close()]);
@@ -72,6 +116,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     return {
       gatewayUrl: gateway.url,
       productUrl: product.url,
+      userUrl: user.url,
       projectorUrl: `http://${config.host}:${projectorHttp.port}`,
       infrastructure,
       projectors: [catalog],

@@ -13,12 +13,30 @@ const schema = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: port(4000),
   PRODUCT_PORT: port(4001),
+  USER_PORT: port(4003),
   PROJECTOR_PORT: port(4010),
   DATA_DIR: z.string().default('.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SEED_DEMO_DATA: z.enum(['true', 'false']).default('true'),
   EVENTSTORE_FSYNC: z.enum(['true', 'false']).default('true'),
   PRODUCT_SUBGRAPH_URL: optionalUrl,
+  USER_SUBGRAPH_URL: optionalUrl,
+  JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  INTERNAL_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  JWT_ISSUER: z.string().default('storefront'),
+  JWT_AUDIENCE: z.string().default('storefront-api'),
+  JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400 * 30).default(3600),
+  PASSWORD_HASH_COST: z.coerce.number().int().min(10).max(20).default(15),
+  ADMIN_EMAIL: optionalUrl,
+  ADMIN_PASSWORD: optionalUrl,
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  LOGIN_ATTEMPTS_PER_EMAIL_PER_MINUTE: z.coerce.number().int().min(1).default(5),
+  LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  MAX_QUERY_DEPTH: z.coerce.number().int().min(2).default(12),
+  MAX_QUERY_ALIASES: z.coerce.number().int().min(0).default(30),
+  MAX_QUERY_COST: z.coerce.number().int().min(1).default(20_000),
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(100_000),
+  CORS_ORIGINS: optionalUrl,
   ADMIN_TOKEN: optionalUrl,
   NAMESPACE: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'lower-case letters, digits, _ and -').default('storefront'),
   EVENTSTORE_URL: optionalUrl,
@@ -30,7 +48,7 @@ const schema = z.object({
 export interface Config {
   production: boolean;
   host: string;
-  ports: { gateway: number; product: number; projector: number };
+  ports: { gateway: number; product: number; user: number; projector: number };
   dataDir: string;
   logLevel: string;
   seedDemoData: boolean;
@@ -38,7 +56,22 @@ export interface Config {
   /** Bearer token for admin endpoints (projection rebuild); required for them in production. */
   adminToken: string | undefined;
   /** Where the gateway finds subgraphs when they run as separate processes. */
-  subgraphUrls: { product: string | undefined };
+  subgraphUrls: { product: string | undefined; user: string | undefined };
+  auth: {
+    /** Unset: production refuses to start; development uses a generated key kept in DATA_DIR. */
+    jwtSecret: string | undefined;
+    internalSecret: string | undefined;
+    issuer: string;
+    audience: string;
+    ttlSeconds: number;
+    passwordHashCost: number;
+    admin: { email: string; password: string } | undefined;
+    loginAttemptsPerEmail: number;
+    loginAttemptsPerAddress: number;
+  };
+  limits: { requestsPerMinute: number; maxDepth: number; maxAliases: number; maxCost: number; maxBodyBytes: number };
+  /** Origins allowed by CORS; ['*'] for any. */
+  corsOrigins: string[];
   /** Prefix for Redis keys and channels (so systems and test runs can share a server). */
   namespace: string;
   /** Unset means the embedded adapter. */
@@ -59,14 +92,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     production: e.NODE_ENV === 'production',
     host: e.HOST,
-    ports: { gateway: e.PORT, product: e.PRODUCT_PORT, projector: e.PROJECTOR_PORT },
+    ports: { gateway: e.PORT, product: e.PRODUCT_PORT, user: e.USER_PORT, projector: e.PROJECTOR_PORT },
     dataDir: resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
     seedDemoData: e.SEED_DEMO_DATA === 'true',
     eventStoreFsync: e.EVENTSTORE_FSYNC === 'true',
     adminToken: e.ADMIN_TOKEN,
     namespace: e.NAMESPACE,
-    subgraphUrls: { product: e.PRODUCT_SUBGRAPH_URL },
+    subgraphUrls: { product: e.PRODUCT_SUBGRAPH_URL, user: e.USER_SUBGRAPH_URL },
+    auth: {
+      jwtSecret: e.JWT_SECRET,
+      internalSecret: e.INTERNAL_SECRET,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      ttlSeconds: e.JWT_TTL_SECONDS,
+      passwordHashCost: e.PASSWORD_HASH_COST,
+      admin: e.ADMIN_EMAIL && e.ADMIN_PASSWORD ? { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD } : undefined,
+      loginAttemptsPerEmail: e.LOGIN_ATTEMPTS_PER_EMAIL_PER_MINUTE,
+      loginAttemptsPerAddress: e.LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE,
+    },
+    limits: { requestsPerMinute: e.RATE_LIMIT_PER_MINUTE, maxDepth: e.MAX_QUERY_DEPTH, maxAliases: e.MAX_QUERY_ALIASES, maxCost: e.MAX_QUERY_COST, maxBodyBytes: e.MAX_BODY_BYTES },
+    corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : e.NODE_ENV === 'production' ? [] : ['*'],
     servers: {
       ...(e.EVENTSTORE_URL && { eventStore: e.EVENTSTORE_URL }),
       ...(e.MONGODB_URL && { mongodb: e.MONGODB_URL }),

@@ -17,6 +17,7 @@ import type { Metrics } from './metrics/metrics.js';
 import type { PubSub } from './pubsub/pubsub.js';
 import { MemoryPubSub } from './pubsub/memory-pubsub.js';
 import { RedisPubSub } from './pubsub/redis-pubsub.js';
+import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './ratelimit/rate-limiter.js';
 import { connectRedis, createRedis, redactUrl } from './redis/connection.js';
 
 /** The adapters behind every port, picked from configuration (unset = embedded). */
@@ -26,6 +27,8 @@ export interface Infrastructure {
   cache: Cache;
   pubsub: PubSub;
   bus: Bus;
+  /** Rate limits shared by every process (Redis) or per process (embedded). */
+  limiter: RateLimiter;
   /** Which adapter each port uses, for the start-up banner. */
   describe: Record<string, string>;
   /** One check per real server, for /health/ready. */
@@ -84,6 +87,7 @@ export async function openInfrastructure(config: Config, logger: Logger, options
 
     let cache: Cache;
     let pubsub: PubSub;
+    let limiter: RateLimiter;
     if (servers.redis) {
       const url = servers.redis;
       const client = createRedis(url, logger, 'commands');
@@ -100,11 +104,13 @@ export async function openInfrastructure(config: Config, logger: Logger, options
         await client.ping();
       };
       cache = new RedisCache(client, namespace);
+      limiter = new RedisRateLimiter(client, namespace);
       pubsub = new RedisPubSub(client, subscriber, namespace, logger);
       describe.cache = `Redis at ${redactUrl(url)} (keys prefixed ${namespace}:)`;
       describe['pub/sub'] = `Redis at ${redactUrl(url)}`;
     } else {
       cache = new MemoryCache({ maxEntries: 50_000 });
+      limiter = new MemoryRateLimiter();
       pubsub = new MemoryPubSub();
       describe.cache = 'embedded LRU';
       describe['pub/sub'] = 'embedded in-process';
@@ -124,7 +130,7 @@ export async function openInfrastructure(config: Config, logger: Logger, options
       describe.bus = 'embedded in-process';
       bus = memory;
     }
-    return { events, documents, cache, pubsub, bus, describe, readiness, close };
+    return { events, documents, cache, pubsub, bus, limiter, describe, readiness, close };
   } catch (error) {
     await close();
     throw error;

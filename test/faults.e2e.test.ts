@@ -9,7 +9,7 @@ import { KafkaBus } from '../platform/bus/kafka-bus.js';
 import { loadConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logging.js';
 import { eventually } from '../platform/testing/eventually.js';
-import { graphql, wsClient } from '../platform/testing/graphql-client.js';
+import { graphql, signUp, wsClient } from '../platform/testing/graphql-client.js';
 import { OwnServer } from '../platform/testing/own-server.js';
 import { withServer } from '../platform/testing/servers.js';
 import { startSystem, type RunningSystem } from '../launcher/system.js';
@@ -23,7 +23,7 @@ withServer('REDIS_URL', 'Redis lost while running', () => {
     const redis = new OwnServer('redis', { REDIS_PORT: '6391' });
     const dataDir = mkdtempSync(join(tmpdir(), 'fault-redis-'));
     let system: RunningSystem;
-    const seller = { 'x-dev-user-id': randomUUID(), 'x-dev-user-role': 'SELLER' };
+    let seller: Record<string, string>;
     const ready = async () => (await fetch(system.productUrl.replace('/graphql', '/health/ready'))).status;
     const product = async (id: string) =>
       (await graphql<{ product: { stock: number } | null }>(system.gatewayUrl, 'query($id: ID!) { product(id: $id) { stock } }', { id })).data?.product?.stock;
@@ -34,8 +34,9 @@ withServer('REDIS_URL', 'Redis lost while running', () => {
 
     beforeAll(async () => {
       await redis.start();
-      const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', PRODUCT_PORT: '0', PROJECTOR_PORT: '0', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'false', EVENTSTORE_FSYNC: 'false', REDIS_URL: 'redis://127.0.0.1:6391', NAMESPACE: `fault-${randomUUID().slice(0, 8)}` });
+      const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', PRODUCT_PORT: '0', PROJECTOR_PORT: '0', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'false', EVENTSTORE_FSYNC: 'false', PASSWORD_HASH_COST: '10', REDIS_URL: 'redis://127.0.0.1:6391', NAMESPACE: `fault-${randomUUID().slice(0, 8)}` });
       system = await startSystem(config, { logger: createLogger('fault', 'silent') });
+      seller = (await signUp(system.gatewayUrl, 'SELLER')).headers;
     }, 120_000);
     afterAll(async () => {
       await system?.stop();

@@ -11,7 +11,7 @@ import { loadConfig } from '../platform/config.js';
 import { freshMongoUrl, withServer } from '../platform/testing/servers.js';
 import { createLogger } from '../platform/logging.js';
 import { eventually } from '../platform/testing/eventually.js';
-import { graphql, wsClient, type GraphQLResponse } from '../platform/testing/graphql-client.js';
+import { graphql, signUp, wsClient, type GraphQLResponse } from '../platform/testing/graphql-client.js';
 import { startSystem, type RunningSystem } from '../launcher/system.js';
 
 // The embedded system on free ports, exercised only through the gateway, as a storefront would.
@@ -35,11 +35,11 @@ function productSuite(mode: string, servers: Record<string, string> | undefined)
   describe(`storefront through the gateway (${mode})`, () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'storefront-e2e-'));
     const bootConfig = (dir: string) =>
-      loadConfig({ DATA_DIR: dir, PORT: '0', PRODUCT_PORT: '0', PROJECTOR_PORT: '0', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'true', EVENTSTORE_FSYNC: 'false', ...servers });
+      loadConfig({ DATA_DIR: dir, PORT: '0', PRODUCT_PORT: '0', PROJECTOR_PORT: '0', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'true', EVENTSTORE_FSYNC: 'false', PASSWORD_HASH_COST: '10', ...servers });
     let system: RunningSystem;
-    const seller = { 'x-dev-user-id': randomUUID(), 'x-dev-user-role': 'SELLER' };
-    const call = <T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, headers: Record<string, string> = seller) => graphql<T>(system.gatewayUrl, query, variables, headers);
-    const create = async (overrides: Record<string, unknown> = {}, headers = seller) => {
+    let seller: { userId: string; headers: Record<string, string> };
+    const call = <T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, headers: Record<string, string> = seller.headers) => graphql<T>(system.gatewayUrl, query, variables, headers);
+    const create = async (overrides: Record<string, unknown> = {}, headers = seller.headers) => {
       const tag = randomUUID().slice(0, 8);
       const input = { sku: `SKU-${tag}`, name: `Lamp ${tag}`, category: 'home', price: { amount: 2599, currency: 'EUR' }, initialStock: 3, description: 'Warm light', ...overrides };
       const response = await call<{ createProduct: Payload }>(CREATE, { input }, headers);
@@ -48,6 +48,7 @@ function productSuite(mode: string, servers: Record<string, string> | undefined)
 
     beforeAll(async () => {
       system = await startSystem(bootConfig(dataDir), { logger: createLogger('e2e', 'silent') });
+      seller = await signUp(system.gatewayUrl, 'SELLER');
     });
     afterAll(async () => {
       await system?.stop();
@@ -63,7 +64,7 @@ function productSuite(mode: string, servers: Record<string, string> | undefined)
       const { payload, tag, input } = await create();
       expect(payload?.userErrors).toEqual([]);
       const product = payload!.product!;
-      expect(product).toMatchObject({ sku: input.sku.toUpperCase(), name: input.name, stock: 3, status: 'ACTIVE', version: 0, price: { amount: 2599, currency: 'EUR' }, seller: { id: seller['x-dev-user-id'] } });
+      expect(product).toMatchObject({ sku: input.sku.toUpperCase(), name: input.name, stock: 3, status: 'ACTIVE', version: 0, price: { amount: 2599, currency: 'EUR' }, seller: { id: seller.userId } });
 
       const found = await eventually(async () => {
         const r = await call<{ products: { totalCount: number; edges: { node: { id: string } }[] } }>(SEARCH, { search: tag.toUpperCase() });
@@ -174,11 +175,11 @@ function productSuite(mode: string, servers: Record<string, string> | undefined)
       expect(zero.data?.restockProduct.userErrors[0]).toMatchObject({ code: 'INVALID_INPUT', field: ['quantity'] });
     });
 
-    it('refuses anonymous writes with FORBIDDEN and another seller with FORBIDDEN', async () => {
-      const anonymous = await create({}, {} as typeof seller);
-      expect(anonymous.response.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    it('refuses anonymous writes with UNAUTHENTICATED and another seller with FORBIDDEN', async () => {
+      const anonymous = await create({}, {});
+      expect(anonymous.response.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
       const { payload } = await create();
-      const other = await call(RESTOCK, { id: payload!.product!.id, quantity: 1 }, { 'x-dev-user-id': randomUUID(), 'x-dev-user-role': 'SELLER' });
+      const other = await call(RESTOCK, { id: payload!.product!.id, quantity: 1 }, (await signUp(system.gatewayUrl, 'SELLER')).headers);
       expect(other.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
       expect(other.raw).not.toMatch(/stacktrace/);
     });

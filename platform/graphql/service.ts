@@ -14,7 +14,7 @@ export interface GraphQLServiceOptions<Context extends BaseContext> {
   name: string;
   schema: GraphQLSchema;
   /** Builds the per-operation context from HTTP headers or graphql-ws connection params. */
-  context: (headers: Record<string, unknown>) => Context;
+  context: (headers: Record<string, unknown>) => Context | Promise<Context>;
   logger: Logger;
   metrics: Metrics;
   readiness?: Record<string, () => Promise<void>>;
@@ -51,13 +51,15 @@ export async function startGraphQLService<Context extends BaseContext>(options: 
     logger,
     registry: metrics.registry,
     readiness: options.readiness,
-    graphql: (req, res) => executeApollo(apollo, req, res, () => Promise.resolve(options.context(req.headers)), { bodyLimitBytes: options.bodyLimitBytes ?? 1_000_000 }),
+    graphql: (req, res) => executeApollo(apollo, req, res, async () => options.context(req.headers), { bodyLimitBytes: options.bodyLimitBytes ?? 1_000_000 }),
   });
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.bodyLimitBytes ?? 1_000_000 });
   const ws = useServer<Record<string, unknown>>(
     {
       schema,
-      context: (ctx) => options.context({ ...ctx.extra.request.headers, ...ctx.connectionParams }),
+      // Per-operation extensions win: the gateway multiplexes many callers over one connection
+      // and passes each subscription's (signed) identity with it.
+      context: (ctx, _id, payload) => options.context({ ...ctx.extra.request.headers, ...ctx.connectionParams, ...(payload.extensions ?? {}) }),
       onError: (_ctx, _id, _payload, errors) => {
         for (const error of errors) logger.warn({ err: error }, 'subscription error');
       },

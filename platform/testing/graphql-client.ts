@@ -23,3 +23,16 @@ export async function graphql<T = Record<string, unknown>>(url: string, query: s
 export function wsClient(httpUrl: string, connectionParams: Record<string, string> = {}): Client {
   return createClient({ url: httpUrl.replace(/^http/, 'ws'), webSocketImpl: WebSocket, connectionParams, retryAttempts: 0, lazy: true });
 }
+
+/** Registers a fresh account through the gateway; returns its id and the Authorization header to use. */
+export async function signUp(gatewayUrl: string, role: 'CUSTOMER' | 'SELLER' = 'SELLER'): Promise<{ userId: string; token: string; headers: Record<string, string> }> {
+  const email = `${role.toLowerCase()}-${Math.random().toString(36).slice(2)}@example.test`;
+  const r = await graphql<{ register: { token: string | null; user: { id: string } | null; userErrors: unknown[] } }>(
+    gatewayUrl,
+    'mutation($input: RegisterInput!) { register(input: $input) { token user { id } userErrors { code message field } } }',
+    { input: { email, password: 'a long enough password', name: `Test ${role.toLowerCase()}`, role } },
+  );
+  const payload = r.data?.register;
+  if (!payload?.token || !payload.user) throw new Error(`sign-up failed: ${r.raw}`);
+  return { userId: payload.user.id, token: payload.token, headers: { authorization: `Bearer ${payload.token}` } };
+}

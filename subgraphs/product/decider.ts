@@ -1,12 +1,10 @@
 import { assertNever, ForbiddenError, IllegalStateError, NotFoundError, ValidationError, AlreadyExistsError, ConcurrencyError } from '../../platform/errors.js';
+import type { Identity } from '../../platform/auth/tokens.js';
 import type { Decider } from '../../platform/eventsourcing/decider.js';
 import type { Money, ProductEvent } from './events.js';
 
-/** Who is acting. Until authentication exists this comes from a development header. */
-export interface Actor {
-  userId: string;
-  role: 'CUSTOMER' | 'SELLER' | 'ADMIN';
-}
+/** Who is acting, as the gateway verified it. */
+export type Actor = Identity;
 
 interface CommandBase {
   productId: string;

@@ -3,8 +3,9 @@ import type { ProductService } from './service.js';
 import type { Logger } from '../../platform/logging.js';
 import { AlreadyExistsError } from '../../platform/errors.js';
 
-/** The demo seller who owns the seeded catalog (use it as x-dev-user-id to edit those products). */
+/** The demo seller who owns the seeded catalog; the user subgraph creates the matching account (development). */
 export const DEMO_SELLER: Actor = { userId: '00000000-0000-4000-8000-00000000d3e0', role: 'SELLER' };
+export const DEMO_SELLER_ACCOUNT = { userId: DEMO_SELLER.userId, email: 'seller@demo.storefront.local', password: 'demo-seller-password', name: 'Demo Seller' };
 
 const CATALOG: [sku: string, name: string, category: string, cents: number, stock: number, description: string][] = [
   ['MUG-CLASSIC', 'Classic Mug', 'kitchen', 1299, 40, 'Stoneware mug, 350 ml.'],

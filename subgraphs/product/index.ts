@@ -1,4 +1,5 @@
 import { seedDemoCatalog } from './demo-seed.js';
+import { authKeys } from '../../platform/auth/secrets.js';
 import { openInfrastructure } from '../../platform/infrastructure.js';
 import { instrumentEventStore } from '../../platform/metrics/instrumented-event-store.js';
 import { createMetrics, serviceRegistry } from '../../platform/metrics/metrics.js';
@@ -9,11 +10,12 @@ import { startProductSubgraph } from './server.js';
 runProcess('product', async (config, logger) => {
   const infrastructure = await openInfrastructure(config, logger);
   const metrics = createMetrics(serviceRegistry('product'));
+  const { internalSecret } = authKeys(config, logger);
   const product = await startProductSubgraph(
-    { ...infrastructure, events: instrumentEventStore(infrastructure.events, metrics), metrics, logger, readiness: infrastructure.readiness },
+    { ...infrastructure, events: instrumentEventStore(infrastructure.events, metrics), metrics, logger, readiness: infrastructure.readiness, internalSecret },
     { port: config.ports.product, host: config.host },
   );
-  if (config.seedDemoData && (await infrastructure.events.headPosition()) === 0) await seedDemoCatalog(product.service, logger);
+  if (config.seedDemoData) await seedDemoCatalog(product.service, logger);
   return {
     stop: async () => {
       await product.close();

@@ -10,7 +10,7 @@ import type { Logger } from '../../platform/logging.js';
 import type { Metrics } from '../../platform/metrics/metrics.js';
 import type { PubSub } from '../../platform/pubsub/pubsub.js';
 import type { Resolvers } from './__generated__/resolvers-types.js';
-import { actorFromHeaders, createContext, type ProductContext } from './context.js';
+import { createContext, type ProductContext } from './context.js';
 import { Mutation } from './resolvers/Mutation.js';
 import { Product } from './resolvers/Product.js';
 import { ProductConnection } from './resolvers/ProductConnection.js';
@@ -31,6 +31,8 @@ export interface ProductSubgraphDeps {
   metrics: Metrics;
   logger: Logger;
   clock?: () => Date;
+  /** Verifies the caller identity the gateway signs. */
+  internalSecret: Uint8Array;
   /** Checks of the servers the subgraph depends on, for /health/ready. */
   readiness?: Record<string, () => Promise<void>>;
 }
@@ -46,7 +48,7 @@ export async function startProductSubgraph(deps: ProductSubgraphDeps, listenOn: 
     {
       name: 'product',
       schema: buildProductSchema(),
-      context: (headers) => createContext(service, actorFromHeaders(headers)),
+      context: (headers) => createContext(service, headers, deps.internalSecret),
       logger: deps.logger,
       metrics: deps.metrics,
       readiness: {

@@ -3,7 +3,8 @@ import type { Cache } from '../../platform/cache/cache.js';
 import type { DocumentStore } from '../../platform/documents/document-store.js';
 import type { EventStore } from '../../platform/event-store/event-store.js';
 import { handleCommand, toDomainEvent } from '../../platform/eventsourcing/command-handler.js';
-import { ForbiddenError, NotFoundError } from '../../platform/errors.js';
+import { NotFoundError } from '../../platform/errors.js';
+import { unauthenticated } from '../../platform/graphql/errors.js';
 import { isUuid, uuidV5 } from '../../platform/ids.js';
 import type { Logger } from '../../platform/logging.js';
 import type { Metrics } from '../../platform/metrics/metrics.js';
@@ -77,7 +78,7 @@ export class ProductService {
   }
 
   private async execute(productId: string, command: CommandInput<ProductCommand>, actor: Actor | undefined, correlationId: string): Promise<ProductDoc> {
-    if (!actor) throw new ForbiddenError('sign in as a seller first');
+    if (!actor) throw unauthenticated('sign in as a seller first');
     if (command.type !== 'CreateProduct' && !isUuid(productId)) throw new NotFoundError(`product ${productId} does not exist`, ['id']);
     const now = this.deps.clock();
     const full = { ...command, productId, by: actor, at: now.toISOString() };

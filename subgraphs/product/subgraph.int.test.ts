@@ -25,7 +25,7 @@ describe('product subgraph (federation surface)', () => {
   beforeAll(async () => {
     events = await FileEventStore.open(dir, { fsync: false });
     const infra = { events, documents: new MemoryDocumentStore(), cache: new MemoryCache(), pubsub: new MemoryPubSub(), logger: createLogger('test', 'silent') };
-    subgraph = await startProductSubgraph({ ...infra, metrics: createMetrics(serviceRegistry('product', { processMetrics: false })) }, { port: 0, host: '127.0.0.1' });
+    subgraph = await startProductSubgraph({ ...infra, metrics: createMetrics(serviceRegistry('product', { processMetrics: false })), internalSecret: new TextEncoder().encode('s'.repeat(32)) }, { port: 0, host: '127.0.0.1' });
     projector = new Projector(catalogProjection, { ...infra, metrics: createMetrics(serviceRegistry('projector', { processMetrics: false })) });
     await projector.start();
   });

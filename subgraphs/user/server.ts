@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { parse } from 'graphql';
+import { startGraphQLService, type RunningService } from '../../platform/graphql/service.js';
+import type { Resolvers } from './__generated__/resolvers-types.js';
+import { createUserContext, type UserContext } from './context.js';
+import { Mutation } from './resolvers/Mutation.js';
+import { Query } from './resolvers/Query.js';
+import { User } from './resolvers/User.js';
+import { UserService, type UserServiceDeps } from './service.js';
+
+export const userTypeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
+const resolvers: Resolvers = { Query, Mutation, User };
+
+export interface UserSubgraphDeps extends UserServiceDeps {
+  internalSecret: Uint8Array;
+  readiness?: Record<string, () => Promise<void>>;
+  admin?: { email: string; password: string } | undefined;
+  /** Development: the seller who owns the demo catalog, so one can sign in and edit it. */
+  demoSeller?: { userId: string; email: string; password: string; name: string } | undefined;
+}
+
+/** Builds and starts the user subgraph; creates the configured admin on first start. */
+export async function startUserSubgraph(deps: UserSubgraphDeps, listenOn: { port: number; host: string }): Promise<RunningService & { service: UserService }> {
+  const service = new UserService(deps);
+  if (deps.admin) await service.ensureAccount({ ...deps.admin, name: 'Administrator' }, 'ADMIN');
+  if (deps.demoSeller) await service.ensureAccount(deps.demoSeller, 'SELLER', deps.demoSeller.userId);
+  const running = await startGraphQLService<UserContext>(
+    {
+      name: 'user',
+      schema: buildSubgraphSchema({ typeDefs: userTypeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }),
+      context: (headers) => createUserContext(service, headers, deps.internalSecret),
+      logger: deps.logger,
+      metrics: deps.metrics,
+      readiness: { eventStore: async () => void (await deps.events.headPosition()), ...deps.readiness },
+    },
+    listenOn,
+  );
+  return { ...running, service };
+}
