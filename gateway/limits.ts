@@ -6,6 +6,7 @@ import {
   isObjectType,
   isInterfaceType,
   Kind,
+  OperationTypeNode,
   type DocumentNode,
   type FragmentDefinitionNode,
   type GraphQLField,
@@ -52,7 +53,7 @@ export function measureOperation(schema: GraphQLSchema, document: DocumentNode, 
   const fragments = new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]));
   let aliases = 0;
   let maxDepth = 0;
-  const root = operation?.operation === 'mutation' ? schema.getMutationType() : operation?.operation === 'subscription' ? schema.getSubscriptionType() : schema.getQueryType();
+  const root = operation?.operation === OperationTypeNode.MUTATION ? schema.getMutationType() : operation?.operation === OperationTypeNode.SUBSCRIPTION ? schema.getSubscriptionType() : schema.getQueryType();
   // `pageSize`: a `first` given on a connection, which sizes the lists inside it (`edges`).
   const visit = (set: SelectionSetNode, parent: GraphQLOutputType | null | undefined, depth: number, multiplier: number, seen: Set<string>, pageSize?: number): number => {
     let cost = 0;

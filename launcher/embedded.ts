@@ -9,6 +9,7 @@ runProcess('storefront', async (config, logger) => {
     `  Storefront is up (${config.production ? 'production' : 'development'} mode)`,
     `  GraphQL (HTTP + graphql-ws):  ${system.gatewayUrl}   <- open in a browser to explore`,
     `  product subgraph:             ${system.productUrl}`,
+    `  user subgraph:                ${system.userUrl}`,
     `  metrics:                      ${system.gatewayUrl.replace('/graphql', '/metrics')}, ${system.productUrl.replace('/graphql', '/metrics')}, ${system.projectorUrl}/metrics`,
     ...Object.entries(system.infrastructure.describe).map(([port, adapter]) => `  ${`${port}:`.padEnd(30)}${adapter}`),
     '  Ctrl-C stops everything.',

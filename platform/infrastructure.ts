@@ -17,7 +17,7 @@ import type { Metrics } from './metrics/metrics.js';
 import type { PubSub } from './pubsub/pubsub.js';
 import { MemoryPubSub } from './pubsub/memory-pubsub.js';
 import { RedisPubSub } from './pubsub/redis-pubsub.js';
-import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './ratelimit/rate-limiter.js';
+import { FallbackRateLimiter, MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './ratelimit/rate-limiter.js';
 import { connectRedis, createRedis, redactUrl } from './redis/connection.js';
 
 /** The adapters behind every port, picked from configuration (unset = embedded). */
@@ -104,7 +104,7 @@ export async function openInfrastructure(config: Config, logger: Logger, options
         await client.ping();
       };
       cache = new RedisCache(client, namespace);
-      limiter = new RedisRateLimiter(client, namespace);
+      limiter = new FallbackRateLimiter(new RedisRateLimiter(client, namespace), new MemoryRateLimiter(), (error) => logger.warn({ err: error }, 'rate limiting falls back to in-process windows while Redis is unreachable'));
       pubsub = new RedisPubSub(client, subscriber, namespace, logger);
       describe.cache = `Redis at ${redactUrl(url)} (keys prefixed ${namespace}:)`;
       describe['pub/sub'] = `Redis at ${redactUrl(url)}`;

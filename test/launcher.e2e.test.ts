@@ -17,11 +17,20 @@ describe('npm start launcher', () => {
     }
   });
 
-  it('fails fast with one clear line when a configured server adapter is not available', async () => {
-    const error = await startSystemProcess({ REDIS_URL: 'redis://127.0.0.1:1' }).catch((e: unknown) => e as Error);
+  const startupFailure = async (env: Record<string, string>) => {
+    const error = await startSystemProcess(env).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(Error);
-    const output = (error as Error).message.split('start-up:\n')[1] ?? '';
-    expect(output.trim().split('\n')).toHaveLength(1);
-    expect(output).toMatch(/^storefront: .*redis/i);
+    const output = ((error as Error).message.split('start-up:\n')[1] ?? '').trim();
+    expect(output.split('\n')).toHaveLength(1); // one clear line, no stack dump
+    return output;
+  };
+
+  it('fails fast with one line naming the server and its URL when a configured server cannot be reached', async () => {
+    expect(await startupFailure({ REDIS_URL: 'redis://127.0.0.1:1' })).toMatch(/^storefront: redis at redis:\/\/127\.0\.0\.1:1\/?: cannot connect/);
+    expect(await startupFailure({ MONGODB_URL: 'mongodb://127.0.0.1:1/storefront' })).toMatch(/^storefront: mongodb at mongodb:\/\/127\.0\.0\.1:1\/storefront: cannot connect/);
+  });
+
+  it('refuses to start in production without a signing key', async () => {
+    expect(await startupFailure({ NODE_ENV: 'production' })).toBe('storefront: JWT_SECRET is required in production (at least 32 random characters)');
   });
 });

@@ -41,7 +41,11 @@ export function formatError(logger: Logger, metrics: Metrics) {
     const code = typeof formatted.extensions?.code === 'string' ? formatted.extensions.code : 'INTERNAL_SERVER_ERROR';
     metrics.graphqlErrors.inc({ code });
     const original = unwrapResolverError(error);
-    if (CLIENT_CODES.has(code) || original instanceof DomainError) {
+    if (original instanceof DomainError) {
+      // A business failure outside a payload (e.g. a query the caller may not make): keep its code.
+      return { message: original.message, ...(formatted.path && { path: formatted.path }), extensions: { code: original.code, ...(original.field && { field: [...original.field] }) } };
+    }
+    if (CLIENT_CODES.has(code)) {
       const { stacktrace: _stacktrace, exception: _exception, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }

@@ -4,6 +4,8 @@ import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logging.js';
 
+const HTTP_CODES: Record<number, string> = { 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 409: 'CONFLICT', 413: 'PAYLOAD_TOO_LARGE', 429: 'RATE_LIMITED' };
+
 export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 export class HttpError extends Error {
@@ -128,7 +130,7 @@ export function createServiceServer(options: ServiceHttpOptions): Server {
     }
     handler(req, res).catch((error: unknown) => {
       if (error instanceof HttpError) {
-        if (!res.headersSent) sendJson(res, error.status, { errors: [{ message: error.message, extensions: { code: error.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST' } }] }, error.headers);
+        if (!res.headersSent) sendJson(res, error.status, { errors: [{ message: error.message, extensions: { code: HTTP_CODES[error.status] ?? 'BAD_REQUEST' } }] }, error.headers);
         else res.end();
         return;
       }

@@ -62,3 +62,30 @@ export class RedisRateLimiter implements RateLimiter {
     return { allowed: allowed === 1, retryAfterMs: Math.max(allowed === 1 ? 0 : 1, retryAfterMs), remaining };
   }
 }
+
+/**
+ * Redis first; while Redis is unreachable, an in-process window instead (limits then hold per
+ * process rather than across processes), so a cache outage neither blocks every request nor
+ * lifts every limit.
+ */
+export class FallbackRateLimiter implements RateLimiter {
+  private lastWarning = 0;
+
+  constructor(
+    private readonly primary: RateLimiter,
+    private readonly fallback: RateLimiter,
+    private readonly onFailure: (error: unknown) => void,
+  ) {}
+
+  async hit(key: string, limit: number, windowMs: number): Promise<RateDecision> {
+    try {
+      return await this.primary.hit(key, limit, windowMs);
+    } catch (error) {
+      if (Date.now() - this.lastWarning > 10_000) {
+        this.lastWarning = Date.now();
+        this.onFailure(error);
+      }
+      return this.fallback.hit(key, limit, windowMs);
+    }
+  }
+}

@@ -29,9 +29,9 @@ export interface SystemProcess {
  */
 export async function startSystemProcess(env: Record<string, string> = {}): Promise<SystemProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'storefront-bench-'));
-  const [gateway, product, projector] = [await freePort(), await freePort(), await freePort()];
+  const [gateway, product, user, projector] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const child = spawn(process.execPath, ['--import', 'tsx', 'launcher/embedded.ts'], {
-    env: { ...process.env, PORT: String(gateway), PRODUCT_PORT: String(product), PROJECTOR_PORT: String(projector), DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
+    env: { ...process.env, PORT: String(gateway), PRODUCT_PORT: String(product), USER_PORT: String(user), PROJECTOR_PORT: String(projector), PASSWORD_HASH_COST: '10', DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

