@@ -9,7 +9,7 @@ import { catalogProjection } from '../subgraphs/product/catalog/projection.js';
 import { startProductSubgraph } from '../subgraphs/product/server.js';
 import { startGateway } from '../gateway/server.js';
 import { DEMO_SELLER_ACCOUNT, seedDemoCatalog } from '../subgraphs/product/demo-seed.js';
-import { startUserSubgraph } from '../subgraphs/user/server.js';
+import { startUserSubgraph, userSubgraphDeps } from '../subgraphs/user/server.js';
 import { authKeys } from '../platform/auth/secrets.js';
 
 export interface RunningSystem {
@@ -62,21 +62,8 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     );
     stops.push(['product subgraph', () => product.close()]);
 
-    const userMetrics = createMetrics(serviceRegistry('user'));
     const user = await startUserSubgraph(
-      {
-        events: instrumentEventStore(infrastructure.events, userMetrics),
-        metrics: userMetrics,
-        logger: logger.child({ service: 'user' }),
-        tokens: keys.tokens,
-        internalSecret: keys.internalSecret,
-        kdf: { N: 2 ** config.auth.passwordHashCost, r: 8, p: 1 },
-        limiter: infrastructure.limiter,
-        loginLimits: { perEmail: config.auth.loginAttemptsPerEmail, perAddress: config.auth.loginAttemptsPerAddress },
-        readiness: infrastructure.readiness,
-        admin: config.auth.admin,
-        demoSeller: config.seedDemoData && !config.production ? DEMO_SELLER_ACCOUNT : undefined,
-      },
+      userSubgraphDeps(config, { ...infrastructure, metrics: createMetrics(serviceRegistry('user')), logger: logger.child({ service: 'user' }), keys, demoSeller: DEMO_SELLER_ACCOUNT }),
       listenOn(config.ports.user),
     );
     stops.push(['user subgraph', () => user.close()]);

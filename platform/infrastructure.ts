@@ -18,7 +18,8 @@ import type { PubSub } from './pubsub/pubsub.js';
 import { MemoryPubSub } from './pubsub/memory-pubsub.js';
 import { RedisPubSub } from './pubsub/redis-pubsub.js';
 import { FallbackRateLimiter, MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './ratelimit/rate-limiter.js';
-import { connectRedis, createRedis, redactUrl } from './redis/connection.js';
+import { redactUrl } from './redact.js';
+import { connectRedis, createRedis } from './redis/connection.js';
 
 /** The adapters behind every port, picked from configuration (unset = embedded). */
 export interface Infrastructure {

@@ -1,5 +1,6 @@
 import { MongoBulkWriteError, MongoClient, MongoServerError, type AnyBulkWriteOperation, type OptionalId, type Collection as MongoCollection, type Db, type Document, type Filter as MongoFilter } from 'mongodb';
 import { InfrastructureError } from '../errors.js';
+import { redactUrl } from '../redact.js';
 import type { Logger } from '../logging.js';
 import type { Collection, CollectionVersion, Doc, DocumentStore, Filter, FindOptions, IndexSpec, Page, Sort } from './document-store.js';
 import { afterFilter, decodeCursor, encodeCursor, withTiebreak } from './keyset.js';
@@ -11,16 +12,6 @@ interface VersionDoc {
   _id: string;
   physical: string;
   previous?: string;
-}
-
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
 }
 
 /**
@@ -48,7 +39,7 @@ export class MongoDocumentStore implements DocumentStore {
       await client.db().command({ ping: 1 });
     } catch (error) {
       await client.close().catch(() => undefined);
-      throw new InfrastructureError('mongodb', redact(url), `cannot connect (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+      throw new InfrastructureError('mongodb', redactUrl(url), `cannot connect (${error instanceof Error ? error.message : String(error)})`, { cause: error });
     }
     return new MongoDocumentStore(client, client.db(), logger);
   }

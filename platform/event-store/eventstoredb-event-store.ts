@@ -16,6 +16,7 @@ import {
   type ResolvedEvent,
 } from '@eventstore/db-client';
 import { ConcurrencyError, InfrastructureError } from '../errors.js';
+import { redactUrl } from '../redact.js';
 import { describeExpected, type AllSubscription, type AppendResult, type EventMetadata, type EventStore, type ExpectedRevision, type NewEvent, type RecordedEvent, type SubscribeFrom } from './event-store.js';
 
 /*
@@ -67,7 +68,7 @@ export class EventStoreDBEventStore implements EventStore {
         new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 10 s')), 10_000).unref()),
       ]);
     } catch (error) {
-      throw new InfrastructureError('eventstore', url.replace(/\/\/[^@/]*@/, '//***@'), `cannot connect (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+      throw new InfrastructureError('eventstore', redactUrl(url), `cannot connect (${error instanceof Error ? error.message : String(error)})`, { cause: error });
     }
     return new EventStoreDBEventStore(client);
   }

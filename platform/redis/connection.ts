@@ -1,17 +1,7 @@
 import { Redis } from 'ioredis';
 import { InfrastructureError } from '../errors.js';
 import type { Logger } from '../logging.js';
-
-/** Hides credentials in a URL for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
+import { redactUrl } from '../redact.js';
 
 /**
  * A Redis connection that reconnects forever with capped backoff and fails commands fast while

@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { parse } from 'graphql';
+import type { AuthKeys } from '../../platform/auth/secrets.js';
+import type { Config } from '../../platform/config.js';
+import type { EventStore } from '../../platform/event-store/event-store.js';
 import { startGraphQLService, type RunningService } from '../../platform/graphql/service.js';
+import type { Logger } from '../../platform/logging.js';
+import { instrumentEventStore } from '../../platform/metrics/instrumented-event-store.js';
+import type { Metrics } from '../../platform/metrics/metrics.js';
+import type { RateLimiter } from '../../platform/ratelimit/rate-limiter.js';
 import type { Resolvers } from './__generated__/resolvers-types.js';
 import { createUserContext, type UserContext } from './context.js';
 import { Mutation } from './resolvers/Mutation.js';
@@ -19,6 +26,26 @@ export interface UserSubgraphDeps extends UserServiceDeps {
   admin?: { email: string; password: string } | undefined;
   /** Development: the seller who owns the demo catalog, so one can sign in and edit it. */
   demoSeller?: { userId: string; email: string; password: string; name: string } | undefined;
+}
+
+/** The user subgraph's dependencies from configuration (shared by its process and the embedded launcher). */
+export function userSubgraphDeps(
+  config: Config,
+  deps: { events: EventStore; limiter: RateLimiter; readiness: Record<string, () => Promise<void>>; metrics: Metrics; logger: Logger; keys: AuthKeys; demoSeller?: UserSubgraphDeps['demoSeller'] },
+): UserSubgraphDeps {
+  return {
+    events: instrumentEventStore(deps.events, deps.metrics),
+    metrics: deps.metrics,
+    logger: deps.logger,
+    tokens: deps.keys.tokens,
+    internalSecret: deps.keys.internalSecret,
+    kdf: { N: 2 ** config.auth.passwordHashCost, r: 8, p: 1 },
+    limiter: deps.limiter,
+    loginLimits: { perEmail: config.auth.loginAttemptsPerEmail, perAddress: config.auth.loginAttemptsPerAddress },
+    readiness: deps.readiness,
+    admin: config.auth.admin,
+    demoSeller: config.seedDemoData && !config.production ? deps.demoSeller : undefined,
+  };
 }
 
 /** Builds and starts the user subgraph; creates the configured admin on first start. */
