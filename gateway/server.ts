@@ -104,6 +104,16 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   const httpServer = createServiceServer({
     logger,
     registry: metrics.registry,
+    // Ready when every subgraph answers its liveness probe (the gateway cannot serve without them).
+    readiness: Object.fromEntries(
+      options.subgraphs.map((s) => [
+        `subgraph:${s.name}`,
+        async () => {
+          const response = await fetch(new URL('/health/live', s.url), { signal: AbortSignal.timeout(2000) });
+          if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        },
+      ]),
+    ),
     graphql: async (req, res) => {
       if (cors(req, res, options.corsOrigins)) return;
       const identity = await authenticate(req.headers.authorization, options.auth.tokens);

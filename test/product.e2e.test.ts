@@ -222,6 +222,7 @@ function productSuite(mode: string, servers: Record<string, string> | undefined)
       expect(projector).toMatch(/storefront_projection_events_total\{[^}]*projection="product-catalog"[^}]*\} [1-9]/);
       expect(projector).toMatch(/storefront_projection_lag_events\{[^}]*\} \d/);
       expect((await fetch(`${system.projectorUrl}/health/ready`)).status).toBe(200);
+      expect((await fetch(system.gatewayUrl.replace('/graphql', '/health/ready'))).status).toBe(200);
       expect((await fetch(system.productUrl.replace('/graphql', '/health/ready'))).status).toBe(200);
     });
 
