@@ -5,7 +5,7 @@ import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPag
 import { GraphQLError, Kind, OperationTypeNode, parse, validate, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { IDENTITY_HEADER, signCaller, type CallerContext } from '../platform/auth/internal-identity.js';
+import { CallerSigner, IDENTITY_HEADER, type CallerContext } from '../platform/auth/internal-identity.js';
 import type { AuthKeys } from '../platform/auth/secrets.js';
 import { formatError } from '../platform/graphql/errors.js';
 import { closeServer, createServiceServer, executeApollo, HttpError, listen } from '../platform/graphql/http.js';
@@ -99,7 +99,8 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   });
   await apollo.start();
   const bodyLimitBytes = options.limits.maxBodyBytes;
-  const callerContext = async (caller: CallerContext): Promise<GatewayContext> => ({ caller, internalToken: await signCaller(caller, options.auth.internalSecret) });
+  const signer = new CallerSigner(options.auth.internalSecret);
+  const callerContext = async (caller: CallerContext): Promise<GatewayContext> => ({ caller, internalToken: await signer.sign(caller) });
   const forwarder = new SubscriptionForwarder(supergraph.subscriptionOwners, { logger, metrics });
   const httpServer = createServiceServer({
     logger,

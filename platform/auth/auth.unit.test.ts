@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { readCaller, signCaller } from './internal-identity.js';
+import { CallerSigner, readCaller, signCaller } from './internal-identity.js';
 import { burnVerification, hashPassword, verifyPassword } from './passwords.js';
 import { InvalidTokenError, issueToken, verifyToken, type TokenSettings } from './tokens.js';
 
@@ -55,5 +55,19 @@ describe('internal identity', () => {
     expect(await readCaller(await signCaller(caller, new TextEncoder().encode('x'.repeat(32))), secret)).toEqual({ identity: undefined, clientAddress: undefined });
     expect(await readCaller('{"userId":"me","role":"ADMIN"}', secret)).toEqual({ identity: undefined, clientAddress: undefined });
     expect(await readCaller(undefined, secret)).toEqual({ identity: undefined, clientAddress: undefined });
+  });
+});
+
+describe('CallerSigner', () => {
+  it('reuses a token per caller until a minute before it expires', async () => {
+    const secret = new TextEncoder().encode('i'.repeat(32));
+    let now = Date.now();
+    const signer = new CallerSigner(secret, () => now);
+    const a = { identity: { userId: randomUUID(), role: 'SELLER' as const }, clientAddress: '10.0.0.1' };
+    const first = await signer.sign(a);
+    expect(await signer.sign(a)).toBe(first);
+    expect(await signer.sign({ ...a, clientAddress: '10.0.0.2' })).not.toBe(first);
+    now += 4 * 60_000 + 1;
+    expect(await readCaller(await signer.sign(a), secret)).toEqual(a);
   });
 });

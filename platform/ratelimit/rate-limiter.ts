@@ -12,24 +12,32 @@ export interface RateLimiter {
   hit(key: string, limit: number, windowMs: number): Promise<RateDecision>;
 }
 
-/** In-process sliding window (a log of hit times per key), bounded in keys. */
+/**
+ * In-process sliding window: per key, the hit times in arrival order; expired ones are dropped
+ * from the front (amortised O(1) per hit, whatever the limit). Bounded in keys.
+ */
 export class MemoryRateLimiter implements RateLimiter {
-  private readonly hits = new Map<string, number[]>();
+  private readonly windows = new Map<string, { times: number[]; start: number }>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
   hit(key: string, limit: number, windowMs: number): Promise<RateDecision> {
     const now = this.now();
-    const log = (this.hits.get(key) ?? []).filter((t) => t > now - windowMs);
-    if (log.length >= limit) {
-      this.hits.set(key, log);
-      return Promise.resolve({ allowed: false, retryAfterMs: Math.max(1, log[0]! + windowMs - now), remaining: 0 });
+    let window = this.windows.get(key);
+    if (!window) {
+      window = { times: [], start: 0 };
+      if (this.windows.size >= 100_000) this.windows.delete(this.windows.keys().next().value!);
+      this.windows.set(key, window);
     }
-    log.push(now);
-    this.hits.delete(key);
-    this.hits.set(key, log);
-    if (this.hits.size > 100_000) this.hits.delete(this.hits.keys().next().value!);
-    return Promise.resolve({ allowed: true, retryAfterMs: 0, remaining: limit - log.length });
+    while (window.start < window.times.length && window.times[window.start]! <= now - windowMs) window.start++;
+    if (window.start > 1024 && window.start * 2 > window.times.length) {
+      window.times = window.times.slice(window.start);
+      window.start = 0;
+    }
+    const count = window.times.length - window.start;
+    if (count >= limit) return Promise.resolve({ allowed: false, retryAfterMs: Math.max(1, window.times[window.start]! + windowMs - now), remaining: 0 });
+    window.times.push(now);
+    return Promise.resolve({ allowed: true, retryAfterMs: 0, remaining: limit - count - 1 });
   }
 }
 
