@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { composeServices } from '@apollo/composition';
+import { Ownership } from './ownership.js';
 import { Kind, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 
 export interface SubgraphEndpoint {
@@ -13,6 +14,9 @@ export interface Supergraph {
   apiSchema: GraphQLSchema;
   /** Subscription root field -> the subgraph that owns it. */
   subscriptionOwners: Map<string, SubgraphEndpoint>;
+  /** Which subgraph resolves which field (to complete subscription events across subgraphs). */
+  ownership: Ownership;
+  endpoints: Map<string, SubgraphEndpoint>;
 }
 
 export class CompositionError extends Error {
@@ -70,7 +74,9 @@ export function composeSupergraph(subgraphs: readonly (SubgraphEndpoint & { sdl:
     }
   }
   const apiSchema = result.schema.toAPISchema().toGraphQLJSSchema();
-  return { supergraphSdl: result.supergraphSdl, apiSchema, subscriptionOwners };
+  const ownership = new Ownership(services);
+  const endpoints = new Map(services.map((s) => [s.name, { name: s.name, url: s.url }]));
+  return { supergraphSdl: result.supergraphSdl, apiSchema, subscriptionOwners, ownership, endpoints };
 }
 
 export async function loadSupergraph(subgraphs: readonly SubgraphEndpoint[], options: { timeoutMs?: number } = {}): Promise<Supergraph> {

@@ -101,7 +101,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   const bodyLimitBytes = options.limits.maxBodyBytes;
   const signer = new CallerSigner(options.auth.internalSecret);
   const callerContext = async (caller: CallerContext): Promise<GatewayContext> => ({ caller, internalToken: await signer.sign(caller) });
-  const forwarder = new SubscriptionForwarder(supergraph.subscriptionOwners, { logger, metrics });
+  const forwarder = new SubscriptionForwarder(supergraph, { logger, metrics, identityHeader: IDENTITY_HEADER });
   const httpServer = createServiceServer({
     logger,
     registry: metrics.registry,

@@ -1,10 +1,11 @@
 import { createClient, type Client } from 'graphql-ws';
-import { GraphQLError, Kind, print, type DocumentNode, type ExecutionResult, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError, Kind, print, type DocumentNode, type ExecutionResult, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import WebSocket from 'ws';
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
 import { pushIterator } from '../platform/pubsub/pubsub.js';
-import type { SubgraphEndpoint } from './compose.js';
+import type { SubgraphEndpoint, Supergraph } from './compose.js';
+import { EntityCompleter, inlineFragments, project, type EntityFetch } from './entity-completion.js';
 
 /** The first root field of a subscription operation, looking through fragments. */
 export function rootFieldName(document: DocumentNode, operationName: string | null | undefined): string | undefined {
@@ -40,10 +41,14 @@ export class SubscriptionForwarder {
   private readonly clients = new Map<string, Client>();
   private readonly upstreams = new Map<string, Upstream>();
 
+  private readonly completer: EntityCompleter;
+
   constructor(
-    private readonly owners: ReadonlyMap<string, SubgraphEndpoint>,
-    private readonly deps: { logger: Logger; metrics: Metrics },
-  ) {}
+    private readonly supergraph: Pick<Supergraph, 'subscriptionOwners' | 'ownership' | 'endpoints' | 'apiSchema'>,
+    private readonly deps: { logger: Logger; metrics: Metrics; identityHeader: string },
+  ) {
+    this.completer = new EntityCompleter(supergraph.apiSchema, supergraph.ownership);
+  }
 
   /** One connection per subgraph, shared by every caller: identity travels with each subscription. */
   private client(owner: SubgraphEndpoint): Client {
@@ -75,12 +80,19 @@ export class SubscriptionForwarder {
    */
   subscribe(document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | null | undefined, caller: string, extensions: Record<string, string>): AsyncGenerator<ExecutionResult> {
     const field = rootFieldName(document, operationName);
-    const owner = field ? this.owners.get(field) : undefined;
-    if (!field || !owner) throw new GraphQLError(`no subgraph serves the subscription field ${field ?? '(none)'}`, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
-    const query = print(document);
+    const owner = field ? this.supergraph.subscriptionOwners.get(field) : undefined;
+    const operation = inlineFragments(document, operationName);
+    if (!field || !owner || !operation) throw new GraphQLError(`no subgraph serves the subscription field ${field ?? '(none)'}`, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+    // The owner gets only what it can resolve; the rest is completed per event (see entity-completion.ts).
+    const rootType = this.supergraph.apiSchema.getSubscriptionType() ?? undefined;
+    const planned = this.completer.plan(operation.selectionSet, rootType, owner.name);
+    const query = print({ kind: Kind.DOCUMENT, definitions: [{ ...operation, selectionSet: planned.set }] });
     const key = JSON.stringify([owner.url, caller, query, variables ?? {}, operationName ?? null]);
     let upstream = this.upstreams.get(key);
-    if (!upstream) upstream = this.openUpstream(key, owner, { query, variables, operationName: operationName ?? undefined, extensions });
+    if (!upstream) {
+      const finish = (result: ExecutionResult) => this.finishEvent(result, operation, owner.name, variables ?? {}, extensions);
+      upstream = this.openUpstream(key, owner, { query, variables, operationName: operationName ?? undefined, extensions }, finish);
+    }
     const shared = upstream;
     const listener = pushIterator<ExecutionResult>(() => {
       shared.listeners.delete(listener);
@@ -102,7 +114,39 @@ export class SubscriptionForwarder {
     })();
   }
 
-  private openUpstream(key: string, owner: SubgraphEndpoint, payload: { query: string; variables?: Record<string, unknown>; operationName?: string; extensions: Record<string, string> }): Upstream {
+  /** Completes an event with fields other subgraphs own, and gives it the client's exact shape. */
+  private async finishEvent(result: ExecutionResult, operation: OperationDefinitionNode, producer: string, variables: Record<string, unknown>, extensions: Record<string, string>): Promise<ExecutionResult> {
+    // Errors arrive as JSON from the subgraph; graphql-ws sends GraphQLError instances.
+    const upstreamErrors = ((result.errors ?? []) as readonly (GraphQLError | GraphQLFormattedError)[]).map((e) =>
+      e instanceof GraphQLError ? e : new GraphQLError(e.message, { ...(e.path && { path: e.path }), ...(e.extensions && { extensions: e.extensions }) }),
+    );
+    if (!result.data) return { errors: upstreamErrors };
+    const errors: GraphQLError[] = [];
+    const schema = this.supergraph.apiSchema;
+    const data = structuredClone(result.data) as Record<string, unknown>;
+    const fetch: EntityFetch = async (subgraph, query, vars) => {
+      const endpoint = this.supergraph.endpoints.get(subgraph);
+      if (!endpoint) throw new Error(`unknown subgraph ${subgraph}`);
+      const response = await globalThis.fetch(endpoint.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(extensions[this.deps.identityHeader] && { [this.deps.identityHeader]: extensions[this.deps.identityHeader] }) },
+        body: JSON.stringify({ query, variables: vars }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      return (await response.json()) as Awaited<ReturnType<EntityFetch>>;
+    };
+    try {
+      await this.completer.complete([data], operation.selectionSet, schema.getSubscriptionType() ?? undefined, producer, fetch, { definitions: operation.variableDefinitions ?? [], values: variables }, errors);
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, 'completing a subscription event failed');
+      errors.push(new GraphQLError('could not resolve every field of this event', { extensions: { code: 'DOWNSTREAM_SERVICE_ERROR' } }));
+    }
+    const shaped = project(schema, data, operation.selectionSet, schema.getSubscriptionType()?.name) as Record<string, unknown>;
+    const allErrors = [...upstreamErrors, ...errors];
+    return allErrors.length > 0 ? { data: shaped, errors: allErrors } : { data: shaped };
+  }
+
+  private openUpstream(key: string, owner: SubgraphEndpoint, payload: { query: string; variables?: Record<string, unknown>; operationName?: string; extensions: Record<string, string> }, finish: (result: ExecutionResult) => Promise<ExecutionResult>): Upstream {
     const iterator = this.client(owner).iterate(payload);
     const upstream: Upstream = {
       listeners: new Set(),
@@ -115,12 +159,15 @@ export class SubscriptionForwarder {
     const { logger } = this.deps;
     void (async () => {
       try {
-        for await (const result of iterator) for (const l of upstream.listeners) l.push(result as ExecutionResult);
+        for await (const result of iterator) {
+          const finished = await finish(result as ExecutionResult);
+          for (const l of upstream.listeners) l.push(finished);
+        }
       } catch (error) {
         // graphql-ws rejects with the operation's GraphQL errors (already masked by the subgraph),
         // or with a transport error, which the client only learns about as a downstream failure.
         const failure: ExecutionResult = Array.isArray(error)
-          ? { errors: error as GraphQLError[] }
+          ? { errors: (error as { message: string; extensions?: Record<string, unknown> }[]).map((e) => new GraphQLError(e.message, { ...(e.extensions && { extensions: e.extensions }) })) }
           : { errors: [new GraphQLError(`the ${owner.name} service ended the subscription`, { extensions: { code: 'DOWNSTREAM_SERVICE_ERROR' } })] };
         if (!Array.isArray(error)) logger.warn({ err: error, subgraph: owner.name }, 'upstream subscription failed');
         for (const l of upstream.listeners) l.push(failure);

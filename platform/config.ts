@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+/** An optional string where empty means unset. */
 const optionalUrl = z
   .string()
   .trim()
@@ -21,8 +22,8 @@ const schema = z.object({
   EVENTSTORE_FSYNC: z.enum(['true', 'false']).default('true'),
   PRODUCT_SUBGRAPH_URL: optionalUrl,
   USER_SUBGRAPH_URL: optionalUrl,
-  JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
-  INTERNAL_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  JWT_SECRET: optionalUrl.refine((v) => v === undefined || v.length >= 32, 'at least 32 characters'),
+  INTERNAL_SECRET: optionalUrl.refine((v) => v === undefined || v.length >= 32, 'at least 32 characters'),
   JWT_ISSUER: z.string().default('storefront'),
   JWT_AUDIENCE: z.string().default('storefront-api'),
   JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400 * 30).default(3600),

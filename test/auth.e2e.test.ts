@@ -123,6 +123,35 @@ describe('identity and authorisation through the gateway', () => {
     expect((await call<Errors>('mutation { updateProfile(input: { name: "X" }) { user { name } } }')).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 
+  it('completes subscription events with fields other subgraphs own, as the subscriber may see them', async () => {
+    const seller = await signUp(system.gatewayUrl, 'SELLER');
+    const id = (await product(seller.headers)).data!.createProduct.product!.id;
+    const query = `subscription Watch($ids: [ID!]) { stockChanged(productIds: $ids) { stock ...P } }
+      fragment P on StockChange { item: product { name seller { name email role } } }`;
+    const watch = (connectionParams: Record<string, string>) => {
+      const client = wsClient(system.gatewayUrl, connectionParams);
+      const first = new Promise<Record<string, unknown>>((resolve, reject) => {
+        client.subscribe<Record<string, unknown>>({ query, variables: { ids: [id] } }, { next: (r) => (r.errors ? reject(new Error(JSON.stringify(r.errors))) : resolve(r.data!)), error: reject, complete: () => undefined });
+      });
+      return { client, first };
+    };
+    const mine = watch({ authorization: seller.headers.authorization! });
+    const anonymous = watch({});
+    const restock = 'mutation($id: ID!) { restockProduct(id: $id, quantity: 1) { userErrors { code } } }';
+    let settled = false;
+    void Promise.all([mine.first, anonymous.first]).finally(() => (settled = true));
+    for (let i = 0; i < 50 && !settled; i++) {
+      await call(restock, { id }, seller.headers);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const [own, other] = await Promise.all([mine.first, anonymous.first]);
+    expect(Object.keys(own.stockChanged as object)).toEqual(['stock', 'item']); // the client's shape, nothing added
+    expect((own.stockChanged as { item: unknown }).item).toEqual({ name: 'Auth lamp', seller: { name: 'Test seller', email: expect.stringMatching(/@example\.test$/) as string, role: 'SELLER' } });
+    expect((other.stockChanged as { item: unknown }).item).toEqual({ name: 'Auth lamp', seller: { name: 'Test seller', email: null, role: 'SELLER' } });
+    await mine.client.dispose();
+    await anonymous.client.dispose();
+  });
+
   it('refuses forged, expired, unsigned, foreign-key and foreign-audience tokens with UNAUTHENTICATED', async () => {
     const seller = await signUp(system.gatewayUrl, 'SELLER');
     const settings = { secret, issuer: 'storefront', audience: 'storefront-api', ttlSeconds: 3600 };

@@ -31,6 +31,6 @@ describe('npm start launcher', () => {
   });
 
   it('refuses to start in production without a signing key', async () => {
-    expect(await startupFailure({ NODE_ENV: 'production' })).toBe('storefront: JWT_SECRET is required in production (at least 32 random characters)');
+    expect(await startupFailure({ NODE_ENV: 'production', JWT_SECRET: '' })).toBe('storefront: JWT_SECRET is required in production (at least 32 random characters)');
   });
 });
