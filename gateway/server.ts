@@ -159,11 +159,11 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
         }
         return { schema: supergraph.apiSchema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue: await callerContext(caller) };
       },
-      subscribe: (args) => {
+      subscribe: async (args) => {
         const context = args.contextValue as GatewayContext;
         const who = context.caller.identity ? `${context.caller.identity.userId}/${context.caller.identity.role}` : 'anonymous';
         try {
-          return forwarder.subscribe(args.document, args.variableValues ?? undefined, args.operationName, who, { [IDENTITY_HEADER]: context.internalToken });
+          return await forwarder.subscribe(args.document, args.variableValues ?? undefined, args.operationName, who, () => signer.sign(context.caller));
         } catch (error) {
           return { errors: [error instanceof GraphQLError ? error : new GraphQLError('subscription failed', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })] };
         }

@@ -76,9 +76,14 @@ export class SubscriptionForwarder {
 
   /**
    * @param caller who subscribes (part of the sharing key: what a subscription shows may depend on it)
-   * @param extensions sent with the upstream subscription (the signed identity)
+   * @param identity signs the caller for subgraphs, freshly for each use (a subscription outlives any one token)
    */
-  subscribe(document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | null | undefined, caller: string, extensions: Record<string, string>): AsyncGenerator<ExecutionResult> {
+  subscribe(document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | null | undefined, caller: string, identity: () => Promise<string>): Promise<AsyncGenerator<ExecutionResult>> {
+    return identity().then((token) => this.open(document, variables, operationName, caller, token, identity));
+  }
+
+  private open(document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | null | undefined, caller: string, token: string, identity: () => Promise<string>): AsyncGenerator<ExecutionResult> {
+    const extensions = { [this.deps.identityHeader]: token };
     const field = rootFieldName(document, operationName);
     const owner = field ? this.supergraph.subscriptionOwners.get(field) : undefined;
     const operation = inlineFragments(document, operationName);
@@ -90,7 +95,7 @@ export class SubscriptionForwarder {
     const key = JSON.stringify([owner.url, caller, query, variables ?? {}, operationName ?? null]);
     let upstream = this.upstreams.get(key);
     if (!upstream) {
-      const finish = (result: ExecutionResult) => this.finishEvent(result, operation, owner.name, variables ?? {}, extensions);
+      const finish = (result: ExecutionResult) => this.finishEvent(result, operation, owner.name, variables ?? {}, identity);
       upstream = this.openUpstream(key, owner, { query, variables, operationName: operationName ?? undefined, extensions }, finish);
     }
     const shared = upstream;
@@ -115,7 +120,7 @@ export class SubscriptionForwarder {
   }
 
   /** Completes an event with fields other subgraphs own, and gives it the client's exact shape. */
-  private async finishEvent(result: ExecutionResult, operation: OperationDefinitionNode, producer: string, variables: Record<string, unknown>, extensions: Record<string, string>): Promise<ExecutionResult> {
+  private async finishEvent(result: ExecutionResult, operation: OperationDefinitionNode, producer: string, variables: Record<string, unknown>, identity: () => Promise<string>): Promise<ExecutionResult> {
     // Errors arrive as JSON from the subgraph; graphql-ws sends GraphQLError instances.
     const upstreamErrors = ((result.errors ?? []) as readonly (GraphQLError | GraphQLFormattedError)[]).map((e) =>
       e instanceof GraphQLError ? e : new GraphQLError(e.message, { ...(e.path && { path: e.path }), ...(e.extensions && { extensions: e.extensions }) }),
@@ -129,7 +134,7 @@ export class SubscriptionForwarder {
       if (!endpoint) throw new Error(`unknown subgraph ${subgraph}`);
       const response = await globalThis.fetch(endpoint.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(extensions[this.deps.identityHeader] && { [this.deps.identityHeader]: extensions[this.deps.identityHeader] }) },
+        headers: { 'content-type': 'application/json', [this.deps.identityHeader]: await identity() },
         body: JSON.stringify({ query, variables: vars }),
         signal: AbortSignal.timeout(10_000),
       });
