@@ -4,6 +4,8 @@ import { createLogger, type Logger } from '../platform/logging.js';
 import { instrumentEventStore } from '../platform/metrics/instrumented-event-store.js';
 import { createMetrics, serviceRegistry } from '../platform/metrics/metrics.js';
 import { Projector } from '../projections/projector.js';
+import { relayProjection } from '../projections/relay.js';
+import { productPublicEvents } from '../subgraphs/product/public-events.js';
 import { startProjectorHttp } from '../projections/server.js';
 import { catalogProjection } from '../subgraphs/product/catalog/projection.js';
 import { startProductSubgraph } from '../subgraphs/product/server.js';
@@ -30,7 +32,9 @@ export interface RunningSystem {
  */
 export async function startSystem(config: Config, options: { logger?: Logger } = {}): Promise<RunningSystem> {
   const logger = options.logger ?? createLogger('storefront', config.logLevel);
-  const infrastructure = await openInfrastructure(config, logger);
+  // Bus metrics belong to the projector: its relay is what publishes.
+  const projectorMetrics = createMetrics(serviceRegistry('projector'));
+  const infrastructure = await openInfrastructure(config, logger, { metrics: projectorMetrics });
   const stops: [string, () => Promise<void>][] = [['infrastructure', () => infrastructure.close()]];
   const stop = async () => {
     for (const [name, s] of stops.reverse()) {
@@ -68,13 +72,15 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     );
     stops.push(['user subgraph', () => user.close()]);
 
-    const projectorMetrics = createMetrics(serviceRegistry('projector'));
     const projectorLogger = logger.child({ service: 'projector' });
     const catalog = new Projector(catalogProjection, { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger });
     await catalog.start();
     stops.push(['catalog projector', () => catalog.stop()]);
+    const relay = new Projector(relayProjection(infrastructure.bus, [productPublicEvents]), { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger });
+    await relay.start();
+    stops.push(['integration relay', () => relay.stop()]);
     const projectorHttp = await startProjectorHttp(
-      { projectors: [catalog], metrics: projectorMetrics, logger: projectorLogger, production: config.production, readiness: infrastructure.readiness, ...(config.adminToken && { adminToken: config.adminToken }) },
+      { projectors: [catalog, relay], metrics: projectorMetrics, logger: projectorLogger, production: config.production, readiness: infrastructure.readiness, ...(config.adminToken && { adminToken: config.adminToken }) },
       listenOn(config.ports.projector),
     );
     stops.push(['projector http', () => projectorHttp.close()]);
@@ -106,7 +112,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
       userUrl: user.url,
       projectorUrl: `http://${config.host}:${projectorHttp.port}`,
       infrastructure,
-      projectors: [catalog],
+      projectors: [catalog, relay],
       logger,
       stop,
     };

@@ -2,14 +2,19 @@ import { openInfrastructure } from '../platform/infrastructure.js';
 import { createMetrics, serviceRegistry } from '../platform/metrics/metrics.js';
 import { runProcess } from '../platform/process.js';
 import { catalogProjection } from '../subgraphs/product/catalog/projection.js';
+import { productPublicEvents } from '../subgraphs/product/public-events.js';
 import { Projector } from './projector.js';
+import { relayProjection } from './relay.js';
 import { startProjectorHttp } from './server.js';
 
 /** The projector process: every read-model projection, with /metrics, health and the rebuild endpoint. */
 runProcess('projector', async (config, logger) => {
-  const infrastructure = await openInfrastructure(config, logger);
   const metrics = createMetrics(serviceRegistry('projector'));
-  const projectors = [new Projector(catalogProjection, { ...infrastructure, metrics, logger })];
+  const infrastructure = await openInfrastructure(config, logger, { metrics });
+  const projectors = [
+    new Projector(catalogProjection, { ...infrastructure, metrics, logger }),
+    new Projector(relayProjection(infrastructure.bus, [productPublicEvents]), { ...infrastructure, metrics, logger }),
+  ];
   for (const p of projectors) await p.start();
   const http = await startProjectorHttp(
     { projectors, metrics, logger, production: config.production, readiness: infrastructure.readiness, ...(config.adminToken && { adminToken: config.adminToken }) },

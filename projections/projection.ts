@@ -26,6 +26,8 @@ export interface Projection {
   /** The logical collections this projection owns (rebuilt and switched together). */
   collections: readonly string[];
   indexes?: Readonly<Record<string, readonly IndexSpec[]>>;
+  /** False for a projection whose replay would repeat outside effects (the relay). */
+  rebuildable?: boolean;
   handles(event: RecordedEvent): boolean;
   apply(event: RecordedEvent, target: ProjectionTarget): Promise<ApplyResult>;
 }

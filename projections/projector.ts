@@ -73,6 +73,10 @@ export class Projector {
     return this.projection.name;
   }
 
+  get rebuildable(): boolean {
+    return this.projection.rebuildable !== false;
+  }
+
   get running(): boolean {
     return !this.stopped;
   }
@@ -288,6 +292,7 @@ export class Projector {
    */
   async rebuild(onProgress?: (progress: RebuildProgress) => void): Promise<RebuildProgress> {
     if (this.rebuildState.state === 'running') throw new Error(`a rebuild of ${this.projection.name} is already running`);
+    if (this.projection.rebuildable === false && !this.rebuildingAtStart) throw new Error(`${this.projection.name} cannot be rebuilt`);
     const { documents, events, metrics } = this.deps;
     const name = this.projection.name;
     const target = await events.headPosition();

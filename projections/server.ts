@@ -37,6 +37,7 @@ export async function startProjectorHttp(options: ProjectorHttpOptions, listenOn
         const name = new URL(req.url ?? '/', 'http://localhost').searchParams.get('name');
         const projector = projectors.find((p) => p.name === name);
         if (!projector) return Promise.reject(new HttpError(404, `no projection named ${name ?? '(none)'}; known: ${projectors.map((p) => p.name).join(', ')}`));
+        if (!projector.rebuildable) return Promise.reject(new HttpError(409, `${projector.name} cannot be rebuilt (a replay would repeat its effects)`));
         if (projector.rebuildProgress.state === 'running') return Promise.reject(new HttpError(409, `${projector.name} is already rebuilding`));
         projector.rebuild().catch((error: unknown) => logger.error({ err: error, projection: projector.name }, 'rebuild failed'));
         sendJson(res, 202, { started: projector.name });

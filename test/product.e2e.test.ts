@@ -202,7 +202,8 @@ function productSuite(mode: string, servers: Record<string, string> | undefined)
       expect(cli.stdout).toMatch(/rebuilt from \d+ events and switched over/);
       expect(await list()).toEqual(before);
       const status = (await (await fetch(`${system.projectorUrl}/projections`)).json()) as { rebuild: { state: string } }[];
-      expect(status[0]?.rebuild.state).toBe('done');
+      expect(status.find((s) => (s as { name?: string }).name === 'product-catalog')?.rebuild.state).toBe('done');
+      expect((await fetch(`${system.projectorUrl}/projections/rebuild?name=integration-relay`, { method: 'POST' })).status).toBe(409);
       const metrics = await (await fetch(`${system.projectorUrl}/metrics`)).text();
       expect(metrics).toMatch(/storefront_replay_progress_ratio\{[^}]*projection="product-catalog"[^}]*\} 1/);
     });
@@ -221,6 +222,7 @@ function productSuite(mode: string, servers: Record<string, string> | undefined)
       const projector = await text(`${system.projectorUrl}/metrics`);
       expect(projector).toMatch(/storefront_projection_events_total\{[^}]*projection="product-catalog"[^}]*\} [1-9]/);
       expect(projector).toMatch(/storefront_projection_lag_events\{[^}]*\} \d/);
+      expect(projector).toMatch(/storefront_bus_messages_published_total\{[^}]*topic="product.events.v1"[^}]*\} [1-9]/);
       expect((await fetch(`${system.projectorUrl}/health/ready`)).status).toBe(200);
       expect((await fetch(system.gatewayUrl.replace('/graphql', '/health/ready'))).status).toBe(200);
       expect((await fetch(system.productUrl.replace('/graphql', '/health/ready'))).status).toBe(200);
