@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
@@ -8,7 +8,8 @@ import { WebSocketServer } from 'ws';
 import { CallerSigner, IDENTITY_HEADER, type CallerContext } from '../platform/auth/internal-identity.js';
 import type { AuthKeys } from '../platform/auth/secrets.js';
 import { formatError } from '../platform/graphql/errors.js';
-import { closeServer, createServiceServer, executeApollo, HttpError, listen } from '../platform/graphql/http.js';
+import { closeServer, createServiceServer, executeApollo, HttpError, listen, readRequestBody, sendJson } from '../platform/graphql/http.js';
+import { SingleSubgraphRouter, type Route } from './fast-path.js';
 import { metricsPlugin } from '../platform/graphql/metrics-plugin.js';
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
@@ -102,6 +103,37 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   const signer = new CallerSigner(options.auth.internalSecret);
   const callerContext = async (caller: CallerContext): Promise<GatewayContext> => ({ caller, internalToken: await signer.sign(caller) });
   const forwarder = new SubscriptionForwarder(supergraph, { logger, metrics, identityHeader: IDENTITY_HEADER });
+  const fastPath = new SingleSubgraphRouter(supergraph);
+  const knownOperations = new Set<string>();
+  /** Sends a single-subgraph operation straight to its subgraph and relays the answer as it is. */
+  const forward = async (route: Route, request: { query?: unknown; operationName?: unknown; variables?: unknown }, context: GatewayContext, res: ServerResponse) => {
+    const variables = request.variables && typeof request.variables === 'object' ? (request.variables as Record<string, unknown>) : {};
+    try {
+      enforceLimits(measureOperation(supergraph.apiSchema, route.document, route.operation.name?.value, variables), options.limits);
+    } catch (error) {
+      if (!(error instanceof GraphQLError)) throw error;
+      const { http: _http, ...extensions } = error.extensions;
+      metrics.graphqlErrors.inc({ code: String(extensions.code) });
+      sendJson(res, 400, { errors: [{ message: error.message, extensions }] });
+      return;
+    }
+    const name = route.operation.name?.value;
+    const label = !name ? 'anonymous' : knownOperations.has(name) || (knownOperations.size < 200 && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) && knownOperations.add(name)) ? name : 'other';
+    const end = metrics.graphqlRequestDuration.startTimer({ operation: label, type: route.operation.operation });
+    try {
+      const response = await fetch(route.subgraph.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [IDENTITY_HEADER]: context.internalToken },
+        body: JSON.stringify({ query: request.query, variables, ...(name && { operationName: request.operationName }) }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      const text = await response.text();
+      res.writeHead(response.status, { 'content-type': response.headers.get('content-type') ?? 'application/json; charset=utf-8' });
+      res.end(text);
+    } finally {
+      end();
+    }
+  };
   const httpServer = createServiceServer({
     logger,
     registry: metrics.registry,
@@ -121,7 +153,14 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
       const address = clientAddress(req);
       await rateLimit(options.limiter, identity ? `user:${identity.userId}` : `address:${address}`, options.limits.requestsPerMinute);
       const context = await callerContext({ identity, clientAddress: address });
-      await executeApollo(apollo, req, res, () => Promise.resolve(context), { bodyLimitBytes });
+      const body = await readRequestBody(req, bodyLimitBytes);
+      const request = req.method === 'POST' && body && typeof body === 'object' ? (body as { query?: unknown; operationName?: unknown; variables?: unknown; extensions?: unknown }) : undefined;
+      const route = request && !request.extensions ? fastPath.route(request.query, request.operationName) : undefined;
+      if (request && route) {
+        await forward(route, request, context, res);
+        return;
+      }
+      await executeApollo(apollo, req, res, () => Promise.resolve(context), { bodyLimitBytes, body });
     },
   });
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: bodyLimitBytes });

@@ -179,6 +179,14 @@ describe('identity and authorisation through the gateway', () => {
     await client.dispose();
   });
 
+  it('never exposes subgraph-only fields through the gateway', async () => {
+    for (const query of ['{ _service { sdl } }', '{ _entities(representations: [{ __typename: "User", id: "x" }]) { __typename } }']) {
+      const r = await call(query);
+      expect(r.errors?.[0]?.extensions?.code, query).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(r.raw).not.toContain('sdl"');
+    }
+  });
+
   it('ignores an internal identity header sent by a client, even a validly shaped one', async () => {
     const forged = await signCaller({ identity: { userId: randomUUID(), role: 'ADMIN' }, clientAddress: '1.2.3.4' }, new TextEncoder().encode('y'.repeat(40)));
     const r = await product({ 'x-storefront-identity': forged });

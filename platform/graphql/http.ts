@@ -44,33 +44,34 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(JSON.stringify(body));
 }
 
+/** The parsed JSON body of a POST (raw text for other content types); undefined for other methods. */
+export async function readRequestBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+  if (req.method !== 'POST') return undefined;
+  const raw = await readBody(req, limitBytes);
+  if (raw.length > 0 && (req.headers['content-type'] ?? '').includes('application/json')) {
+    try {
+      return JSON.parse(raw) as unknown;
+    } catch {
+      throw new HttpError(400, 'request body is not valid JSON');
+    }
+  }
+  return raw;
+}
+
 /** Runs one HTTP request through Apollo Server (no framework: Apollo Server 5 has none built in). */
 export async function executeApollo<Context extends BaseContext>(
   apollo: ApolloServer<Context>,
   req: IncomingMessage,
   res: ServerResponse,
   context: () => Promise<Context>,
-  options: { bodyLimitBytes: number },
+  options: { bodyLimitBytes: number; body?: unknown },
 ): Promise<void> {
   const headers = new HeaderMap();
   for (const [key, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
   }
   const url = new URL(req.url ?? '/', 'http://localhost');
-  let body: unknown = undefined;
-  if (req.method === 'POST') {
-    const raw = await readBody(req, options.bodyLimitBytes);
-    const type = headers.get('content-type') ?? '';
-    if (raw.length > 0 && type.includes('application/json')) {
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        throw new HttpError(400, 'request body is not valid JSON');
-      }
-    } else {
-      body = raw;
-    }
-  }
+  const body = 'body' in options ? options.body : await readRequestBody(req, options.bodyLimitBytes);
   const response = await apollo.executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
     context,
