@@ -10,6 +10,7 @@ import type { AuthKeys } from '../platform/auth/secrets.js';
 import { formatError } from '../platform/graphql/errors.js';
 import { closeServer, createServiceServer, executeApollo, HttpError, listen, readRequestBody, sendJson } from '../platform/graphql/http.js';
 import { SingleSubgraphRouter, type Route } from './fast-path.js';
+import { SubgraphClient } from './subgraph-client.js';
 import { metricsPlugin } from '../platform/graphql/metrics-plugin.js';
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
@@ -104,6 +105,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   const callerContext = async (caller: CallerContext): Promise<GatewayContext> => ({ caller, internalToken: await signer.sign(caller) });
   const forwarder = new SubscriptionForwarder(supergraph, { logger, metrics, identityHeader: IDENTITY_HEADER });
   const fastPath = new SingleSubgraphRouter(supergraph);
+  const subgraphs = new SubgraphClient();
   const knownOperations = new Set<string>();
   /** Sends a single-subgraph operation straight to its subgraph and relays the answer as it is. */
   const forward = async (route: Route, request: { query?: unknown; operationName?: unknown; variables?: unknown }, context: GatewayContext, res: ServerResponse) => {
@@ -121,15 +123,9 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     const label = !name ? 'anonymous' : knownOperations.has(name) || (knownOperations.size < 200 && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) && knownOperations.add(name)) ? name : 'other';
     const end = metrics.graphqlRequestDuration.startTimer({ operation: label, type: route.operation.operation });
     try {
-      const response = await fetch(route.subgraph.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', [IDENTITY_HEADER]: context.internalToken },
-        body: JSON.stringify({ query: request.query, variables, ...(name && { operationName: request.operationName }) }),
-        signal: AbortSignal.timeout(30_000),
-      });
-      const text = await response.text();
-      res.writeHead(response.status, { 'content-type': response.headers.get('content-type') ?? 'application/json; charset=utf-8' });
-      res.end(text);
+      const response = await subgraphs.post(route.subgraph.url, JSON.stringify({ query: request.query, variables, ...(name && { operationName: request.operationName }) }), { [IDENTITY_HEADER]: context.internalToken });
+      res.writeHead(response.status, { 'content-type': response.contentType ?? 'application/json; charset=utf-8' });
+      res.end(response.body);
     } finally {
       end();
     }
@@ -238,6 +234,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
       await ws.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       await forwarder.close();
+      subgraphs.close();
       await apollo.stop();
       await closeServer(httpServer);
     },
