@@ -12,11 +12,14 @@ import {
 } from 'graphql';
 import type { Supergraph, SubgraphEndpoint } from './compose.js';
 import { inlineFragments } from './entity-completion.js';
+import { measureOperation, type OperationMeasure } from './limits.js';
 
 export interface Route {
   subgraph: SubgraphEndpoint;
   document: DocumentNode;
   operation: OperationDefinitionNode;
+  /** Depth, aliases and cost, when they cannot depend on variables (measured once). */
+  measure?: OperationMeasure;
 }
 
 /**
@@ -77,6 +80,8 @@ export class SingleSubgraphRouter {
     };
     if (!visit(operation.selectionSet, root) || !candidates?.[0]) return undefined;
     const subgraph = this.supergraph.endpoints.get(candidates[0]);
-    return subgraph && { subgraph, document, operation };
+    if (!subgraph) return undefined;
+    const fixed = (operation.variableDefinitions ?? []).length === 0;
+    return { subgraph, document, operation, ...(fixed && { measure: measureOperation(apiSchema, document, operationName) }) };
   }
 }

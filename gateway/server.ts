@@ -103,15 +103,15 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   const bodyLimitBytes = options.limits.maxBodyBytes;
   const signer = new CallerSigner(options.auth.internalSecret);
   const callerContext = async (caller: CallerContext): Promise<GatewayContext> => ({ caller, internalToken: await signer.sign(caller) });
-  const forwarder = new SubscriptionForwarder(supergraph, { logger, metrics, identityHeader: IDENTITY_HEADER });
-  const fastPath = new SingleSubgraphRouter(supergraph);
   const subgraphs = new SubgraphClient();
+  const forwarder = new SubscriptionForwarder(supergraph, { logger, metrics, identityHeader: IDENTITY_HEADER, subgraphs });
+  const fastPath = new SingleSubgraphRouter(supergraph);
   const knownOperations = new Set<string>();
   /** Sends a single-subgraph operation straight to its subgraph and relays the answer as it is. */
   const forward = async (route: Route, request: { query?: unknown; operationName?: unknown; variables?: unknown }, context: GatewayContext, res: ServerResponse) => {
     const variables = request.variables && typeof request.variables === 'object' ? (request.variables as Record<string, unknown>) : {};
     try {
-      enforceLimits(measureOperation(supergraph.apiSchema, route.document, route.operation.name?.value, variables), options.limits);
+      enforceLimits(route.measure ?? measureOperation(supergraph.apiSchema, route.document, route.operation.name?.value, variables), options.limits);
     } catch (error) {
       if (!(error instanceof GraphQLError)) throw error;
       const { http: _http, ...extensions } = error.extensions;

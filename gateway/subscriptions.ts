@@ -5,6 +5,7 @@ import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
 import { pushIterator } from '../platform/pubsub/pubsub.js';
 import type { SubgraphEndpoint, Supergraph } from './compose.js';
+import type { SubgraphClient } from './subgraph-client.js';
 import { EntityCompleter, inlineFragments, project, type EntityFetch } from './entity-completion.js';
 
 /** The first root field of a subscription operation, looking through fragments. */
@@ -45,7 +46,7 @@ export class SubscriptionForwarder {
 
   constructor(
     private readonly supergraph: Pick<Supergraph, 'subscriptionOwners' | 'ownership' | 'endpoints' | 'apiSchema'>,
-    private readonly deps: { logger: Logger; metrics: Metrics; identityHeader: string },
+    private readonly deps: { logger: Logger; metrics: Metrics; identityHeader: string; subgraphs: SubgraphClient },
   ) {
     this.completer = new EntityCompleter(supergraph.apiSchema, supergraph.ownership);
   }
@@ -132,13 +133,8 @@ export class SubscriptionForwarder {
     const fetch: EntityFetch = async (subgraph, query, vars) => {
       const endpoint = this.supergraph.endpoints.get(subgraph);
       if (!endpoint) throw new Error(`unknown subgraph ${subgraph}`);
-      const response = await globalThis.fetch(endpoint.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', [this.deps.identityHeader]: await identity() },
-        body: JSON.stringify({ query, variables: vars }),
-        signal: AbortSignal.timeout(10_000),
-      });
-      return (await response.json()) as Awaited<ReturnType<EntityFetch>>;
+      const response = await this.deps.subgraphs.post(endpoint.url, JSON.stringify({ query, variables: vars }), { [this.deps.identityHeader]: await identity() }, 10_000);
+      return JSON.parse(response.body) as Awaited<ReturnType<EntityFetch>>;
     };
     try {
       await this.completer.complete([data], operation.selectionSet, schema.getSubscriptionType() ?? undefined, producer, fetch, { definitions: operation.variableDefinitions ?? [], values: variables }, errors);

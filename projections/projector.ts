@@ -1,10 +1,7 @@
+import type { ServicePorts } from '../platform/ports.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Cache } from '../platform/cache/cache.js';
-import type { Collection, CollectionVersion, Doc, DocumentStore } from '../platform/documents/document-store.js';
-import type { AllSubscription, EventStore, RecordedEvent } from '../platform/event-store/event-store.js';
-import type { Logger } from '../platform/logging.js';
-import type { Metrics } from '../platform/metrics/metrics.js';
-import type { PubSub } from '../platform/pubsub/pubsub.js';
+import type { Collection, CollectionVersion, Doc } from '../platform/documents/document-store.js';
+import type { AllSubscription, RecordedEvent } from '../platform/event-store/event-store.js';
 import { BatchTarget } from './batch-target.js';
 import { EffectsQueue } from './effects.js';
 import type { Projection, ProjectionTarget } from './projection.js';
@@ -18,14 +15,7 @@ interface Checkpoint extends Doc {
   position: number;
 }
 
-export interface ProjectorDeps {
-  events: EventStore;
-  documents: DocumentStore;
-  cache: Cache;
-  pubsub: PubSub;
-  metrics: Metrics;
-  logger: Logger;
-}
+export type ProjectorDeps = ServicePorts;
 
 export interface RebuildProgress {
   projection: string;

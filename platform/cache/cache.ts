@@ -15,11 +15,6 @@ export interface TagStamp {
   readonly versions: readonly number[];
 }
 
-export interface CacheStats {
-  hits: number;
-  misses: number;
-}
-
 export interface Cache {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;

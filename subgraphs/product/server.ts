@@ -1,14 +1,9 @@
+import type { ServicePorts } from '../../platform/ports.js';
 import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import type { Cache } from '../../platform/cache/cache.js';
-import type { DocumentStore } from '../../platform/documents/document-store.js';
-import type { EventStore } from '../../platform/event-store/event-store.js';
 import { startGraphQLService, type RunningService } from '../../platform/graphql/service.js';
-import type { Logger } from '../../platform/logging.js';
-import type { Metrics } from '../../platform/metrics/metrics.js';
-import type { PubSub } from '../../platform/pubsub/pubsub.js';
 import type { Resolvers } from './__generated__/resolvers-types.js';
 import { createContext, type ProductContext } from './context.js';
 import { Mutation } from './resolvers/Mutation.js';
@@ -23,13 +18,7 @@ export const productTypeDefs = parse(readFileSync(new URL('./schema.graphql', im
 
 const resolvers: Resolvers = { Query, Mutation, Subscription, Product, ProductConnection, User };
 
-export interface ProductSubgraphDeps {
-  events: EventStore;
-  documents: DocumentStore;
-  cache: Cache;
-  pubsub: PubSub;
-  metrics: Metrics;
-  logger: Logger;
+export interface ProductSubgraphDeps extends ServicePorts {
   clock?: () => Date;
   /** Verifies the caller identity the gateway signs. */
   internalSecret: Uint8Array;

@@ -1,14 +1,10 @@
+import type { Metrics } from '../../platform/metrics/metrics.js';
+import type { ServicePorts } from '../../platform/ports.js';
 import { randomUUID } from 'node:crypto';
-import type { Cache } from '../../platform/cache/cache.js';
-import type { DocumentStore } from '../../platform/documents/document-store.js';
-import type { EventStore } from '../../platform/event-store/event-store.js';
 import { handleCommand, toDomainEvent } from '../../platform/eventsourcing/command-handler.js';
 import { NotFoundError } from '../../platform/errors.js';
 import { unauthenticated } from '../../platform/graphql/errors.js';
 import { isUuid, uuidV5 } from '../../platform/ids.js';
-import type { Logger } from '../../platform/logging.js';
-import type { Metrics } from '../../platform/metrics/metrics.js';
-import type { PubSub } from '../../platform/pubsub/pubsub.js';
 import { GraphQLError } from 'graphql';
 import { evolveDoc } from './catalog/projection.js';
 import { CatalogQueries } from './catalog/queries.js';
@@ -25,13 +21,7 @@ export function productIdForSku(sku: string): string {
   return uuidV5(normaliseSku(sku), PRODUCT_ID_NAMESPACE);
 }
 
-export interface ProductServiceDeps {
-  events: EventStore;
-  documents: DocumentStore;
-  cache: Cache;
-  pubsub: PubSub;
-  metrics: Metrics;
-  logger: Logger;
+export interface ProductServiceDeps extends ServicePorts {
   clock: () => Date;
 }
 
