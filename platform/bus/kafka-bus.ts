@@ -40,10 +40,15 @@ export class KafkaBus implements Bus {
     private readonly kafka: Kafka,
     private readonly producer: Producer,
     private readonly admin: Admin,
-    private readonly options: { partitions: number; logger: Logger; observer?: BusObserver; brokers: string },
+    private readonly options: { partitions: number; logger: Logger; observer?: BusObserver; brokers: string; namespace?: string },
   ) {}
 
-  static async connect(brokers: string, options: { clientId: string; logger: Logger; observer?: BusObserver; partitions?: number }): Promise<KafkaBus> {
+  /**
+   * `namespace` prefixes every topic and consumer group on the broker (`<namespace>.<topic>`), so
+   * that several deployments (or test runs) can share one Kafka cluster without seeing each other's
+   * messages. Handlers and observers see the logical topic name.
+   */
+  static async connect(brokers: string, options: { clientId: string; logger: Logger; observer?: BusObserver; partitions?: number; namespace?: string }): Promise<KafkaBus> {
     const { logger } = options;
     const kafka = new Kafka({
       clientId: options.clientId,
@@ -74,7 +79,16 @@ export class KafkaBus implements Bus {
       await Promise.allSettled([admin.disconnect(), producer.disconnect()]);
       throw new InfrastructureError('kafka', brokers, `cannot connect (${error instanceof Error ? error.message : String(error)})`, { cause: error });
     }
-    return new KafkaBus(kafka, producer, admin, { partitions: options.partitions ?? 4, logger, brokers, ...(options.observer && { observer: options.observer }) });
+    return new KafkaBus(kafka, producer, admin, { partitions: options.partitions ?? 4, logger, brokers, ...(options.observer && { observer: options.observer }), ...(options.namespace && { namespace: options.namespace }) });
+  }
+
+  private physical(name: string): string {
+    return this.options.namespace ? `${this.options.namespace}.${name}` : name;
+  }
+
+  private logical(topic: string): string {
+    const prefix = this.options.namespace ? `${this.options.namespace}.` : '';
+    return topic.startsWith(prefix) ? topic.slice(prefix.length) : topic;
   }
 
   async ping(): Promise<void> {
@@ -84,7 +98,7 @@ export class KafkaBus implements Bus {
   private async ensureTopics(topics: readonly string[]): Promise<void> {
     const missing = topics.filter((t) => !this.knownTopics.has(t));
     if (missing.length === 0) return;
-    await this.admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: this.options.partitions, replicationFactor: 1 })) });
+    await this.admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic: this.physical(topic), numPartitions: this.options.partitions, replicationFactor: 1 })) });
     for (const t of missing) this.knownTopics.add(t);
   }
 
@@ -92,7 +106,7 @@ export class KafkaBus implements Bus {
     if (messages.length === 0) return;
     await this.ensureTopics([topic]);
     await this.producer.send({
-      topic,
+      topic: this.physical(topic),
       acks: -1,
       messages: messages.map((m) => ({ key: m.key, value: JSON.stringify(m.value), headers: { ...m.headers, [ID]: m.id, [TYPE]: m.type } })),
     });
@@ -103,7 +117,7 @@ export class KafkaBus implements Bus {
     const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
     await this.ensureTopics([...options.topics, ...options.topics.map(deadLetterTopic)]);
     const consumer = this.kafka.consumer({
-      groupId: options.groupId,
+      groupId: this.physical(options.groupId),
       sessionTimeout: 30_000,
       heartbeatInterval: 3000,
       allowAutoTopicCreation: false,
@@ -112,11 +126,12 @@ export class KafkaBus implements Bus {
     let closed = false;
     const { observer, logger } = this.options;
     await consumer.connect();
-    await consumer.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning ?? true });
+    await consumer.subscribe({ topics: options.topics.map((t) => this.physical(t)), fromBeginning: options.fromBeginning ?? true });
     await consumer.run({
       autoCommit: true,
       eachMessage: async (payload) => {
-        const { topic, partition, message } = payload;
+        const { partition, message } = payload;
+        const topic = this.logical(payload.topic);
         const headers: Record<string, string> = {};
         for (const [name, value] of Object.entries(message.headers ?? {})) {
           const text = headerText(value);

@@ -32,12 +32,46 @@ export interface RetryOptions {
 
 export const SCHEMA_VERSION = 1;
 
+const streamQueues = new WeakMap<EventStore, Map<string, Promise<unknown>>>();
+
+/**
+ * Runs `work` after every earlier command on the same stream in this process has finished, so
+ * that writers in one process queue instead of conflicting (e.g. fifty reservations of one hot
+ * product). Writers in other processes still meet at the expected revision.
+ */
+function queuedPerStream<T>(store: EventStore, streamName: string, work: () => Promise<T>): Promise<T> {
+  let queues = streamQueues.get(store);
+  if (!queues) streamQueues.set(store, (queues = new Map<string, Promise<unknown>>()));
+  const previous = queues.get(streamName) ?? Promise.resolve();
+  const result = previous.then(work, work);
+  const settled = result.then(
+    () => undefined,
+    () => undefined,
+  );
+  queues.set(streamName, settled);
+  void settled.then(() => {
+    if (queues.get(streamName) === settled) queues.delete(streamName);
+  });
+  return result;
+}
+
 /**
  * Read the stream, fold it, decide, append with the revision read. When another writer got
  * there first, re-read and re-decide, a bounded number of times with jittered backoff: the
  * decider sees the new state, so invariants (e.g. stock never below zero) still hold.
  */
-export async function handleCommand<Command, Event extends DomainEvent, State>(
+export function handleCommand<Command, Event extends DomainEvent, State>(
+  store: EventStore,
+  decider: Decider<Command, Event, State>,
+  streamName: string,
+  command: Command | ((state: State, revision: number) => Command),
+  context: CommandContext,
+  options: RetryOptions = {},
+): Promise<HandleResult<State, Event>> {
+  return queuedPerStream(store, streamName, () => decideAndAppend(store, decider, streamName, command, context, options));
+}
+
+async function decideAndAppend<Command, Event extends DomainEvent, State>(
   store: EventStore,
   decider: Decider<Command, Event, State>,
   streamName: string,
