@@ -17,13 +17,28 @@ export interface UserError {
  */
 export async function withUserErrors<P extends object>(metrics: Metrics, run: () => Promise<P>, empty: NoInfer<{ [K in keyof P]: null }>): Promise<(P | { [K in keyof P]: null }) & { userErrors: UserError[] }> {
   try {
-    return { ...(await run()), userErrors: [] };
+    // A payload may carry its own userErrors alongside a result (a declined payment's order).
+    return { userErrors: [], ...(await run()) };
   } catch (error) {
     if (!(error instanceof DomainError)) throw error;
     metrics.graphqlErrors.inc({ code: error.code });
     if (error.code === 'FORBIDDEN') throw new GraphQLError(error.message, { extensions: { code: 'FORBIDDEN' } });
     return { ...empty, userErrors: [{ code: error.code, message: error.message, field: error.field ? [...error.field] : null }] };
   }
+}
+
+/** A GraphQL error for bad arguments outside a payload (page sizes, cursors). */
+export function badUserInput(message: string, field: string[]): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', field } });
+}
+
+export const MAX_PAGE_SIZE = 100;
+
+/** Validates a connection's `first` argument. */
+export function pageSize(first: number | null | undefined, fallback = 20): number {
+  const size = first ?? fallback;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw badUserInput(`first must be between 1 and ${MAX_PAGE_SIZE}`, ['first']);
+  return size;
 }
 
 export function unauthenticated(message = 'sign in first'): GraphQLError {

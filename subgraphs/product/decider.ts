@@ -32,7 +32,24 @@ export type UpdateProduct = CommandBase & {
 export type RestockProduct = CommandBase & { type: 'RestockProduct'; quantity: number };
 export type DiscontinueProduct = CommandBase & { type: 'DiscontinueProduct' };
 
-export type ProductCommand = CreateProduct | UpdateProduct | RestockProduct | DiscontinueProduct;
+/** Inventory commands come from the order saga (trusted, over the bus), not from a user. */
+interface InventoryCommandBase {
+  productId: string;
+  orderId: string;
+  at: string;
+}
+export type ReserveStock = InventoryCommandBase & { type: 'ReserveStock'; quantity: number };
+export type ReleaseStock = InventoryCommandBase & { type: 'ReleaseStock' };
+export type SellStock = InventoryCommandBase & { type: 'SellStock' };
+export type InventoryCommand = ReserveStock | ReleaseStock | SellStock;
+
+export type ProductCommand = CreateProduct | UpdateProduct | RestockProduct | DiscontinueProduct | InventoryCommand;
+
+/** What this product did for one order. */
+export interface Reservation {
+  quantity: number;
+  state: 'reserved' | 'sold' | 'released' | 'rejected';
+}
 
 export type ProductState =
   | { status: 'none' }
@@ -45,6 +62,8 @@ export type ProductState =
       category: string;
       price: Money;
       stock: number;
+      /** Per order id; remembered after release too, so a redelivered request changes nothing. */
+      reservations: Readonly<Record<string, Reservation>>;
       /** Revision of the stream: the number of events applied minus one. */
       version: number;
     };
@@ -168,8 +187,46 @@ export function decide(command: ProductCommand, state: ProductState): ProductEve
       if (current.status === 'discontinued') return []; // idempotent
       return [{ type: 'ProductDiscontinued', data: { productId: command.productId, stockWithdrawn: current.stock, discontinuedAt: command.at } }];
     }
+    case 'ReserveStock':
+    case 'ReleaseStock':
+    case 'SellStock':
+      return decideInventory(command, requireExisting(state, command.productId));
     default:
       return assertNever(command, 'product command');
+  }
+}
+
+/**
+ * The inventory side of the order saga. Each outcome is recorded against the order id, so every
+ * command is idempotent: a second request for an order already handled decides nothing.
+ */
+function decideInventory(command: InventoryCommand, state: Extract<ProductState, { productId: string }>): ProductEvent[] {
+  const { productId, orderId, at } = command;
+  const existing = state.reservations[orderId];
+  switch (command.type) {
+    case 'ReserveStock': {
+      if (existing) return [];
+      const quantity = requireQuantity(command.quantity, ['quantity'], 'quantity', 1);
+      if (state.status === 'discontinued') {
+        return [{ type: 'StockReservationRejected', data: { productId, orderId, quantity, reason: 'DISCONTINUED', available: 0, rejectedAt: at } }];
+      }
+      if (state.stock < quantity) {
+        return [{ type: 'StockReservationRejected', data: { productId, orderId, quantity, reason: 'INSUFFICIENT_STOCK', available: state.stock, rejectedAt: at } }];
+      }
+      return [{ type: 'StockReserved', data: { productId, orderId, quantity, unitPrice: state.price, sellerId: state.sellerId, stock: state.stock - quantity, reservedAt: at } }];
+    }
+    case 'ReleaseStock': {
+      // Reserved or sold units come back (a paid order cancelled before shipping); a discontinued
+      // product sells nothing more, so its units do not return to the sellable stock.
+      if (!existing || (existing.state !== 'reserved' && existing.state !== 'sold')) return [];
+      const stock = state.status === 'discontinued' ? state.stock : Math.min(MAX_STOCK, state.stock + existing.quantity);
+      return [{ type: 'StockReleased', data: { productId, orderId, quantity: existing.quantity, stock, releasedAt: at } }];
+    }
+    case 'SellStock':
+      if (existing?.state !== 'reserved') return [];
+      return [{ type: 'StockSold', data: { productId, orderId, quantity: existing.quantity, soldAt: at } }];
+    default:
+      return assertNever(command, 'inventory command');
   }
 }
 
@@ -177,7 +234,18 @@ export function evolve(state: ProductState, event: ProductEvent): ProductState {
   switch (event.type) {
     case 'ProductCreated': {
       const d = event.data;
-      return { status: 'active', productId: d.productId, sellerId: d.sellerId, name: d.name, description: d.description, category: d.category, price: d.price, stock: d.initialStock, version: 0 };
+      return {
+        status: 'active',
+        productId: d.productId,
+        sellerId: d.sellerId,
+        name: d.name,
+        description: d.description,
+        category: d.category,
+        price: d.price,
+        stock: d.initialStock,
+        reservations: {},
+        version: 0,
+      };
     }
     case 'ProductUpdated': {
       if (state.status === 'none') return state;
@@ -195,6 +263,21 @@ export function evolve(state: ProductState, event: ProductEvent): ProductState {
       return state.status === 'none' ? state : { ...state, stock: event.data.stock, version: state.version + 1 };
     case 'ProductDiscontinued':
       return state.status === 'none' ? state : { ...state, status: 'discontinued', stock: 0, version: state.version + 1 };
+    case 'StockReserved':
+    case 'StockReservationRejected':
+    case 'StockReleased':
+    case 'StockSold': {
+      if (state.status === 'none') return state;
+      const d = event.data;
+      const next: Reservation =
+        event.type === 'StockReserved'
+          ? { quantity: d.quantity, state: 'reserved' }
+          : event.type === 'StockReservationRejected'
+            ? { quantity: d.quantity, state: 'rejected' }
+            : { quantity: d.quantity, state: event.type === 'StockReleased' ? 'released' : 'sold' };
+      const stock = event.type === 'StockReserved' || event.type === 'StockReleased' ? event.data.stock : state.stock;
+      return { ...state, stock, reservations: { ...state.reservations, [d.orderId]: next }, version: state.version + 1 };
+    }
     default:
       return assertNever(event, 'product event');
   }

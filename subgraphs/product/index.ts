@@ -8,8 +8,8 @@ import { startProductSubgraph } from './server.js';
 
 /** The product subgraph as its own process (docker compose); `npm start` runs it in-process instead. */
 runProcess('product', async (config, logger) => {
-  const infrastructure = await openInfrastructure(config, logger);
   const metrics = createMetrics(serviceRegistry('product'));
+  const infrastructure = await openInfrastructure(config, logger, { metrics });
   const { internalSecret } = authKeys(config, logger);
   const product = await startProductSubgraph(
     { ...infrastructure, events: instrumentEventStore(infrastructure.events, metrics), metrics, logger, readiness: infrastructure.readiness, internalSecret },

@@ -13,6 +13,8 @@ import { Query } from './resolvers/Query.js';
 import { Subscription } from './resolvers/Subscription.js';
 import { User } from './resolvers/User.js';
 import { ProductService } from './service.js';
+import type { Bus } from '../../platform/bus/bus.js';
+import { startReservationConsumer } from './reservations.js';
 
 export const productTypeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
 
@@ -24,6 +26,8 @@ export interface ProductSubgraphDeps extends ServicePorts {
   internalSecret: Uint8Array;
   /** Checks of the servers the subgraph depends on, for /health/ready. */
   readiness?: Record<string, () => Promise<void>>;
+  /** Where order events arrive for the inventory side of the saga; without it, no reservations. */
+  bus?: Bus;
 }
 
 export function buildProductSchema() {
@@ -33,6 +37,7 @@ export function buildProductSchema() {
 /** Builds and starts the product subgraph (index.ts only decides where it listens). */
 export async function startProductSubgraph(deps: ProductSubgraphDeps, listenOn: { port: number; host: string }): Promise<RunningService & { service: ProductService }> {
   const service = new ProductService({ ...deps, clock: deps.clock ?? (() => new Date()) });
+  const reservations = deps.bus && (await startReservationConsumer(deps.bus, service, deps.logger));
   const running = await startGraphQLService<ProductContext>(
     {
       name: 'product',
@@ -47,5 +52,12 @@ export async function startProductSubgraph(deps: ProductSubgraphDeps, listenOn: 
     },
     listenOn,
   );
-  return { ...running, service };
+  return {
+    ...running,
+    service,
+    close: async () => {
+      await reservations?.close();
+      await running.close();
+    },
+  };
 }

@@ -9,7 +9,7 @@ import { GraphQLError } from 'graphql';
 import { evolveDoc } from './catalog/projection.js';
 import { CatalogQueries } from './catalog/queries.js';
 import { STOCK_CHANNEL, type ProductDoc, type StockNotification } from './catalog/read-model.js';
-import { normaliseSku, productDecider, type Actor, type CreateProduct, type ProductCommand, type UpdateProduct } from './decider.js';
+import { normaliseSku, productDecider, type Actor, type CreateProduct, type InventoryCommand, type ProductCommand, type UpdateProduct } from './decider.js';
 import { productStream, type ProductEvent } from './events.js';
 
 /** Namespace for product ids derived from SKUs (UUIDv5): one SKU, one stream, so a duplicate is a conflict. */
@@ -80,6 +80,19 @@ export class ProductService {
     for (const { event, recordedAt, revision } of [...history, ...appended]) doc = evolveDoc(doc, event, recordedAt, revision);
     if (!doc) throw new NotFoundError(`product ${productId} does not exist`, ['id']);
     return doc;
+  }
+
+  /**
+   * The inventory side of the order saga (reserve, release, sell units for an order), as the
+   * reservation consumer asks. Returns what was appended: nothing when the order was already
+   * handled (a redelivery). Throws NotFoundError when no product has this id.
+   */
+  async inventory(command: CommandInput<InventoryCommand> & { orderId: string }, productId: string, causation: { messageId: string; correlationId?: string }): Promise<ProductEvent[]> {
+    if (!isUuid(productId)) throw new NotFoundError(`product ${productId} does not exist`, ['productId']);
+    const now = this.deps.clock();
+    const full: InventoryCommand = { ...command, productId, at: now.toISOString() };
+    const context = { actor: 'saga:inventory', correlationId: causation.correlationId ?? causation.messageId, causationId: causation.messageId, now };
+    return (await handleCommand(this.deps.events, productDecider, productStream(productId), full, context)).events;
   }
 
   create(input: Omit<CreateProduct, 'type' | 'productId' | 'by' | 'at'>, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<ProductDoc> {

@@ -42,6 +42,14 @@ export function evolveDoc(doc: ProductDoc | undefined, event: ProductEvent, reco
       return doc && { ...doc, stock: event.data.stock, version: revision, updatedAt: event.data.restockedAt };
     case 'ProductDiscontinued':
       return doc && { ...doc, stock: 0, status: 'DISCONTINUED', version: revision, updatedAt: event.data.discontinuedAt || recordedAt };
+    case 'StockReserved':
+      return doc && { ...doc, stock: event.data.stock, version: revision, updatedAt: event.data.reservedAt };
+    case 'StockReleased':
+      return doc && { ...doc, stock: event.data.stock, version: revision, updatedAt: event.data.releasedAt };
+    case 'StockSold':
+      return doc && { ...doc, version: revision, updatedAt: event.data.soldAt };
+    case 'StockReservationRejected':
+      return doc && { ...doc, version: revision, updatedAt: event.data.rejectedAt };
     default:
       return assertNever(event, 'product event');
   }
@@ -51,6 +59,9 @@ const STOCK_REASON: Partial<Record<ProductEvent['type'], StockChangeReason>> = {
   ProductCreated: 'CREATED',
   ProductRestocked: 'RESTOCKED',
   ProductDiscontinued: 'DISCONTINUED',
+  StockReserved: 'RESERVED',
+  StockReleased: 'RELEASED',
+  StockSold: 'SOLD',
 };
 
 /**
@@ -84,7 +95,7 @@ export const catalogProjection: Projection = {
     const reason = STOCK_REASON[productEvent.type];
     const previousStock = before?.stock ?? 0;
     const notifications: { channel: string; message: StockNotification }[] = [];
-    if (reason && (reason === 'CREATED' || after.stock !== previousStock || reason === 'DISCONTINUED')) {
+    if (reason) {
       notifications.push({
         channel: STOCK_CHANNEL,
         message: { product: { ...after, _position: event.position }, previousStock, stock: after.stock, reason, at: event.metadata.occurredAt, position: event.position },

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GraphQLError } from 'graphql';
+import { badUserInput, pageSize } from '../../../platform/graphql/errors.js';
 import type { Cache } from '../../../platform/cache/cache.js';
 import type { DocumentStore, Filter, Sort } from '../../../platform/documents/document-store.js';
 import type { Logger } from '../../../platform/logging.js';
@@ -25,7 +25,6 @@ export interface ListArgs {
   sort?: ProductSortArg | null;
 }
 
-export const MAX_PAGE_SIZE = 100;
 const TTL_SECONDS = 60;
 
 const SORTS: Record<ProductSortArg, Sort> = {
@@ -35,9 +34,6 @@ const SORTS: Record<ProductSortArg, Sort> = {
   NAME: [['nameKey', 1]],
 };
 
-function badInput(message: string, field: string[]): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT', field } });
-}
 
 function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -51,14 +47,14 @@ export function toFilter(args: ProductFilterArgs | null | undefined): Filter {
   if (args.inStock === true) filter.stock = { $gt: 0 };
   if (args.inStock === false) filter.stock = 0;
   if (args.minPrice != null && args.maxPrice != null && args.minPrice > args.maxPrice) {
-    throw badInput('minPrice must not be greater than maxPrice', ['filter', 'minPrice']);
+    throw badUserInput('minPrice must not be greater than maxPrice', ['filter', 'minPrice']);
   }
   if (args.minPrice != null || args.maxPrice != null) {
     filter['price.amount'] = { ...(args.minPrice != null && { $gte: args.minPrice }), ...(args.maxPrice != null && { $lte: args.maxPrice }) };
   }
   if (args.search != null) {
     const search = args.search.trim();
-    if (search.length > 100) throw badInput('search must be at most 100 characters', ['filter', 'search']);
+    if (search.length > 100) throw badUserInput('search must be at most 100 characters', ['filter', 'search']);
     if (search.length > 0) filter.name = { $regex: escapeRegex(search), $options: 'i' };
   }
   return filter;
@@ -124,8 +120,7 @@ export class CatalogQueries {
   }
 
   async list(args: ListArgs): Promise<ProductPage> {
-    const first = args.first ?? 20;
-    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) throw badInput(`first must be between 1 and ${MAX_PAGE_SIZE}`, ['first']);
+    const first = pageSize(args.first);
     const filter = toFilter(args.filter);
     const sort = SORTS[args.sort ?? 'NEWEST'];
     const key = createHash('sha1').update(JSON.stringify([first, args.after ?? null, filter, sort])).digest('base64url');
@@ -134,7 +129,7 @@ export class CatalogQueries {
       try {
         return await this.collection.find({ filter, sort, first, ...(args.after != null && { after: args.after }) });
       } catch (error) {
-        if (error instanceof Error && 'code' in error && error.code === 'INVALID_INPUT') throw badInput(error.message, ['after']);
+        if (error instanceof Error && 'code' in error && error.code === 'INVALID_INPUT') throw badUserInput(error.message, ['after']);
         throw error;
       }
     });
