@@ -21,6 +21,12 @@ const config: CodegenConfig = {
       ProductConnection: '../catalog/read-model.js#ProductPage',
     }),
     ...subgraph('user', 'UserContext', { User: '../service.js#UserModel' }),
+    ...subgraph('order', 'OrderContext', {
+      Order: '../read-model/read-model.js#OrderDoc',
+      OrderConnection: '../read-model/read-model.js#OrderPage',
+      OrderItem: '../decider.js#OrderItemState',
+      User: '../read-model/read-model.js#UserRef',
+    }),
   },
 };
 export default config;

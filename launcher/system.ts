@@ -5,18 +5,20 @@ import { instrumentEventStore } from '../platform/metrics/instrumented-event-sto
 import { createMetrics, serviceRegistry } from '../platform/metrics/metrics.js';
 import { Projector } from '../projections/projector.js';
 import { relayProjection } from '../projections/relay.js';
-import { productPublicEvents } from '../subgraphs/product/public-events.js';
 import { startProjectorHttp } from '../projections/server.js';
-import { catalogProjection } from '../subgraphs/product/catalog/projection.js';
 import { startProductSubgraph } from '../subgraphs/product/server.js';
 import { startGateway } from '../gateway/server.js';
 import { DEMO_SELLER_ACCOUNT, seedDemoCatalog } from '../subgraphs/product/demo-seed.js';
 import { startUserSubgraph, userSubgraphDeps } from '../subgraphs/user/server.js';
 import { authKeys } from '../platform/auth/secrets.js';
+import { SimulatedPaymentProvider } from '../subgraphs/order/payments.js';
+import { startOrderSubgraph } from '../subgraphs/order/server.js';
+import { PUBLIC_CONTRACTS, READ_MODELS } from '../projections/registry.js';
 
 export interface RunningSystem {
   gatewayUrl: string;
   productUrl: string;
+  orderUrl: string;
   userUrl: string;
   projectorUrl: string;
   infrastructure: Infrastructure;
@@ -72,15 +74,30 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     );
     stops.push(['user subgraph', () => user.close()]);
 
+    const orderMetrics = createMetrics(serviceRegistry('order'));
+    const order = await startOrderSubgraph(
+      {
+        ...infrastructure,
+        events: instrumentEventStore(infrastructure.events, orderMetrics),
+        metrics: orderMetrics,
+        logger: logger.child({ service: 'order' }),
+        readiness: infrastructure.readiness,
+        internalSecret: keys.internalSecret,
+        payments: new SimulatedPaymentProvider(),
+      },
+      listenOn(config.ports.order),
+    );
+    stops.push(['order subgraph', () => order.close()]);
+
     const projectorLogger = logger.child({ service: 'projector' });
-    const catalog = new Projector(catalogProjection, { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger });
-    await catalog.start();
-    stops.push(['catalog projector', () => catalog.stop()]);
-    const relay = new Projector(relayProjection(infrastructure.bus, [productPublicEvents]), { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger });
-    await relay.start();
-    stops.push(['integration relay', () => relay.stop()]);
+    const projectors = [...READ_MODELS.map((p) => new Projector(p, { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger }))];
+    projectors.push(new Projector(relayProjection(infrastructure.bus, PUBLIC_CONTRACTS), { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger }));
+    for (const projector of projectors) {
+      await projector.start();
+      stops.push([`projector ${projector.name}`, () => projector.stop()]);
+    }
     const projectorHttp = await startProjectorHttp(
-      { projectors: [catalog, relay], metrics: projectorMetrics, logger: projectorLogger, production: config.production, readiness: infrastructure.readiness, ...(config.adminToken && { adminToken: config.adminToken }) },
+      { projectors, metrics: projectorMetrics, logger: projectorLogger, production: config.production, readiness: infrastructure.readiness, ...(config.adminToken && { adminToken: config.adminToken }) },
       listenOn(config.ports.projector),
     );
     stops.push(['projector http', () => projectorHttp.close()]);
@@ -92,6 +109,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
       {
         subgraphs: [
           { name: 'product', url: product.url },
+          { name: 'order', url: order.url },
           { name: 'user', url: user.url },
         ],
         logger: logger.child({ service: 'gateway' }),
@@ -109,10 +127,11 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     return {
       gatewayUrl: gateway.url,
       productUrl: product.url,
+      orderUrl: order.url,
       userUrl: user.url,
       projectorUrl: `http://${config.host}:${projectorHttp.port}`,
       infrastructure,
-      projectors: [catalog, relay],
+      projectors,
       logger,
       stop,
     };

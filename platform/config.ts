@@ -14,6 +14,7 @@ const schema = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: port(4000),
   PRODUCT_PORT: port(4001),
+  ORDER_PORT: port(4002),
   USER_PORT: port(4003),
   PROJECTOR_PORT: port(4010),
   DATA_DIR: z.string().default('.data'),
@@ -49,7 +50,7 @@ const schema = z.object({
 export interface Config {
   production: boolean;
   host: string;
-  ports: { gateway: number; product: number; user: number; projector: number };
+  ports: { gateway: number; product: number; order: number; user: number; projector: number };
   dataDir: string;
   logLevel: string;
   seedDemoData: boolean;
@@ -93,7 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     production: e.NODE_ENV === 'production',
     host: e.HOST,
-    ports: { gateway: e.PORT, product: e.PRODUCT_PORT, user: e.USER_PORT, projector: e.PROJECTOR_PORT },
+    ports: { gateway: e.PORT, product: e.PRODUCT_PORT, order: e.ORDER_PORT, user: e.USER_PORT, projector: e.PROJECTOR_PORT },
     dataDir: resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
     seedDemoData: e.SEED_DEMO_DATA === 'true',

@@ -1,8 +1,7 @@
 import { openInfrastructure } from '../platform/infrastructure.js';
 import { createMetrics, serviceRegistry } from '../platform/metrics/metrics.js';
 import { runProcess } from '../platform/process.js';
-import { catalogProjection } from '../subgraphs/product/catalog/projection.js';
-import { productPublicEvents } from '../subgraphs/product/public-events.js';
+import { PUBLIC_CONTRACTS, READ_MODELS } from './registry.js';
 import { Projector } from './projector.js';
 import { relayProjection } from './relay.js';
 import { startProjectorHttp } from './server.js';
@@ -12,8 +11,8 @@ runProcess('projector', async (config, logger) => {
   const metrics = createMetrics(serviceRegistry('projector'));
   const infrastructure = await openInfrastructure(config, logger, { metrics });
   const projectors = [
-    new Projector(catalogProjection, { ...infrastructure, metrics, logger }),
-    new Projector(relayProjection(infrastructure.bus, [productPublicEvents]), { ...infrastructure, metrics, logger }),
+    ...READ_MODELS.map((projection) => new Projector(projection, { ...infrastructure, metrics, logger })),
+    new Projector(relayProjection(infrastructure.bus, PUBLIC_CONTRACTS), { ...infrastructure, metrics, logger }),
   ];
   for (const p of projectors) await p.start();
   const http = await startProjectorHttp(

@@ -119,6 +119,25 @@ export function createMetrics(registry: Registry) {
       labelNames: ['field'],
       registers,
     }),
+    orderTransitions: new Counter({
+      name: 'storefront_order_transitions_total',
+      help: 'Orders entering a status (PENDING when placed, then CONFIRMED, REJECTED, PAID, …)',
+      labelNames: ['status'],
+      registers,
+    }),
+    orderConfirmDuration: new Histogram({
+      name: 'storefront_order_confirmation_seconds',
+      help: 'From an order being placed to its confirmation or rejection (the reservation saga)',
+      labelNames: ['outcome'],
+      buckets: latency,
+      registers,
+    }),
+    paymentAttempts: new Counter({
+      name: 'storefront_payment_attempts_total',
+      help: 'Calls to the payment provider by outcome (paid, declined, transient, refunded)',
+      labelNames: ['outcome'],
+      registers,
+    }),
   };
 }
 

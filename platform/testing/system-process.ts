@@ -30,9 +30,9 @@ export interface SystemProcess {
  */
 export async function startSystemProcess(env: Record<string, string> = {}): Promise<SystemProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'storefront-bench-'));
-  const [gateway, product, user, projector] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [gateway, product, order, user, projector] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const child = spawn(process.execPath, ['--import', 'tsx', 'launcher/embedded.ts'], {
-    env: { ...process.env, PORT: String(gateway), PRODUCT_PORT: String(product), USER_PORT: String(user), PROJECTOR_PORT: String(projector), PASSWORD_HASH_COST: '10', JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
+    env: { ...process.env, PORT: String(gateway), PRODUCT_PORT: String(product), ORDER_PORT: String(order), USER_PORT: String(user), PROJECTOR_PORT: String(projector), PASSWORD_HASH_COST: '10', JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -1,0 +1,33 @@
+import { authKeys } from '../../platform/auth/secrets.js';
+import { openInfrastructure } from '../../platform/infrastructure.js';
+import { instrumentEventStore } from '../../platform/metrics/instrumented-event-store.js';
+import { createMetrics, serviceRegistry } from '../../platform/metrics/metrics.js';
+import { runProcess } from '../../platform/process.js';
+import { SimulatedPaymentProvider } from './payments.js';
+import { startOrderSubgraph } from './server.js';
+
+/** The order subgraph as its own process (docker compose); `npm start` runs it in-process instead. */
+runProcess('order', async (config, logger) => {
+  const metrics = createMetrics(serviceRegistry('order'));
+  const infrastructure = await openInfrastructure(config, logger, { metrics });
+  const { internalSecret } = authKeys(config, logger);
+  const order = await startOrderSubgraph(
+    {
+      ...infrastructure,
+      events: instrumentEventStore(infrastructure.events, metrics),
+      metrics,
+      logger,
+      readiness: infrastructure.readiness,
+      internalSecret,
+      // The only provider adapter so far: the contract's simulated test tokens.
+      payments: new SimulatedPaymentProvider(),
+    },
+    { port: config.ports.order, host: config.host },
+  );
+  return {
+    stop: async () => {
+      await order.close();
+      await infrastructure.close();
+    },
+  };
+});

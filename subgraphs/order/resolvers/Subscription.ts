@@ -1,0 +1,9 @@
+import type { SubscriptionResolvers } from '../__generated__/resolvers-types.js';
+import type { OrderStatusNotification } from '../read-model/read-model.js';
+
+export const Subscription: SubscriptionResolvers = {
+  orderStatusChanged: {
+    subscribe: (_, { orderId }, { service, actor }) => service.statusChanges(orderId, actor),
+    resolve: (notification: OrderStatusNotification) => notification.order,
+  },
+};

@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import { parse } from 'graphql';
+import type { Bus } from '../../platform/bus/bus.js';
+import { startGraphQLService, type RunningService } from '../../platform/graphql/service.js';
+import type { ServicePorts } from '../../platform/ports.js';
+import type { Resolvers } from './__generated__/resolvers-types.js';
+import { createContext, type OrderContext } from './context.js';
+import type { PaymentProvider } from './payments.js';
+import { startReservationReplies } from './reservation-replies.js';
+import { Mutation } from './resolvers/Mutation.js';
+import { Order } from './resolvers/Order.js';
+import { OrderConnection } from './resolvers/OrderConnection.js';
+import { OrderItem } from './resolvers/OrderItem.js';
+import { Query } from './resolvers/Query.js';
+import { Subscription } from './resolvers/Subscription.js';
+import { User } from './resolvers/User.js';
+import { OrderService, type OrderServiceDeps } from './service.js';
+
+export const orderTypeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
+
+const resolvers: Resolvers = { Query, Mutation, Subscription, Order, OrderItem, OrderConnection, User };
+
+export interface OrderSubgraphDeps extends ServicePorts {
+  /** Where the saga's replies (public stock events) arrive. */
+  bus: Bus;
+  payments: PaymentProvider;
+  clock?: () => Date;
+  paymentRetry?: OrderServiceDeps['paymentRetry'];
+  internalSecret: Uint8Array;
+  readiness?: Record<string, () => Promise<void>>;
+}
+
+/** Builds and starts the order subgraph and its half of the saga (the reservation replies consumer). */
+export async function startOrderSubgraph(deps: OrderSubgraphDeps, listenOn: { port: number; host: string }): Promise<RunningService & { service: OrderService }> {
+  const service = new OrderService({ ...deps, clock: deps.clock ?? (() => new Date()) });
+  const replies = await startReservationReplies(deps.bus, service);
+  try {
+    const running = await startGraphQLService<OrderContext>(
+      {
+        name: 'order',
+        schema: buildSubgraphSchema({ typeDefs: orderTypeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }),
+        context: (headers) => createContext(service, headers, deps.internalSecret),
+        logger: deps.logger,
+        metrics: deps.metrics,
+        readiness: { eventStore: async () => void (await deps.events.headPosition()), ...deps.readiness },
+      },
+      listenOn,
+    );
+    return {
+      ...running,
+      service,
+      close: async () => {
+        await replies.close();
+        await running.close();
+      },
+    };
+  } catch (error) {
+    await replies.close();
+    throw error;
+  }
+}

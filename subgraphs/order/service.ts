@@ -1,0 +1,266 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GraphQLError } from 'graphql';
+import { handleCommand, toDomainEvent, type CommandContext } from '../../platform/eventsourcing/command-handler.js';
+import { fold } from '../../platform/eventsourcing/decider.js';
+import { ForbiddenError, IllegalStateError, NotFoundError, ValidationError } from '../../platform/errors.js';
+import { pageSize, unauthenticated, type UserError } from '../../platform/graphql/errors.js';
+import { isUuid, uuidV5 } from '../../platform/ids.js';
+import type { ServicePorts } from '../../platform/ports.js';
+import { canSee, orderDecider, paymentStep, requireOrder, type Actor, type OrderCommand, type OrderState, type PlacedOrder } from './decider.js';
+import { orderStream, type Money, type OrderEvent, type OrderLine } from './events.js';
+import { PaymentDeclinedError, TransientPaymentError, type PaymentProvider } from './payments.js';
+import { ORDER_STATUS_CHANNEL, ORDERS, type OrderDoc, type OrderPage, type OrderStatusNotification } from './read-model/read-model.js';
+
+/** Namespace of order ids derived from (customer, idempotency key): the same key, the same order stream. */
+const ORDER_ID_NAMESPACE = '6c0e35a2-8f55-4c39-b2a4-1f0f7d3e9b21';
+
+export function orderIdFor(customerId: string, idempotencyKey: string): string {
+  return uuidV5(`${customerId}\n${idempotencyKey}`, ORDER_ID_NAMESPACE);
+}
+
+export interface OrderServiceDeps extends ServicePorts {
+  payments: PaymentProvider;
+  clock: () => Date;
+  /** Attempts at the payment provider when it fails transiently (tok_flaky). */
+  paymentRetry?: { maxAttempts: number; initialBackoffMs: number };
+}
+
+export interface PaymentOutcome {
+  order: OrderDoc;
+  userErrors: UserError[];
+}
+
+/** Who caused a saga step that arrived over the bus. */
+export interface Causation {
+  messageId: string;
+  correlationId?: string;
+}
+
+const STATUS_OF: Partial<Record<OrderEvent['type'], PlacedOrder['status']>> = {
+  OrderPlaced: 'PENDING',
+  OrderConfirmed: 'CONFIRMED',
+  OrderRejected: 'REJECTED',
+  OrderPaid: 'PAID',
+  OrderPaymentFailed: 'PAYMENT_FAILED',
+  OrderCancelled: 'CANCELLED',
+  OrderShipped: 'SHIPPED',
+};
+
+const MAX_KEY_LENGTH = 200;
+
+function optionalKey(key: string | null | undefined, field: string[]): string | null {
+  if (key === null || key === undefined) return null;
+  const trimmed = key.trim();
+  if (trimmed.length === 0 || trimmed.length > MAX_KEY_LENGTH) throw new ValidationError(`idempotencyKey must be 1 to ${MAX_KEY_LENGTH} characters`, field);
+  return trimmed;
+}
+
+const toDoc = (order: PlacedOrder): OrderDoc => ({ ...order, _id: order.orderId });
+
+/**
+ * The order slice's application service. Commands go through the order decider to the order's
+ * stream; the saga's other half (reservations) happens in the product service, which reacts to
+ * the public order events and answers with public stock events (see reservation-replies.ts).
+ * Mutations answer with the order folded from its stream, so the caller sees its write at once.
+ */
+export class OrderService {
+  constructor(private readonly deps: OrderServiceDeps) {}
+
+  get metrics() {
+    return this.deps.metrics;
+  }
+
+  private async execute(orderId: string, command: OrderCommand, context: Omit<CommandContext, 'now'> & { now?: Date }): Promise<{ order: PlacedOrder; events: OrderEvent[] }> {
+    const now = context.now ?? this.deps.clock();
+    const result = await handleCommand(this.deps.events, orderDecider, orderStream(orderId), command, { ...context, now });
+    for (const event of result.events) {
+      const status = STATUS_OF[event.type];
+      if (status) this.deps.metrics.orderTransitions.inc({ status });
+    }
+    const settled = result.events.find((e) => e.type === 'OrderConfirmed' || e.type === 'OrderRejected');
+    if (settled && result.state.status !== 'none') {
+      const seconds = (now.getTime() - Date.parse(result.state.createdAt)) / 1000;
+      this.deps.metrics.orderConfirmDuration.observe({ outcome: settled.type === 'OrderConfirmed' ? 'confirmed' : 'rejected' }, Math.max(0, seconds));
+    }
+    return { order: requireOrder(result.state, orderId), events: result.events };
+  }
+
+  private async load(orderId: string): Promise<OrderState> {
+    if (!isUuid(orderId)) return { status: 'none' };
+    const recorded = await this.deps.events.readStream(orderStream(orderId));
+    return fold(orderDecider, recorded.map((e) => toDomainEvent<OrderEvent>(e)));
+  }
+
+  private requireActor(actor: Actor | undefined): Actor {
+    if (!actor) throw unauthenticated('sign in first');
+    return actor;
+  }
+
+  async place(input: { items: readonly OrderLine[]; idempotencyKey?: string | null }, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<OrderDoc> {
+    const by = this.requireActor(actor);
+    const idempotencyKey = optionalKey(input.idempotencyKey, ['input', 'idempotencyKey']);
+    const orderId = idempotencyKey ? orderIdFor(by.userId, idempotencyKey) : randomUUID();
+    const at = this.deps.clock();
+    const { order } = await this.execute(orderId, { type: 'PlaceOrder', orderId, by, items: input.items, idempotencyKey, at: at.toISOString() }, { actor: by.userId, correlationId, now: at });
+    return toDoc(order);
+  }
+
+  /**
+   * Charges the order's total once: the provider's idempotency key is the order's, so two calls
+   * (same client key, another key, or racing) never charge twice. Transient provider failures
+   * are retried with backoff; a decline is final and releases the stock (PAYMENT_FAILED).
+   */
+  async pay(orderId: string, payment: { token: string; idempotencyKey?: string | null }, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<PaymentOutcome> {
+    const by = this.requireActor(actor);
+    const token = payment.token.trim();
+    if (token.length === 0 || token.length > 200) throw new ValidationError('a payment token is required', ['payment', 'token']);
+    const idempotencyKey = optionalKey(payment.idempotencyKey, ['payment', 'idempotencyKey']);
+    const state = await this.load(orderId);
+    const step = paymentStep(state, orderId, by, idempotencyKey);
+    if (step.action === 'already-paid') return { order: toDoc(requireOrder(state, orderId)), userErrors: [] };
+    const context = { actor: by.userId, correlationId };
+    let chargeId: string;
+    try {
+      chargeId = (await this.chargeWithRetry({ idempotencyKey: `order-${orderId}`, token, amount: step.amount, reference: orderId })).chargeId;
+    } catch (error) {
+      if (!(error instanceof PaymentDeclinedError)) throw error;
+      this.deps.metrics.paymentAttempts.inc({ outcome: 'declined' });
+      const { order } = await this.execute(orderId, { type: 'RecordPaymentFailure', orderId, by, reason: error.message, at: this.deps.clock().toISOString() }, context);
+      return { order: toDoc(order), userErrors: [{ code: 'PAYMENT_DECLINED', message: error.message, field: ['payment', 'token'] }] };
+    }
+    this.deps.metrics.paymentAttempts.inc({ outcome: 'paid' });
+    try {
+      const { order } = await this.execute(orderId, { type: 'RecordPayment', orderId, by, chargeId, amount: step.amount, idempotencyKey, at: this.deps.clock().toISOString() }, context);
+      return { order: toDoc(order), userErrors: [] };
+    } catch (error) {
+      // The order changed while the provider answered (cancelled meanwhile): give the money back.
+      if (error instanceof IllegalStateError) await this.refund(orderId, chargeId);
+      throw error;
+    }
+  }
+
+  private async chargeWithRetry(request: Parameters<PaymentProvider['charge']>[0]): Promise<{ chargeId: string }> {
+    const { maxAttempts, initialBackoffMs } = this.deps.paymentRetry ?? { maxAttempts: 5, initialBackoffMs: 50 };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.deps.payments.charge(request);
+      } catch (error) {
+        if (!(error instanceof TransientPaymentError)) throw error;
+        this.deps.metrics.paymentAttempts.inc({ outcome: 'transient' });
+        this.deps.logger.warn({ orderId: request.reference, attempt, error: error.message }, 'payment provider failed transiently; retrying');
+        if (attempt >= maxAttempts) {
+          throw new GraphQLError('the payment provider is unavailable; the order was not charged, try again later', { extensions: { code: 'SERVICE_UNAVAILABLE' } });
+        }
+        const ceiling = initialBackoffMs * 2 ** (attempt - 1);
+        await sleep(ceiling / 2 + (Math.random() * ceiling) / 2);
+      }
+    }
+  }
+
+  private async refund(orderId: string, chargeId: string): Promise<string> {
+    const { refundId } = await this.deps.payments.refund({ idempotencyKey: `refund-${orderId}`, chargeId });
+    this.deps.metrics.paymentAttempts.inc({ outcome: 'refunded' });
+    return refundId;
+  }
+
+  /** Before shipping: releases the stock (through the saga) and refunds a paid order. */
+  async cancel(orderId: string, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<OrderDoc> {
+    const by = this.requireActor(actor);
+    const state = await this.load(orderId);
+    const at = this.deps.clock().toISOString();
+    const order = requireOrder(state, orderId);
+    // Decide first without side effects: refund only what the decider would cancel.
+    const wouldCancel = orderDecider.decide({ type: 'CancelOrder', orderId, by, refundId: order.chargeId ? 'pending' : null, at }, state).length > 0;
+    const refundId = wouldCancel && order.status === 'PAID' && order.chargeId ? await this.refund(orderId, order.chargeId) : null;
+    const result = await this.execute(orderId, { type: 'CancelOrder', orderId, by, refundId, at }, { actor: by.userId, correlationId });
+    return toDoc(result.order);
+  }
+
+  async ship(orderId: string, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<OrderDoc> {
+    const by = this.requireActor(actor);
+    if (!isUuid(orderId)) throw new NotFoundError(`order ${orderId} does not exist`, ['id']);
+    const { order } = await this.execute(orderId, { type: 'ShipOrder', orderId, by, at: this.deps.clock().toISOString() }, { actor: by.userId, correlationId });
+    return toDoc(order);
+  }
+
+  /** Saga: the product service reserved a line. */
+  async recordReservation(reply: { orderId: string; productId: string; unitPrice: Money; sellerId: string }, causation: Causation): Promise<void> {
+    if (!isUuid(reply.orderId)) return;
+    const { orderId, productId, unitPrice, sellerId } = reply;
+    await this.execute(orderId, { type: 'RecordReservation', orderId, productId, unitPrice, sellerId, at: this.deps.clock().toISOString() }, this.sagaContext(causation)).catch(ignoreUnknownOrder);
+  }
+
+  /** Saga: the product service could not reserve a line. */
+  async recordRejection(reply: { orderId: string; productId: string; reason: string }, causation: Causation): Promise<void> {
+    if (!isUuid(reply.orderId)) return;
+    const { orderId, productId, reason } = reply;
+    await this.execute(orderId, { type: 'RecordRejection', orderId, productId, reason, at: this.deps.clock().toISOString() }, this.sagaContext(causation)).catch(ignoreUnknownOrder);
+  }
+
+  private sagaContext(causation: Causation) {
+    return { actor: 'saga:order', correlationId: causation.correlationId ?? causation.messageId, causationId: causation.messageId };
+  }
+
+  // ------------------------------------------------------------------------------ queries
+
+  /**
+   * One order for its customer or an admin. Read from the read model; an order placed a moment
+   * ago and not projected yet is folded from its stream, so a client can read its own write.
+   */
+  async order(orderId: string, actor: Actor | undefined): Promise<OrderDoc | null> {
+    const by = this.requireActor(actor);
+    if (!isUuid(orderId)) return null;
+    const doc = (await this.deps.documents.collection<OrderDoc>(ORDERS).get(orderId)) ?? (await this.orderFromStream(orderId));
+    if (!doc) return null;
+    if (!canSee(doc, by)) throw new ForbiddenError('only the customer who placed this order, or an admin, may see it');
+    return doc;
+  }
+
+  private async orderFromStream(orderId: string): Promise<OrderDoc | undefined> {
+    const state = await this.load(orderId);
+    return state.status === 'none' ? undefined : toDoc(state);
+  }
+
+  /** A customer's orders, newest first: for the customer themself or an admin. */
+  async ordersOf(customerId: string, args: { first?: number | null; after?: string | null }, actor: Actor | undefined): Promise<OrderPage> {
+    const by = this.requireActor(actor);
+    if (by.userId !== customerId && by.role !== 'ADMIN') throw new ForbiddenError('only the customer themself, or an admin, may see their orders');
+    const collection = this.deps.documents.collection<OrderDoc>(ORDERS);
+    const filter = { customerId };
+    const page = await collection.find({ filter, sort: [['createdAt', -1]], first: pageSize(args.first), ...(args.after != null && { after: args.after }) });
+    return { ...page, totalCount: () => collection.count(filter) };
+  }
+
+  /** Status changes of one order, for its customer or an admin. */
+  async statusChanges(orderId: string, actor: Actor | undefined): Promise<AsyncGenerator<OrderStatusNotification>> {
+    const { metrics, pubsub, clock } = this.deps;
+    // Subscribe before the check, so that no change between the two is missed.
+    const subscription = pubsub.subscribe<OrderStatusNotification>(ORDER_STATUS_CHANNEL);
+    try {
+      if (!(await this.order(orderId, actor))) throw new NotFoundError(`order ${orderId} does not exist`, ['orderId']);
+    } catch (error) {
+      await subscription.return?.();
+      throw error;
+    }
+    metrics.subscriptionsActive.inc({ field: 'orderStatusChanged' });
+    return (async function* () {
+      try {
+        for await (const notification of subscription) {
+          if (notification.order._id !== orderId) continue;
+          metrics.subscriptionDeliveryDuration.observe({ field: 'orderStatusChanged' }, Math.max(0, (clock().getTime() - Date.parse(notification.at)) / 1000));
+          metrics.subscriptionEvents.inc({ field: 'orderStatusChanged' });
+          yield notification;
+        }
+      } finally {
+        metrics.subscriptionsActive.dec({ field: 'orderStatusChanged' });
+        await subscription.return?.();
+      }
+    })();
+  }
+}
+
+/** A reply for an order this deployment never placed (another deployment's, or garbage) changes nothing. */
+function ignoreUnknownOrder(error: unknown): void {
+  if (!(error instanceof NotFoundError)) throw error;
+}
