@@ -170,3 +170,80 @@ describe('DiscontinueProduct', () => {
     spec.given([f.created]).when({ ...f.base, by: { userId: randomUUID(), role: 'SELLER' }, type: 'DiscontinueProduct' }).thenFails({ code: 'FORBIDDEN' });
   });
 });
+
+describe('inventory for the order saga', () => {
+  const price = { amount: 1299, currency: 'EUR' };
+  const inv = (f: ReturnType<typeof fixture>, orderId: string) => ({ productId: f.productId, orderId, at });
+  const reserved = (f: ReturnType<typeof fixture>, orderId: string, quantity: number, stock: number): ProductEvent => ({
+    type: 'StockReserved',
+    data: { productId: f.productId, orderId, quantity, unitPrice: price, sellerId: f.seller.userId, stock, reservedAt: at },
+  });
+
+  it('reserves units at the current price, taking them from the sellable stock', () => {
+    const f = fixture();
+    const orderId = randomUUID();
+    spec.given([f.created]).when({ type: 'ReserveStock', ...inv(f, orderId), quantity: 4 }).then([reserved(f, orderId, 4, 6)]);
+  });
+
+  it('rejects a reservation the stock cannot cover, or of a discontinued product, taking nothing', () => {
+    const f = fixture();
+    const orderId = randomUUID();
+    spec
+      .given([f.created, reserved(f, randomUUID(), 8, 2)])
+      .when({ type: 'ReserveStock', ...inv(f, orderId), quantity: 3 })
+      .then([{ type: 'StockReservationRejected', data: { productId: f.productId, orderId, quantity: 3, reason: 'INSUFFICIENT_STOCK', available: 2, rejectedAt: at } }]);
+    spec
+      .given([f.created, f.discontinued])
+      .when({ type: 'ReserveStock', ...inv(f, orderId), quantity: 1 })
+      .then([{ type: 'StockReservationRejected', data: { productId: f.productId, orderId, quantity: 1, reason: 'DISCONTINUED', available: 0, rejectedAt: at } }]);
+  });
+
+  it('answers a product that does not exist with NOT_FOUND (the consumer rejects the line for it)', () => {
+    const f = fixture();
+    spec.given([]).when({ type: 'ReserveStock', ...inv(f, randomUUID()), quantity: 1 }).thenFails({ code: 'NOT_FOUND' });
+  });
+
+  it('is idempotent per order: a second request for the same order decides nothing, even after a release', () => {
+    const f = fixture();
+    const orderId = randomUUID();
+    const released: ProductEvent = { type: 'StockReleased', data: { productId: f.productId, orderId, quantity: 4, stock: 10, releasedAt: at } };
+    spec.given([f.created, reserved(f, orderId, 4, 6)]).when({ type: 'ReserveStock', ...inv(f, orderId), quantity: 4 }).thenNothingHappens();
+    spec.given([f.created, reserved(f, orderId, 4, 6), released]).when({ type: 'ReserveStock', ...inv(f, orderId), quantity: 4 }).thenNothingHappens();
+    spec.given([f.created, reserved(f, orderId, 4, 6), released]).when({ type: 'ReleaseStock', ...inv(f, orderId) }).thenNothingHappens();
+  });
+
+  it('releases reserved units back into stock, and sells them on payment', () => {
+    const f = fixture();
+    const orderId = randomUUID();
+    spec
+      .given([f.created, reserved(f, orderId, 4, 6)])
+      .when({ type: 'ReleaseStock', ...inv(f, orderId) })
+      .then([{ type: 'StockReleased', data: { productId: f.productId, orderId, quantity: 4, stock: 10, releasedAt: at } }]);
+    const sold: ProductEvent = { type: 'StockSold', data: { productId: f.productId, orderId, quantity: 4, soldAt: at } };
+    spec.given([f.created, reserved(f, orderId, 4, 6)]).when({ type: 'SellStock', ...inv(f, orderId) }).then([sold]);
+    spec.given([f.created, reserved(f, orderId, 4, 6), sold]).when({ type: 'SellStock', ...inv(f, orderId) }).thenNothingHappens();
+    // A paid order cancelled before shipping gives its sold units back.
+    spec
+      .given([f.created, reserved(f, orderId, 4, 6), sold])
+      .when({ type: 'ReleaseStock', ...inv(f, orderId) })
+      .then([{ type: 'StockReleased', data: { productId: f.productId, orderId, quantity: 4, stock: 10, releasedAt: at } }]);
+  });
+
+  it('releases nothing for an order it never reserved for (rejected, or unknown), and sells nothing unreserved', () => {
+    const f = fixture();
+    const orderId = randomUUID();
+    const rejected: ProductEvent = { type: 'StockReservationRejected', data: { productId: f.productId, orderId, quantity: 30, reason: 'INSUFFICIENT_STOCK', available: 10, rejectedAt: at } };
+    spec.given([f.created, rejected]).when({ type: 'ReleaseStock', ...inv(f, orderId) }).thenNothingHappens();
+    spec.given([f.created]).when({ type: 'ReleaseStock', ...inv(f, orderId) }).thenNothingHappens();
+    spec.given([f.created]).when({ type: 'SellStock', ...inv(f, orderId) }).thenNothingHappens();
+  });
+
+  it('does not return released units of a discontinued product to its sellable stock', () => {
+    const f = fixture();
+    const orderId = randomUUID();
+    spec
+      .given([f.created, reserved(f, orderId, 4, 6), { type: 'ProductDiscontinued', data: { productId: f.productId, stockWithdrawn: 6, discontinuedAt: at } }])
+      .when({ type: 'ReleaseStock', ...inv(f, orderId) })
+      .then([{ type: 'StockReleased', data: { productId: f.productId, orderId, quantity: 4, stock: 0, releasedAt: at } }]);
+  });
+});

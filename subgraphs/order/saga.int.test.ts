@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Bus, BusMessage, BusObserver } from '../../platform/bus/bus.js';
+import { KafkaBus } from '../../platform/bus/kafka-bus.js';
+import { MemoryBus } from '../../platform/bus/memory-bus.js';
+import { MemoryCache } from '../../platform/cache/memory-cache.js';
+import { MemoryDocumentStore } from '../../platform/documents/memory-document-store.js';
+import { toDomainEvent } from '../../platform/eventsourcing/command-handler.js';
+import { fold } from '../../platform/eventsourcing/decider.js';
+import { FileEventStore } from '../../platform/event-store/file-event-store.js';
+import { createLogger } from '../../platform/logging.js';
+import { createMetrics, serviceRegistry } from '../../platform/metrics/metrics.js';
+import { MemoryPubSub } from '../../platform/pubsub/memory-pubsub.js';
+import { eventually } from '../../platform/testing/eventually.js';
+import { withServer } from '../../platform/testing/servers.js';
+import { Projector } from '../../projections/projector.js';
+import { PUBLIC_CONTRACTS } from '../../projections/registry.js';
+import { relayProjection } from '../../projections/relay.js';
+import { productDecider } from '../product/decider.js';
+import { productStream, type ProductEvent } from '../product/events.js';
+import { PRODUCT_TOPIC } from '../product/public-events.js';
+import { RESERVATIONS_GROUP, startReservationConsumer } from '../product/reservations.js';
+import { ProductService } from '../product/service.js';
+import type { Actor } from './decider.js';
+import { SimulatedPaymentProvider } from './payments.js';
+import { ORDER_TOPIC } from './public-events.js';
+import { REPLIES_GROUP, startReservationReplies } from './reservation-replies.js';
+import { OrderService } from './service.js';
+
+/** Counts handled messages per consumer group, to know when duplicates have all been through. */
+class HandledCounter implements BusObserver {
+  readonly ok = new Map<string, number>();
+  consumed(topic: string, groupId: string, outcome: 'ok' | 'retry' | 'dead_letter'): void {
+    const key = `${topic}|${groupId}|${outcome}`;
+    this.ok.set(key, (this.ok.get(key) ?? 0) + 1);
+  }
+  count(topic: string, groupId: string, outcome: 'ok' | 'dead_letter' = 'ok'): number {
+    return this.ok.get(`${topic}|${groupId}|${outcome}`) ?? 0;
+  }
+}
+
+/**
+ * The saga between two services over a real bus: the product service reserves, the order
+ * service confirms or rejects, both fed by the relay. The same suite runs on the embedded bus
+ * and on Kafka.
+ */
+function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus>) {
+  describe(`order saga over the ${name}`, () => {
+    const dirs: string[] = [];
+    afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+    it('never oversells: 50 concurrent customers, 20 units; duplicating every integration event changes nothing', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'saga-'));
+      dirs.push(dir);
+      const logger = createLogger('saga-test', 'silent');
+      const metrics = () => createMetrics(serviceRegistry('test', { processMetrics: false }));
+      const counter = new HandledCounter();
+      const events = await FileEventStore.open(dir, { fsync: false });
+      const bus = await openBus(counter);
+      const ports = { events, documents: new MemoryDocumentStore(), cache: new MemoryCache(), pubsub: new MemoryPubSub(), logger };
+      const products = new ProductService({ ...ports, metrics: metrics(), clock: () => new Date() });
+      const orders = new OrderService({ ...ports, metrics: metrics(), clock: () => new Date(), payments: new SimulatedPaymentProvider() });
+      const relay = new Projector(relayProjection(bus, PUBLIC_CONTRACTS), { ...ports, metrics: metrics() });
+      const seen: (BusMessage & { topic: string })[] = [];
+      const tap = await bus.consume({
+        groupId: `tap-${randomUUID()}`,
+        topics: [ORDER_TOPIC, PRODUCT_TOPIC],
+        handler: (m) => {
+          seen.push({ id: m.id, key: m.key, type: m.type, value: m.value, ...(m.headers && { headers: m.headers }), topic: m.topic });
+          return Promise.resolve();
+        },
+      });
+      const consumers = [await startReservationConsumer(bus, products, logger), await startReservationReplies(bus, orders)];
+      await relay.start();
+      try {
+        const seller: Actor = { userId: randomUUID(), role: 'SELLER' };
+        const admin: Actor = { userId: randomUUID(), role: 'ADMIN' };
+        const hot = await products.create({ sku: `HOT-${randomUUID().slice(0, 8)}`, name: 'Hot item', category: 'c', description: null, price: { amount: 500, currency: 'EUR' }, initialStock: 20 }, seller);
+
+        const customers: Actor[] = Array.from({ length: 50 }, () => ({ userId: randomUUID(), role: 'CUSTOMER' }));
+        const quantities = customers.map((_, i) => (i % 3) + 1); // 1, 2, 3, … : 99 units wanted
+        const placed = await Promise.all(customers.map((c, i) => orders.place({ items: [{ productId: hot._id, quantity: quantities[i]! }] }, c)));
+        expect(placed.every((o) => o.status === 'PENDING')).toBe(true);
+
+        const statuses = async () => Promise.all(placed.map(async (o) => (await orders.order(o._id, admin))!.status));
+        await eventually(async () => expect((await statuses()).filter((s) => s === 'PENDING')).toEqual([]), 60_000);
+
+        // Pay every other confirmed order; the reserved units of those become sold.
+        const confirmed = placed.filter((_, i) => i % 2 === 0);
+        for (const o of confirmed) {
+          const current = await orders.order(o._id, admin);
+          if (current!.status === 'CONFIRMED') expect((await orders.pay(o._id, { token: 'tok_visa' }, customers[placed.indexOf(o)]!)).order.status).toBe('PAID');
+        }
+        const final = await statuses();
+        const paid = placed.filter((_, i) => final[i] === 'PAID');
+        const held = placed.filter((_, i) => final[i] === 'CONFIRMED' || final[i] === 'PAID');
+        expect(final.every((s) => s === 'CONFIRMED' || s === 'PAID' || s === 'REJECTED')).toBe(true);
+        const unitsHeld = held.reduce((sum, o) => sum + o.items[0]!.quantity, 0);
+        expect(unitsHeld).toBeLessThanOrEqual(20);
+        expect(held.length).toBeGreaterThan(0);
+        expect(final.filter((s) => s === 'REJECTED').length).toBeGreaterThan(0);
+
+        const productState = async () => {
+          const stream = await events.readStream(productStream(hot._id));
+          return { stream, state: fold(productDecider, stream.map((e) => toDomainEvent<ProductEvent>(e))) };
+        };
+        await eventually(async () => {
+          const { state } = await productState();
+          if (state.status === 'none') throw new Error('no product');
+          const sold = Object.values(state.reservations).filter((r) => r.state === 'sold');
+          expect(sold.length).toBe(paid.length);
+        }, 60_000);
+        const { stream, state } = await productState();
+        if (state.status === 'none') throw new Error('no product');
+        const byState = (s: string) => Object.values(state.reservations).filter((r) => r.state === s).reduce((sum, r) => sum + r.quantity, 0);
+        expect(byState('reserved') + byState('sold')).toBe(unitsHeld); // exactly the units of orders that hold stock
+        expect(byState('reserved') + byState('sold')).toBeLessThanOrEqual(20);
+        expect(state.stock).toBe(20 - unitsHeld);
+        for (const e of stream) if (e.type === 'StockReserved' || e.type === 'StockReleased') expect((e.data as { stock: number }).stock).toBeGreaterThanOrEqual(0);
+        // Every rejected order holds nothing.
+        for (const o of placed.filter((_, i) => final[i] === 'REJECTED')) expect(['rejected', 'released']).toContain(state.reservations[o._id]?.state);
+
+        // Duplicate every integration event published so far: nothing may change.
+        await relay.waitFor(await events.headPosition());
+        await eventually(() => expect(seen.length).toBe(stream.length + placed.length * 2 + paid.length), 60_000);
+        const head = await events.headPosition();
+        const handled = { order: counter.count(ORDER_TOPIC, RESERVATIONS_GROUP), product: counter.count(PRODUCT_TOPIC, REPLIES_GROUP) };
+        const duplicates = [...seen];
+        for (const topic of [ORDER_TOPIC, PRODUCT_TOPIC]) {
+          await bus.publish(
+            topic,
+            duplicates.filter((m) => m.topic === topic).map(({ topic: _topic, ...m }) => m),
+          );
+        }
+        const orderDuplicates = duplicates.filter((m) => m.topic === ORDER_TOPIC).length;
+        await eventually(() => {
+          expect(counter.count(ORDER_TOPIC, RESERVATIONS_GROUP)).toBe(handled.order + orderDuplicates);
+          expect(counter.count(PRODUCT_TOPIC, REPLIES_GROUP)).toBe(handled.product + duplicates.length - orderDuplicates);
+        }, 60_000);
+        expect(await events.headPosition()).toBe(head); // not one event appended
+        expect(await statuses()).toEqual(final);
+        expect(counter.count(ORDER_TOPIC, RESERVATIONS_GROUP, 'dead_letter') + counter.count(PRODUCT_TOPIC, REPLIES_GROUP, 'dead_letter')).toBe(0);
+      } finally {
+        await relay.stop();
+        for (const c of [...consumers, tap]) await c.close();
+        await bus.close();
+        await events.close();
+      }
+    }, 120_000);
+  });
+}
+
+sagaSuite('embedded bus', (observer) => Promise.resolve(new MemoryBus({ observer })));
+withServer('KAFKA_BROKERS', 'order saga over Kafka', (brokers) => {
+  sagaSuite('Kafka', (observer) => KafkaBus.connect(brokers, { clientId: 'saga-test', logger: createLogger('test', 'silent'), observer, namespace: `saga-${randomUUID().slice(0, 8)}` }));
+});
