@@ -129,6 +129,8 @@ export class KafkaBus implements Bus {
     await consumer.subscribe({ topics: options.topics.map((t) => this.physical(t)), fromBeginning: options.fromBeginning ?? true });
     await consumer.run({
       autoCommit: true,
+      // Partitions are handled side by side (each still in order), as the embedded bus does.
+      partitionsConsumedConcurrently: this.options.partitions,
       eachMessage: async (payload) => {
         const { partition, message } = payload;
         const topic = this.logical(payload.topic);

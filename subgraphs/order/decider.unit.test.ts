@@ -4,6 +4,7 @@ import { fold } from '../../platform/eventsourcing/decider.js';
 import { deciderSpec } from '../../platform/eventsourcing/testing.js';
 import { orderDecider, paymentStep, type Actor, type PlaceOrder } from './decider.js';
 import type { OrderEvent } from './events.js';
+import type { ErrorCode } from '../../platform/errors.js';
 
 const spec = deciderSpec(orderDecider);
 const at = '2026-11-23T10:00:00.000Z';
@@ -138,7 +139,7 @@ describe('placing: bad input', () => {
     ['an id that is no product id', [{ productId: 'lamp', quantity: 1 }], { code: 'NOT_FOUND', field: ['input', 'items', '0', 'productId'] }],
     ['more than 50 lines', Array.from({ length: 51 }, () => ({ productId: randomUUID(), quantity: 1 })), { code: 'INVALID_INPUT', field: ['input', 'items'] }],
     ['merged lines over the per-product limit', ((id: string) => [{ productId: id, quantity: 6000 }, { productId: id, quantity: 6000 }])(randomUUID()), { code: 'INVALID_INPUT', field: ['input', 'items', '1', 'quantity'] }],
-  ])('%s', (_, items, error) => {
+  ] as [string, { productId: string; quantity: number }[], { code: ErrorCode; field: string[] }][])('%s', (_, items, error) => {
     const f = fixture();
     spec.given([]).when({ ...f.place, items }).thenFails(error);
   });

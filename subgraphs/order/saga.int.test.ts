@@ -92,7 +92,7 @@ function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus
         const confirmed = placed.filter((_, i) => i % 2 === 0);
         for (const o of confirmed) {
           const current = await orders.order(o._id, admin);
-          if (current!.status === 'CONFIRMED') expect((await orders.pay(o._id, { token: 'tok_visa' }, customers[placed.indexOf(o)]!)).order.status).toBe('PAID');
+          if (current!.status === 'CONFIRMED') expect((await orders.pay(o._id, { token: 'tok_visa' }, customers[placed.indexOf(o)])).order.status).toBe('PAID');
         }
         const final = await statuses();
         const paid = placed.filter((_, i) => final[i] === 'PAID');
