@@ -30,4 +30,10 @@ export interface Projection {
   rebuildable?: boolean;
   handles(event: RecordedEvent): boolean;
   apply(event: RecordedEvent, target: ProjectionTarget): Promise<ApplyResult>;
+  /**
+   * Writes out what `apply` buffered for the batch (the relay publishes a batch in one call).
+   * The projector calls it after every batch and moves the checkpoint only once it succeeded;
+   * after a failure it is called again, so it must keep its buffer until it succeeds.
+   */
+  flush?(): Promise<void>;
 }

@@ -177,6 +177,7 @@ export class Projector {
     for (let attempt = 1; ; attempt++) {
       try {
         await target.flush();
+        await this.projection.flush?.();
         return true;
       } catch (error) {
         this.deps.metrics.projectionErrors.inc({ projection: this.projection.name });

@@ -1,4 +1,4 @@
-import type { Bus } from '../platform/bus/bus.js';
+import type { Bus, BusMessage } from '../platform/bus/bus.js';
 import type { RecordedEvent } from '../platform/event-store/event-store.js';
 import type { Projection } from './projection.js';
 
@@ -29,24 +29,33 @@ export function relayProjection(bus: Bus, contracts: readonly PublicContract[]):
     }
     return undefined;
   };
+  // One batch of the projector, per topic in event order: published in one call per topic.
+  let pending = new Map<string, BusMessage[]>();
   return {
     name: 'integration-relay',
     // Holds no documents; the collection name only scopes the checkpoint.
     collections: ['integration_relay'],
     rebuildable: false, // a replay would publish everything again
     handles: (event) => map(event) !== undefined,
-    async apply(event) {
+    apply(event) {
       const published = map(event)!;
-      await bus.publish(published.topic, [
-        {
-          id: event.id,
-          key: published.key,
-          type: published.type,
-          value: published.value,
-          headers: { 'x-correlation-id': event.metadata.correlationId, 'x-causation-id': event.id, 'x-occurred-at': event.metadata.occurredAt, 'x-position': String(event.position) },
-        },
-      ]);
-      return { changed: true };
+      const messages = pending.get(published.topic) ?? [];
+      pending.set(published.topic, messages);
+      messages.push({
+        id: event.id,
+        key: published.key,
+        type: published.type,
+        value: published.value,
+        headers: { 'x-correlation-id': event.metadata.correlationId, 'x-causation-id': event.id, 'x-occurred-at': event.metadata.occurredAt, 'x-position': String(event.position) },
+      });
+      return Promise.resolve({ changed: true });
+    },
+    async flush() {
+      for (const [topic, messages] of pending) {
+        await bus.publish(topic, messages);
+        pending.delete(topic); // published: a retry after a later topic fails does not repeat it
+      }
+      pending = new Map();
     },
   };
 }

@@ -6,29 +6,21 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Bus, BusMessage, BusObserver } from '../../platform/bus/bus.js';
 import { KafkaBus } from '../../platform/bus/kafka-bus.js';
 import { MemoryBus } from '../../platform/bus/memory-bus.js';
-import { MemoryCache } from '../../platform/cache/memory-cache.js';
-import { MemoryDocumentStore } from '../../platform/documents/memory-document-store.js';
 import { toDomainEvent } from '../../platform/eventsourcing/command-handler.js';
 import { fold } from '../../platform/eventsourcing/decider.js';
 import { FileEventStore } from '../../platform/event-store/file-event-store.js';
 import { createLogger } from '../../platform/logging.js';
-import { createMetrics, serviceRegistry } from '../../platform/metrics/metrics.js';
-import { MemoryPubSub } from '../../platform/pubsub/memory-pubsub.js';
 import { eventually } from '../../platform/testing/eventually.js';
 import { withServer } from '../../platform/testing/servers.js';
-import { Projector } from '../../projections/projector.js';
-import { PUBLIC_CONTRACTS } from '../../projections/registry.js';
-import { relayProjection } from '../../projections/relay.js';
 import { productDecider } from '../product/decider.js';
 import { productStream, type ProductEvent } from '../product/events.js';
 import { PRODUCT_TOPIC } from '../product/public-events.js';
-import { RESERVATIONS_GROUP, startReservationConsumer } from '../product/reservations.js';
-import { ProductService } from '../product/service.js';
-import type { Actor } from './decider.js';
-import { SimulatedPaymentProvider } from './payments.js';
+import { RESERVATIONS_GROUP } from '../product/reservations.js';
+import { orderDecider, type Actor } from './decider.js';
+import { orderStream, type OrderEvent } from './events.js';
 import { ORDER_TOPIC } from './public-events.js';
-import { REPLIES_GROUP, startReservationReplies } from './reservation-replies.js';
-import { OrderService } from './service.js';
+import { REPLIES_GROUP } from './reservation-replies.js';
+import { startSaga } from './saga-harness.js';
 
 /** Counts handled messages per consumer group, to know when duplicates have all been through. */
 class HandledCounter implements BusObserver {
@@ -56,14 +48,9 @@ function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus
       const dir = mkdtempSync(join(tmpdir(), 'saga-'));
       dirs.push(dir);
       const logger = createLogger('saga-test', 'silent');
-      const metrics = () => createMetrics(serviceRegistry('test', { processMetrics: false }));
       const counter = new HandledCounter();
       const events = await FileEventStore.open(dir, { fsync: false });
       const bus = await openBus(counter);
-      const ports = { events, documents: new MemoryDocumentStore(), cache: new MemoryCache(), pubsub: new MemoryPubSub(), logger };
-      const products = new ProductService({ ...ports, metrics: metrics(), clock: () => new Date() });
-      const orders = new OrderService({ ...ports, metrics: metrics(), clock: () => new Date(), payments: new SimulatedPaymentProvider() });
-      const relay = new Projector(relayProjection(bus, PUBLIC_CONTRACTS), { ...ports, metrics: metrics() });
       const seen: (BusMessage & { topic: string })[] = [];
       const tap = await bus.consume({
         groupId: `tap-${randomUUID()}`,
@@ -73,8 +60,7 @@ function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus
           return Promise.resolve();
         },
       });
-      const consumers = [await startReservationConsumer(bus, products, logger), await startReservationReplies(bus, orders)];
-      await relay.start();
+      const { products, orders, relay, stop } = await startSaga({ bus, events, logger });
       try {
         const seller: Actor = { userId: randomUUID(), role: 'SELLER' };
         const admin: Actor = { userId: randomUUID(), role: 'ADMIN' };
@@ -85,14 +71,15 @@ function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus
         const placed = await Promise.all(customers.map((c, i) => orders.place({ items: [{ productId: hot._id, quantity: quantities[i]! }] }, c)));
         expect(placed.every((o) => o.status === 'PENDING')).toBe(true);
 
-        const statuses = async () => Promise.all(placed.map(async (o) => (await orders.order(o._id, admin))!.status));
+        // Statuses from the order streams themselves (the read model may trail them).
+        const statuses = async () => Promise.all(placed.map(async (o) => fold(orderDecider, (await events.readStream(orderStream(o._id))).map((e) => toDomainEvent<OrderEvent>(e))).status));
         await eventually(async () => expect((await statuses()).filter((s) => s === 'PENDING')).toEqual([]), 60_000);
 
         // Pay every other confirmed order; the reserved units of those become sold.
         const confirmed = placed.filter((_, i) => i % 2 === 0);
         for (const o of confirmed) {
           const current = await orders.order(o._id, admin);
-          if (current!.status === 'CONFIRMED') expect((await orders.pay(o._id, { token: 'tok_visa' }, customers[placed.indexOf(o)])).order.status).toBe('PAID');
+          if (current?.status === 'CONFIRMED') expect((await orders.pay(o._id, { token: 'tok_visa' }, customers[placed.indexOf(o)])).order.status).toBe('PAID');
         }
         const final = await statuses();
         const paid = placed.filter((_, i) => final[i] === 'PAID');
@@ -144,8 +131,8 @@ function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus
         expect(await statuses()).toEqual(final);
         expect(counter.count(ORDER_TOPIC, RESERVATIONS_GROUP, 'dead_letter') + counter.count(PRODUCT_TOPIC, REPLIES_GROUP, 'dead_letter')).toBe(0);
       } finally {
-        await relay.stop();
-        for (const c of [...consumers, tap]) await c.close();
+        await stop();
+        await tap.close();
         await bus.close();
         await events.close();
       }
