@@ -7,13 +7,14 @@ import { startGateway } from './server.js';
 
 /** The gateway as its own process: subgraph URLs come from the configuration. */
 runProcess('gateway', async (config, logger) => {
-  const { product, user } = config.subgraphUrls;
-  if (!product || !user) throw new ConfigError('PRODUCT_SUBGRAPH_URL and USER_SUBGRAPH_URL are required when the gateway runs on its own');
+  const { product, order, user } = config.subgraphUrls;
+  if (!product || !order || !user) throw new ConfigError('PRODUCT_SUBGRAPH_URL, ORDER_SUBGRAPH_URL and USER_SUBGRAPH_URL are required when the gateway runs on its own');
   const rateLimiting = await openRateLimiter(config, logger);
   const gateway = await startGateway(
     {
       subgraphs: [
         { name: 'product', url: product },
+        { name: 'order', url: order },
         { name: 'user', url: user },
       ],
       logger,

@@ -22,6 +22,7 @@ const schema = z.object({
   SEED_DEMO_DATA: z.enum(['true', 'false']).default('true'),
   EVENTSTORE_FSYNC: z.enum(['true', 'false']).default('true'),
   PRODUCT_SUBGRAPH_URL: optionalUrl,
+  ORDER_SUBGRAPH_URL: optionalUrl,
   USER_SUBGRAPH_URL: optionalUrl,
   JWT_SECRET: optionalUrl.refine((v) => v === undefined || v.length >= 32, 'at least 32 characters'),
   INTERNAL_SECRET: optionalUrl.refine((v) => v === undefined || v.length >= 32, 'at least 32 characters'),
@@ -58,7 +59,7 @@ export interface Config {
   /** Bearer token for admin endpoints (projection rebuild); required for them in production. */
   adminToken: string | undefined;
   /** Where the gateway finds subgraphs when they run as separate processes. */
-  subgraphUrls: { product: string | undefined; user: string | undefined };
+  subgraphUrls: { product: string | undefined; order: string | undefined; user: string | undefined };
   auth: {
     /** Unset: production refuses to start; development uses a generated key kept in DATA_DIR. */
     jwtSecret: string | undefined;
@@ -101,7 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     eventStoreFsync: e.EVENTSTORE_FSYNC === 'true',
     adminToken: e.ADMIN_TOKEN,
     namespace: e.NAMESPACE,
-    subgraphUrls: { product: e.PRODUCT_SUBGRAPH_URL, user: e.USER_SUBGRAPH_URL },
+    subgraphUrls: { product: e.PRODUCT_SUBGRAPH_URL, order: e.ORDER_SUBGRAPH_URL, user: e.USER_SUBGRAPH_URL },
     auth: {
       jwtSecret: e.JWT_SECRET,
       internalSecret: e.INTERNAL_SECRET,

@@ -12,10 +12,10 @@ import { PUBLIC_CONTRACTS } from '../../projections/registry.js';
 import { relayProjection } from '../../projections/relay.js';
 import { startReservationConsumer } from '../product/reservations.js';
 import { ProductService } from '../product/service.js';
-import { SimulatedPaymentProvider } from './payments.js';
+import { SimulatedPaymentProvider, type PaymentProvider } from './payments.js';
 import { ordersProjection } from './read-model/projection.js';
 import { startReservationReplies } from './reservation-replies.js';
-import { OrderService } from './service.js';
+import { OrderService, type OrderServiceDeps } from './service.js';
 
 export interface Saga {
   products: ProductService;
@@ -31,12 +31,26 @@ export interface Saga {
  * the orders read model (whose status notifications a subscription would see). For tests and
  * benchmarks; production runs the same pieces in their own processes.
  */
-export async function startSaga(deps: { bus: Bus; events: EventStore; logger: Logger; documents?: DocumentStore; pubsub?: PubSub }): Promise<Saga> {
+export async function startSaga(deps: {
+  bus: Bus;
+  events: EventStore;
+  logger: Logger;
+  documents?: DocumentStore;
+  pubsub?: PubSub;
+  payments?: PaymentProvider;
+  paymentRetry?: OrderServiceDeps['paymentRetry'];
+}): Promise<Saga> {
   const metrics = () => createMetrics(serviceRegistry('saga', { processMetrics: false }));
   const pubsub = deps.pubsub ?? new MemoryPubSub();
   const ports = { events: deps.events, documents: deps.documents ?? new MemoryDocumentStore(), cache: new MemoryCache(), pubsub, logger: deps.logger };
   const products = new ProductService({ ...ports, metrics: metrics(), clock: () => new Date() });
-  const orders = new OrderService({ ...ports, metrics: metrics(), clock: () => new Date(), payments: new SimulatedPaymentProvider() });
+  const orders = new OrderService({
+    ...ports,
+    metrics: metrics(),
+    clock: () => new Date(),
+    payments: deps.payments ?? new SimulatedPaymentProvider(),
+    ...(deps.paymentRetry && { paymentRetry: deps.paymentRetry }),
+  });
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const s of stops.reverse()) await s();
