@@ -22,7 +22,7 @@ export interface Saga {
   orders: OrderService;
   relay: Projector;
   pubsub: PubSub;
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /**
