@@ -7,7 +7,7 @@ import { loadConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logging.js';
 import { eventually } from '../platform/testing/eventually.js';
 import { graphql, signUp, wsClient } from '../platform/testing/graphql-client.js';
-import { freshMongoUrl, withServer } from '../platform/testing/servers.js';
+import { withAllServers } from '../platform/testing/servers.js';
 import { startSystem, type RunningSystem } from '../launcher/system.js';
 
 // The order saga through the gateway, as a storefront drives it: place, watch, pay, cancel, ship.
@@ -291,14 +291,4 @@ function orderSuite(mode: string, servers: Record<string, string> | undefined) {
 
 orderSuite('embedded', undefined);
 
-const real = { MONGODB_URL: process.env.MONGODB_URL, REDIS_URL: process.env.REDIS_URL, KAFKA_BROKERS: process.env.KAFKA_BROKERS };
-if (real.MONGODB_URL && real.REDIS_URL && real.KAFKA_BROKERS) {
-  orderSuite('MongoDB/FerretDB, Redis, Kafka', {
-    MONGODB_URL: freshMongoUrl(real.MONGODB_URL).url,
-    REDIS_URL: real.REDIS_URL,
-    KAFKA_BROKERS: real.KAFKA_BROKERS,
-    NAMESPACE: `orders-${randomUUID().slice(0, 8)}`,
-  });
-} else {
-  withServer('MONGODB_URL', 'orders through the gateway (MongoDB, Redis, Kafka)', () => undefined);
-}
+withAllServers('orders through the gateway (MongoDB, Redis, Kafka)', (servers) => orderSuite('MongoDB/FerretDB, Redis, Kafka', servers));

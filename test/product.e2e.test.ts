@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MongoClient } from 'mongodb';
 import { loadConfig } from '../platform/config.js';
-import { freshMongoUrl, withServer } from '../platform/testing/servers.js';
+import { withAllServers } from '../platform/testing/servers.js';
 import { createLogger } from '../platform/logging.js';
 import { eventually } from '../platform/testing/eventually.js';
 import { graphql, signUp, wsClient, type GraphQLResponse } from '../platform/testing/graphql-client.js';
@@ -250,14 +250,4 @@ function productSuite(mode: string, servers: Record<string, string> | undefined)
 
 productSuite('embedded', undefined);
 
-const real = { MONGODB_URL: process.env.MONGODB_URL, REDIS_URL: process.env.REDIS_URL, KAFKA_BROKERS: process.env.KAFKA_BROKERS };
-if (real.MONGODB_URL && real.REDIS_URL && real.KAFKA_BROKERS) {
-  productSuite('MongoDB/FerretDB, Redis, Kafka', {
-    MONGODB_URL: freshMongoUrl(real.MONGODB_URL).url,
-    REDIS_URL: real.REDIS_URL,
-    KAFKA_BROKERS: real.KAFKA_BROKERS,
-    NAMESPACE: `e2e-${randomUUID().slice(0, 8)}`,
-  });
-} else {
-  withServer('MONGODB_URL', 'storefront through the gateway (MongoDB, Redis, Kafka)', () => undefined);
-}
+withAllServers('storefront through the gateway (MongoDB, Redis, Kafka)', (servers) => productSuite('MongoDB/FerretDB, Redis, Kafka', servers));

@@ -33,3 +33,17 @@ export function freshMongoUrl(url: string): { url: string; database: string } {
   u.pathname = `/${database}`;
   return { url: u.toString(), database };
 }
+
+/**
+ * Runs a whole-system suite on MongoDB (FerretDB), Redis and Kafka when all three are set, in a
+ * fresh database and a fresh namespace (Redis keys, Kafka topics and groups); otherwise registers
+ * a plainly named skipped test.
+ */
+export function withAllServers(title: string, suite: (servers: Record<string, string>) => void): void {
+  const { MONGODB_URL: mongo, REDIS_URL: redis, KAFKA_BROKERS: kafka } = process.env;
+  if (!mongo || !redis || !kafka) {
+    withServer(!mongo ? 'MONGODB_URL' : !redis ? 'REDIS_URL' : 'KAFKA_BROKERS', title, () => undefined);
+    return;
+  }
+  suite({ MONGODB_URL: freshMongoUrl(mongo).url, REDIS_URL: redis, KAFKA_BROKERS: kafka, NAMESPACE: `t-${randomUUID().slice(0, 8)}` });
+}

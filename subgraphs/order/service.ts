@@ -5,6 +5,7 @@ import { handleCommand, toDomainEvent, type CommandContext } from '../../platfor
 import { fold } from '../../platform/eventsourcing/decider.js';
 import { ForbiddenError, IllegalStateError, NotFoundError, ValidationError } from '../../platform/errors.js';
 import { pageSize, unauthenticated, type UserError } from '../../platform/graphql/errors.js';
+import { liveFeed } from '../../platform/graphql/live-feed.js';
 import { isUuid, uuidV5 } from '../../platform/ids.js';
 import type { ServicePorts } from '../../platform/ports.js';
 import { canSee, orderDecider, paymentStep, requireOrder, type Actor, type OrderCommand, type OrderState, type PlacedOrder } from './decider.js';
@@ -243,20 +244,7 @@ export class OrderService {
       await subscription.return?.();
       throw error;
     }
-    metrics.subscriptionsActive.inc({ field: 'orderStatusChanged' });
-    return (async function* () {
-      try {
-        for await (const notification of subscription) {
-          if (notification.order._id !== orderId) continue;
-          metrics.subscriptionDeliveryDuration.observe({ field: 'orderStatusChanged' }, Math.max(0, (clock().getTime() - Date.parse(notification.at)) / 1000));
-          metrics.subscriptionEvents.inc({ field: 'orderStatusChanged' });
-          yield notification;
-        }
-      } finally {
-        metrics.subscriptionsActive.dec({ field: 'orderStatusChanged' });
-        await subscription.return?.();
-      }
-    })();
+    return liveFeed({ field: 'orderStatusChanged', subscription, metrics, clock, wanted: (n) => n.order._id === orderId, at: (n) => n.at });
   }
 }
 

@@ -6,6 +6,7 @@ import { NotFoundError } from '../../platform/errors.js';
 import { unauthenticated } from '../../platform/graphql/errors.js';
 import { isUuid, uuidV5 } from '../../platform/ids.js';
 import { GraphQLError } from 'graphql';
+import { liveFeed } from '../../platform/graphql/live-feed.js';
 import { evolveDoc } from './catalog/projection.js';
 import { CatalogQueries } from './catalog/queries.js';
 import { STOCK_CHANNEL, type ProductDoc, type StockNotification } from './catalog/read-model.js';
@@ -50,21 +51,14 @@ export class ProductService {
     }
     const wanted = productIds ? new Set(productIds) : null;
     const { metrics, pubsub, clock } = this.deps;
-    const subscription = pubsub.subscribe<StockNotification>(STOCK_CHANNEL);
-    metrics.subscriptionsActive.inc({ field: 'stockChanged' });
-    return (async function* () {
-      try {
-        for await (const notification of subscription) {
-          if (wanted && !wanted.has(notification.product._id)) continue;
-          metrics.subscriptionDeliveryDuration.observe({ field: 'stockChanged' }, Math.max(0, (clock().getTime() - Date.parse(notification.at)) / 1000));
-          metrics.subscriptionEvents.inc({ field: 'stockChanged' });
-          yield notification;
-        }
-      } finally {
-        metrics.subscriptionsActive.dec({ field: 'stockChanged' });
-        await subscription.return?.();
-      }
-    })();
+    return liveFeed({
+      field: 'stockChanged',
+      subscription: pubsub.subscribe<StockNotification>(STOCK_CHANNEL),
+      metrics,
+      clock,
+      wanted: (n) => !wanted || wanted.has(n.product._id),
+      at: (n) => n.at,
+    });
   }
 
   private async execute(productId: string, command: CommandInput<ProductCommand>, actor: Actor | undefined, correlationId: string): Promise<ProductDoc> {

@@ -1,0 +1,33 @@
+import type { Metrics } from '../metrics/metrics.js';
+import type { Subscription } from '../pubsub/pubsub.js';
+
+/**
+ * A GraphQL subscription's source over a pub/sub subscription: only the notifications it wants,
+ * counted (active subscriptions, events sent) and timed from when the change was recorded to
+ * when it is sent. Unsubscribes when the client goes away.
+ */
+export function liveFeed<T>(options: {
+  field: string;
+  subscription: Subscription<T>;
+  metrics: Metrics;
+  clock: () => Date;
+  wanted: (notification: T) => boolean;
+  /** When the change happened (ISO-8601), for the delivery latency. */
+  at: (notification: T) => string;
+}): AsyncGenerator<T> {
+  const { field, subscription, metrics, clock, wanted, at } = options;
+  metrics.subscriptionsActive.inc({ field });
+  return (async function* () {
+    try {
+      for await (const notification of subscription) {
+        if (!wanted(notification)) continue;
+        metrics.subscriptionDeliveryDuration.observe({ field }, Math.max(0, (clock().getTime() - Date.parse(at(notification))) / 1000));
+        metrics.subscriptionEvents.inc({ field });
+        yield notification;
+      }
+    } finally {
+      metrics.subscriptionsActive.dec({ field });
+      await subscription.return?.();
+    }
+  })();
+}
