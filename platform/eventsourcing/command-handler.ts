@@ -68,48 +68,39 @@ export function handleCommand<Command, Event extends DomainEvent, State>(
   context: CommandContext,
   options: RetryOptions = {},
 ): Promise<HandleResult<State, Event>> {
-  return queuedPerStream(store, streamName, () => decideAndAppend(store, decider, streamName, command, context, options));
-}
-
-async function decideAndAppend<Command, Event extends DomainEvent, State>(
-  store: EventStore,
-  decider: Decider<Command, Event, State>,
-  streamName: string,
-  command: Command | ((state: State, revision: number) => Command),
-  context: CommandContext,
-  options: RetryOptions = {},
-): Promise<HandleResult<State, Event>> {
-  const maxRetries = options.maxRetries ?? 10;
-  for (let attempt = 0; ; attempt++) {
-    const recorded = await store.readStream(streamName);
-    let state = decider.initialState();
-    for (const e of recorded) state = decider.evolve(state, toDomainEvent<Event>(e));
-    const revision = recorded.length - 1;
-    const cmd = typeof command === 'function' ? (command as (s: State, r: number) => Command)(state, revision) : command;
-    const events = decider.decide(cmd, state);
-    if (events.length === 0) return { state, events, history: recorded, revision, position: undefined };
-    const envelopes: NewEvent[] = events.map((event) => ({
-      id: randomUUID(),
-      type: event.type,
-      data: event.data,
-      metadata: {
-        correlationId: context.correlationId,
-        causationId: context.causationId ?? context.correlationId,
-        actor: context.actor,
-        occurredAt: context.now.toISOString(),
-        schemaVersion: SCHEMA_VERSION,
-      },
-    }));
-    try {
-      const result = await store.appendToStream(streamName, envelopes, { expectedRevision: revision < 0 ? 'no_stream' : revision });
-      for (const e of events) state = decider.evolve(state, e);
-      return { state, events, history: recorded, revision: result.nextRevision, position: result.position };
-    } catch (error) {
-      if (!(error instanceof ConcurrencyError) || attempt >= maxRetries) throw error;
-      const base = options.baseDelayMs ?? 5;
-      await sleep(Math.random() * Math.min(200, base * 2 ** attempt));
+  return queuedPerStream(store, streamName, async () => {
+    const maxRetries = options.maxRetries ?? 10;
+    for (let attempt = 0; ; attempt++) {
+      const recorded = await store.readStream(streamName);
+      let state = decider.initialState();
+      for (const e of recorded) state = decider.evolve(state, toDomainEvent<Event>(e));
+      const revision = recorded.length - 1;
+      const cmd = typeof command === 'function' ? (command as (s: State, r: number) => Command)(state, revision) : command;
+      const events = decider.decide(cmd, state);
+      if (events.length === 0) return { state, events, history: recorded, revision, position: undefined };
+      const envelopes: NewEvent[] = events.map((event) => ({
+        id: randomUUID(),
+        type: event.type,
+        data: event.data,
+        metadata: {
+          correlationId: context.correlationId,
+          causationId: context.causationId ?? context.correlationId,
+          actor: context.actor,
+          occurredAt: context.now.toISOString(),
+          schemaVersion: SCHEMA_VERSION,
+        },
+      }));
+      try {
+        const result = await store.appendToStream(streamName, envelopes, { expectedRevision: revision < 0 ? 'no_stream' : revision });
+        for (const e of events) state = decider.evolve(state, e);
+        return { state, events, history: recorded, revision: result.nextRevision, position: result.position };
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError) || attempt >= maxRetries) throw error;
+        const base = options.baseDelayMs ?? 5;
+        await sleep(Math.random() * Math.min(200, base * 2 ** attempt));
+      }
     }
-  }
+  });
 }
 
 export function toDomainEvent<Event extends DomainEvent>(recorded: RecordedEvent): Event {
