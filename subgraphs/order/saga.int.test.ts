@@ -12,7 +12,7 @@ import { FileEventStore } from '../../platform/event-store/file-event-store.js';
 import { createLogger } from '../../platform/logging.js';
 import { eventually } from '../../platform/testing/eventually.js';
 import { withServer } from '../../platform/testing/servers.js';
-import { productDecider } from '../product/decider.js';
+import { productDecider, reservationsOf } from '../product/decider.js';
 import { productStream, type ProductEvent } from '../product/events.js';
 import { PRODUCT_TOPIC } from '../product/public-events.js';
 import { RESERVATIONS_GROUP } from '../product/reservations.js';
@@ -97,18 +97,18 @@ function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus
         await eventually(async () => {
           const { state } = await productState();
           if (state.status === 'none') throw new Error('no product');
-          const sold = Object.values(state.reservations).filter((r) => r.state === 'sold');
+          const sold = [...reservationsOf(state).values()].filter((r) => r.state === 'sold');
           expect(sold.length).toBe(paid.length);
         }, 60_000);
         const { stream, state } = await productState();
         if (state.status === 'none') throw new Error('no product');
-        const byState = (s: string) => Object.values(state.reservations).filter((r) => r.state === s).reduce((sum, r) => sum + r.quantity, 0);
+        const byState = (s: string) => [...reservationsOf(state).values()].filter((r) => r.state === s).reduce((sum, r) => sum + r.quantity, 0);
         expect(byState('reserved') + byState('sold')).toBe(unitsHeld); // exactly the units of orders that hold stock
         expect(byState('reserved') + byState('sold')).toBeLessThanOrEqual(20);
         expect(state.stock).toBe(20 - unitsHeld);
         for (const e of stream) if (e.type === 'StockReserved' || e.type === 'StockReleased') expect((e.data as { stock: number }).stock).toBeGreaterThanOrEqual(0);
         // Every rejected order holds nothing.
-        for (const o of placed.filter((_, i) => final[i] === 'REJECTED')) expect(['rejected', 'released']).toContain(state.reservations[o._id]?.state);
+        for (const o of placed.filter((_, i) => final[i] === 'REJECTED')) expect(['rejected', 'released']).toContain(reservationsOf(state).get(o._id)?.state);
 
         // Duplicate every integration event published so far: nothing may change.
         await relay.waitFor(await events.headPosition());

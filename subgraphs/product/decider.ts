@@ -51,6 +51,31 @@ export interface Reservation {
   state: 'reserved' | 'sold' | 'released' | 'rejected';
 }
 
+/**
+ * Every order's latest reservation outcome, newest first, as a persistent list: `evolve` adds an
+ * entry in O(1) without copying (folding a hot product's long stream stays linear) and earlier
+ * states stay valid. A command looks its order up once.
+ */
+export interface ReservationLog {
+  orderId: string;
+  reservation: Reservation;
+  previous: ReservationLog | null;
+}
+
+export function reservationFor(state: ProductState, orderId: string): Reservation | undefined {
+  if (state.status === 'none') return undefined;
+  for (let entry = state.reservations; entry; entry = entry.previous) if (entry.orderId === orderId) return entry.reservation;
+  return undefined;
+}
+
+/** Each order's current reservation outcome. */
+export function reservationsOf(state: ProductState): Map<string, Reservation> {
+  const all = new Map<string, Reservation>();
+  if (state.status === 'none') return all;
+  for (let entry = state.reservations; entry; entry = entry.previous) if (!all.has(entry.orderId)) all.set(entry.orderId, entry.reservation);
+  return all;
+}
+
 export type ProductState =
   | { status: 'none' }
   | {
@@ -63,7 +88,7 @@ export type ProductState =
       price: Money;
       stock: number;
       /** Per order id; remembered after release too, so a redelivered request changes nothing. */
-      reservations: Readonly<Record<string, Reservation>>;
+      reservations: ReservationLog | null;
       /** Revision of the stream: the number of events applied minus one. */
       version: number;
     };
@@ -202,7 +227,7 @@ export function decide(command: ProductCommand, state: ProductState): ProductEve
  */
 function decideInventory(command: InventoryCommand, state: Extract<ProductState, { productId: string }>): ProductEvent[] {
   const { productId, orderId, at } = command;
-  const existing = state.reservations[orderId];
+  const existing = reservationFor(state, orderId);
   switch (command.type) {
     case 'ReserveStock': {
       if (existing) return [];
@@ -243,7 +268,7 @@ export function evolve(state: ProductState, event: ProductEvent): ProductState {
         category: d.category,
         price: d.price,
         stock: d.initialStock,
-        reservations: {},
+        reservations: null,
         version: 0,
       };
     }
@@ -276,7 +301,7 @@ export function evolve(state: ProductState, event: ProductEvent): ProductState {
             ? { quantity: d.quantity, state: 'rejected' }
             : { quantity: d.quantity, state: event.type === 'StockReleased' ? 'released' : 'sold' };
       const stock = event.type === 'StockReserved' || event.type === 'StockReleased' ? event.data.stock : state.stock;
-      return { ...state, stock, reservations: { ...state.reservations, [d.orderId]: next }, version: state.version + 1 };
+      return { ...state, stock, reservations: { orderId: d.orderId, reservation: next, previous: state.reservations }, version: state.version + 1 };
     }
     default:
       return assertNever(event, 'product event');
