@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Bus, BusMessage, BusObserver } from '../../platform/bus/bus.js';
+import { deadLetterTopic, type Bus, type BusMessage, type BusObserver, type DeliveredMessage } from '../../platform/bus/bus.js';
 import { KafkaBus } from '../../platform/bus/kafka-bus.js';
 import { MemoryBus } from '../../platform/bus/memory-bus.js';
 import { toDomainEvent } from '../../platform/eventsourcing/command-handler.js';
@@ -133,6 +133,45 @@ function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus
       } finally {
         await stop();
         await tap.close();
+        await bus.close();
+        await events.close();
+      }
+    }, 120_000);
+
+    it('parks malformed integration events on the dead-letter topics with the error, and goes on', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'saga-dlq-'));
+      dirs.push(dir);
+      const logger = createLogger('saga-test', 'silent');
+      const events = await FileEventStore.open(dir, { fsync: false });
+      const bus = await openBus(new HandledCounter());
+      const parked: DeliveredMessage[] = [];
+      const dlq = await bus.consume({
+        groupId: `dlq-${randomUUID()}`,
+        topics: [deadLetterTopic(ORDER_TOPIC), deadLetterTopic(PRODUCT_TOPIC)],
+        handler: (m) => {
+          parked.push(m);
+          return Promise.resolve();
+        },
+      });
+      const { products, orders, stop } = await startSaga({ bus, events, logger });
+      try {
+        const badOrder = { id: randomUUID(), key: randomUUID(), type: 'OrderPlaced.v1', value: { orderId: 'x', items: 'all of them' } };
+        const badReply = { id: randomUUID(), key: randomUUID(), type: 'StockReserved.v1', value: { orderId: randomUUID(), quantity: 'two' } };
+        await bus.publish(ORDER_TOPIC, [badOrder]);
+        await bus.publish(PRODUCT_TOPIC, [badReply]);
+        const seller: Actor = { userId: randomUUID(), role: 'SELLER' };
+        const customer: Actor = { userId: randomUUID(), role: 'CUSTOMER' };
+        const p = await products.create({ sku: `DLQ-${randomUUID().slice(0, 8)}`, name: 'After poison', category: 'c', description: null, price: { amount: 100, currency: 'EUR' }, initialStock: 2 }, seller);
+        const order = await orders.place({ items: [{ productId: p._id, quantity: 1 }] }, customer);
+        await eventually(async () => expect((await orders.order(order._id, customer))?.status).toBe('CONFIRMED'), 60_000);
+        await eventually(() => expect(parked.map((m) => m.id).sort()).toEqual([badOrder.id, badReply.id].sort()), 60_000);
+        const byId = new Map(parked.map((m) => [m.id, m]));
+        expect(byId.get(badOrder.id)).toMatchObject({ topic: deadLetterTopic(ORDER_TOPIC), headers: { 'x-consumer-group': RESERVATIONS_GROUP, 'x-attempts': '1' } });
+        expect(byId.get(badOrder.id)?.headers?.['x-error']).toMatch(/malformed OrderPlaced\.v1/);
+        expect(byId.get(badReply.id)).toMatchObject({ topic: deadLetterTopic(PRODUCT_TOPIC), headers: { 'x-consumer-group': REPLIES_GROUP } });
+      } finally {
+        await stop();
+        await dlq.close();
         await bus.close();
         await events.close();
       }
