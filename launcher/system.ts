@@ -84,6 +84,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
         readiness: infrastructure.readiness,
         internalSecret: keys.internalSecret,
         payments: new SimulatedPaymentProvider(),
+        timeouts: config.orderTimeouts,
       },
       listenOn(config.ports.order),
     );

@@ -41,6 +41,8 @@ const schema = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(100_000),
   CORS_ORIGINS: optionalUrl,
   ADMIN_TOKEN: optionalUrl,
+  ORDER_PENDING_TIMEOUT_SECONDS: z.coerce.number().min(1).default(120),
+  ORDER_PAYMENT_TIMEOUT_SECONDS: z.coerce.number().min(1).default(1800),
   NAMESPACE: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'lower-case letters, digits, _ and -').default('storefront'),
   EVENTSTORE_URL: optionalUrl,
   MONGODB_URL: optionalUrl,
@@ -73,6 +75,8 @@ export interface Config {
     loginAttemptsPerAddress: number;
   };
   limits: { requestsPerMinute: number; maxDepth: number; maxAliases: number; maxCost: number; maxBodyBytes: number };
+  /** How long an order may stay PENDING (stock being reserved) or CONFIRMED (unpaid) before it expires. */
+  orderTimeouts: { pendingSeconds: number; paymentSeconds: number };
   /** Origins allowed by CORS; ['*'] for any. */
   corsOrigins: string[];
   /** Prefix for Redis keys and channels (so systems and test runs can share a server). */
@@ -115,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       loginAttemptsPerAddress: e.LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE,
     },
     limits: { requestsPerMinute: e.RATE_LIMIT_PER_MINUTE, maxDepth: e.MAX_QUERY_DEPTH, maxAliases: e.MAX_QUERY_ALIASES, maxCost: e.MAX_QUERY_COST, maxBodyBytes: e.MAX_BODY_BYTES },
+    orderTimeouts: { pendingSeconds: e.ORDER_PENDING_TIMEOUT_SECONDS, paymentSeconds: e.ORDER_PAYMENT_TIMEOUT_SECONDS },
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : e.NODE_ENV === 'production' ? [] : ['*'],
     servers: {
       ...(e.EVENTSTORE_URL && { eventStore: e.EVENTSTORE_URL }),

@@ -46,8 +46,18 @@ export type RecordPayment = Base & { type: 'RecordPayment'; by: Actor; chargeId:
 export type RecordPaymentFailure = Base & { type: 'RecordPaymentFailure'; by: Actor; reason: string };
 export type CancelOrder = Base & { type: 'CancelOrder'; by: Actor; refundId: string | null };
 export type ShipOrder = Base & { type: 'ShipOrder'; by: Actor };
+/**
+ * Releases the stock of an order the saga or the customer left hanging: still PENDING since
+ * before `pendingSince` (the reservation never completed), or CONFIRMED and unpaid since before
+ * `confirmedSince`. Decided on the stream's own timestamps, so a stale read model cannot expire
+ * an order that moved on.
+ */
+export type ExpireOrder = Base & { type: 'ExpireOrder'; pendingSince: string; confirmedSince: string };
 
-export type OrderCommand = PlaceOrder | RecordReservation | RecordRejection | RecordPayment | RecordPaymentFailure | CancelOrder | ShipOrder;
+export type OrderCommand = PlaceOrder | RecordReservation | RecordRejection | RecordPayment | RecordPaymentFailure | CancelOrder | ShipOrder | ExpireOrder;
+
+/** Who the saga's own decisions are recorded as. */
+export const SYSTEM_ACTOR = 'system';
 
 /** Lines per order; more is a mistake (or an attack), not a basket. */
 export const MAX_LINES = 50;
@@ -189,6 +199,15 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       if (order.status !== 'PAID') throw new IllegalStateError(`a ${order.status} order cannot be shipped; it must be PAID`, ['id']);
       return [{ type: 'OrderShipped', data: { orderId, shippedBy: command.by.userId, shippedAt: at } }];
     }
+    case 'ExpireOrder': {
+      if (state.status === 'PENDING' && state.createdAt < command.pendingSince) {
+        return [{ type: 'OrderRejected', data: { orderId, reason: 'stock reservation did not complete in time', productId: null, items: lines(state), rejectedAt: at } }];
+      }
+      if (state.status === 'CONFIRMED' && state.updatedAt < command.confirmedSince) {
+        return [{ type: 'OrderCancelled', data: { orderId, cancelledBy: SYSTEM_ACTOR, refundId: null, items: lines(state), cancelledAt: at, reason: 'payment not received in time' } }];
+      }
+      return [];
+    }
     default:
       return assertNever(command, 'order command');
   }
@@ -228,7 +247,7 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
     case 'OrderPaymentFailed':
       return { ...next, status: 'PAYMENT_FAILED', statusReason: event.data.reason, updatedAt: event.data.failedAt };
     case 'OrderCancelled':
-      return { ...next, status: 'CANCELLED', statusReason: event.data.refundId ? 'cancelled and refunded' : 'cancelled', updatedAt: event.data.cancelledAt };
+      return { ...next, status: 'CANCELLED', statusReason: event.data.reason ?? (event.data.refundId ? 'cancelled and refunded' : 'cancelled'), updatedAt: event.data.cancelledAt };
     case 'OrderShipped':
       return { ...next, status: 'SHIPPED', updatedAt: event.data.shippedAt };
     default:

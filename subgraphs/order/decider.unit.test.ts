@@ -163,3 +163,29 @@ describe('placing: bad input', () => {
     spec.given([f.placed]).when({ ...f.place, items: [{ productId: f.a, quantity: 5 }] }).thenFails({ code: 'ALREADY_EXISTS', field: ['input', 'idempotencyKey'] });
   });
 });
+
+describe('expiry', () => {
+  const later = '2026-11-23T11:00:00.000Z';
+  const earlier = '2026-11-23T09:00:00.000Z';
+
+  it('rejects an order PENDING since before the deadline, and cancels one CONFIRMED and unpaid since before its deadline', () => {
+    const f = fixture();
+    spec
+      .given([f.placed, f.reservedA])
+      .when({ type: 'ExpireOrder', orderId: f.orderId, pendingSince: later, confirmedSince: later, at: later })
+      .then([{ type: 'OrderRejected', data: { orderId: f.orderId, reason: 'stock reservation did not complete in time', productId: null, items: f.items, rejectedAt: later } }]);
+    spec
+      .given([f.placed, f.reservedA, f.reservedB, f.confirmed])
+      .when({ type: 'ExpireOrder', orderId: f.orderId, pendingSince: later, confirmedSince: later, at: later })
+      .then([{ type: 'OrderCancelled', data: { orderId: f.orderId, cancelledBy: 'system', refundId: null, items: f.items, cancelledAt: later, reason: 'payment not received in time' } }]);
+  });
+
+  it('leaves orders alone that are younger than the deadline, paid, or already ended', () => {
+    const f = fixture();
+    const expire = { type: 'ExpireOrder' as const, orderId: f.orderId, pendingSince: earlier, confirmedSince: earlier, at: later };
+    spec.given([f.placed]).when(expire).thenNothingHappens();
+    spec.given([f.placed, f.reservedA, f.reservedB, f.confirmed]).when(expire).thenNothingHappens();
+    spec.given([f.placed, f.reservedA, f.reservedB, f.confirmed, f.paid]).when({ ...expire, pendingSince: later, confirmedSince: later }).thenNothingHappens();
+    spec.given([]).when(expire).thenNothingHappens();
+  });
+});

@@ -29,7 +29,8 @@ export type OrderPaid = DomainEvent<'OrderPaid', { orderId: string; chargeId: st
 
 export type OrderPaymentFailed = DomainEvent<'OrderPaymentFailed', { orderId: string; reason: string; items: OrderLine[]; failedAt: string }>;
 
-export type OrderCancelled = DomainEvent<'OrderCancelled', { orderId: string; cancelledBy: string; refundId: string | null; items: OrderLine[]; cancelledAt: string }>;
+/** Cancelled by the customer (or an admin), or expired unpaid (`reason` says so). */
+export type OrderCancelled = DomainEvent<'OrderCancelled', { orderId: string; cancelledBy: string; refundId: string | null; items: OrderLine[]; cancelledAt: string; reason?: string }>;
 
 export type OrderShipped = DomainEvent<'OrderShipped', { orderId: string; shippedBy: string; shippedAt: string }>;
 

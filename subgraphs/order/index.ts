@@ -21,6 +21,7 @@ runProcess('order', async (config, logger) => {
       internalSecret,
       // The only provider adapter so far: the contract's simulated test tokens.
       payments: new SimulatedPaymentProvider(),
+      timeouts: config.orderTimeouts,
     },
     { port: config.ports.order, host: config.host },
   );

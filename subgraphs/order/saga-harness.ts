@@ -39,6 +39,7 @@ export async function startSaga(deps: {
   pubsub?: PubSub;
   payments?: PaymentProvider;
   paymentRetry?: OrderServiceDeps['paymentRetry'];
+  timeouts?: OrderServiceDeps['timeouts'];
 }): Promise<Saga> {
   const metrics = () => createMetrics(serviceRegistry('saga', { processMetrics: false }));
   const pubsub = deps.pubsub ?? new MemoryPubSub();
@@ -50,6 +51,7 @@ export async function startSaga(deps: {
     clock: () => new Date(),
     payments: deps.payments ?? new SimulatedPaymentProvider(),
     ...(deps.paymentRetry && { paymentRetry: deps.paymentRetry }),
+    ...(deps.timeouts && { timeouts: deps.timeouts }),
   });
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {

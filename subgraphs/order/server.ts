@@ -16,7 +16,8 @@ import { OrderItem } from './resolvers/OrderItem.js';
 import { Query } from './resolvers/Query.js';
 import { Subscription } from './resolvers/Subscription.js';
 import { User } from './resolvers/User.js';
-import { OrderService, type OrderServiceDeps } from './service.js';
+import { DEFAULT_ORDER_TIMEOUTS, OrderService, type OrderServiceDeps } from './service.js';
+import { expiryInterval, startOrderExpiry } from './expiry.js';
 
 export const orderTypeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
 
@@ -28,6 +29,7 @@ export interface OrderSubgraphDeps extends ServicePorts {
   payments: PaymentProvider;
   clock?: () => Date;
   paymentRetry?: OrderServiceDeps['paymentRetry'];
+  timeouts?: OrderServiceDeps['timeouts'];
   internalSecret: Uint8Array;
   readiness?: Record<string, () => Promise<void>>;
 }
@@ -36,6 +38,7 @@ export interface OrderSubgraphDeps extends ServicePorts {
 export async function startOrderSubgraph(deps: OrderSubgraphDeps, listenOn: { port: number; host: string }): Promise<RunningService & { service: OrderService }> {
   const service = new OrderService({ ...deps, clock: deps.clock ?? (() => new Date()) });
   const replies = await startReservationReplies(deps.bus, service);
+  const expiry = startOrderExpiry(service, deps.logger, expiryInterval(deps.timeouts ?? DEFAULT_ORDER_TIMEOUTS));
   try {
     const running = await startGraphQLService<OrderContext>(
       {
@@ -52,11 +55,13 @@ export async function startOrderSubgraph(deps: OrderSubgraphDeps, listenOn: { po
       ...running,
       service,
       close: async () => {
+        await expiry.stop();
         await replies.close();
         await running.close();
       },
     };
   } catch (error) {
+    await expiry.stop();
     await replies.close();
     throw error;
   }

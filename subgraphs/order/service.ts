@@ -8,7 +8,7 @@ import { pageSize, unauthenticated, type UserError } from '../../platform/graphq
 import { liveFeed } from '../../platform/graphql/live-feed.js';
 import { isUuid, uuidV5 } from '../../platform/ids.js';
 import type { ServicePorts } from '../../platform/ports.js';
-import { canSee, orderDecider, paymentStep, requireOrder, type Actor, type OrderCommand, type OrderState, type PlacedOrder } from './decider.js';
+import { canSee, orderDecider, paymentStep, requireOrder, SYSTEM_ACTOR, type Actor, type OrderCommand, type OrderState, type PlacedOrder } from './decider.js';
 import { orderStream, type Money, type OrderEvent, type OrderLine } from './events.js';
 import { PaymentDeclinedError, TransientPaymentError, type PaymentProvider } from './payments.js';
 import { ORDER_STATUS_CHANNEL, ORDERS, type OrderDoc, type OrderPage, type OrderStatusNotification } from './read-model/read-model.js';
@@ -25,7 +25,12 @@ export interface OrderServiceDeps extends ServicePorts {
   clock: () => Date;
   /** Attempts at the payment provider when it fails transiently (tok_flaky). */
   paymentRetry?: { maxAttempts: number; initialBackoffMs: number };
+  /** How long an order may stay PENDING or CONFIRMED (unpaid) before `expireStale` ends it. */
+  timeouts?: { pendingSeconds: number; paymentSeconds: number };
 }
+
+export const DEFAULT_ORDER_TIMEOUTS = { pendingSeconds: 120, paymentSeconds: 1800 };
+const EXPIRY_BATCH = 100;
 
 export interface PaymentOutcome {
   order: OrderDoc;
@@ -197,6 +202,33 @@ export class OrderService {
     if (!isUuid(reply.orderId)) return;
     const { orderId, productId, reason } = reply;
     await this.execute(orderId, { type: 'RecordRejection', orderId, productId, reason, at: this.deps.clock().toISOString() }, this.sagaContext(causation)).catch(ignoreUnknownOrder);
+  }
+
+  /**
+   * Ends orders left hanging, oldest first, up to a batch per kind: PENDING longer than the
+   * pending timeout (the reservation never completed) are rejected, CONFIRMED and unpaid longer
+   * than the payment timeout are cancelled; either way the saga releases their stock. Candidates
+   * come from the read model; the decider checks the stream's own timestamps. Returns how many
+   * orders it ended.
+   */
+  async expireStale(): Promise<number> {
+    const now = this.deps.clock();
+    const { pendingSeconds, paymentSeconds } = this.deps.timeouts ?? DEFAULT_ORDER_TIMEOUTS;
+    const pendingSince = new Date(now.getTime() - pendingSeconds * 1000).toISOString();
+    const confirmedSince = new Date(now.getTime() - paymentSeconds * 1000).toISOString();
+    const orders = this.deps.documents.collection<OrderDoc>(ORDERS);
+    const [pending, unpaid] = await Promise.all([
+      orders.find({ filter: { status: 'PENDING', createdAt: { $lt: pendingSince } }, sort: [['createdAt', 1]], first: EXPIRY_BATCH }),
+      orders.find({ filter: { status: 'CONFIRMED', updatedAt: { $lt: confirmedSince } }, sort: [['updatedAt', 1]], first: EXPIRY_BATCH }),
+    ]);
+    let ended = 0;
+    for (const order of [...pending.items, ...unpaid.items]) {
+      const command = { type: 'ExpireOrder' as const, orderId: order._id, pendingSince, confirmedSince, at: now.toISOString() };
+      const { events } = await this.execute(order._id, command, { actor: SYSTEM_ACTOR, correlationId: randomUUID(), now });
+      if (events.length > 0) ended++;
+    }
+    if (ended > 0) this.deps.logger.info({ ended }, 'expired orders left pending or unpaid; their stock is released');
+    return ended;
   }
 
   private sagaContext(causation: Causation) {

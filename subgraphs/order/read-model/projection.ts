@@ -18,7 +18,14 @@ export function evolveOrderDoc(doc: OrderDoc | undefined, event: OrderEvent): Or
 export const ordersProjection: Projection = {
   name: 'orders',
   collections: [ORDERS],
-  indexes: { [ORDERS]: [{ keys: [['customerId', 1], ['createdAt', -1]] }, { keys: [['createdAt', -1]] }] },
+  indexes: {
+    [ORDERS]: [
+      { keys: [['customerId', 1], ['createdAt', -1]] },
+      // Expiry: PENDING by age, CONFIRMED (unpaid) by confirmation time.
+      { keys: [['status', 1], ['createdAt', 1]] },
+      { keys: [['status', 1], ['updatedAt', 1]] },
+    ],
+  },
   handles: (event) => ORDER_EVENT_TYPES.has(event.type),
   async apply(event: RecordedEvent, target) {
     const orderEvent = { type: event.type, data: event.data } as OrderEvent;

@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryBus } from '../../platform/bus/memory-bus.js';
+import { MemoryCache } from '../../platform/cache/memory-cache.js';
+import type { DocumentStore } from '../../platform/documents/document-store.js';
+import { MemoryDocumentStore } from '../../platform/documents/memory-document-store.js';
+import { MongoDocumentStore } from '../../platform/documents/mongo-document-store.js';
+import type { EventStore } from '../../platform/event-store/event-store.js';
+import { FileEventStore } from '../../platform/event-store/file-event-store.js';
+import { createLogger } from '../../platform/logging.js';
+import { createMetrics, serviceRegistry } from '../../platform/metrics/metrics.js';
+import { MemoryPubSub } from '../../platform/pubsub/memory-pubsub.js';
+import { eventually } from '../../platform/testing/eventually.js';
+import { freshMongoUrl, withServer } from '../../platform/testing/servers.js';
+import { Projector } from '../../projections/projector.js';
+import { toDomainEvent } from '../../platform/eventsourcing/command-handler.js';
+import { fold } from '../../platform/eventsourcing/decider.js';
+import { productDecider } from '../product/decider.js';
+import { productStream, type ProductEvent } from '../product/events.js';
+import type { Actor } from './decider.js';
+import { startOrderExpiry } from './expiry.js';
+import { SimulatedPaymentProvider } from './payments.js';
+import { ordersProjection } from './read-model/projection.js';
+import { startSaga } from './saga-harness.js';
+import { OrderService } from './service.js';
+
+const logger = createLogger('expiry-test', 'silent');
+
+describe('orders left hanging expire and give their stock back', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  const eventStore = async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'expiry-'));
+    const events = await FileEventStore.open(dir, { fsync: false });
+    cleanups.push(async () => {
+      await events.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    return events;
+  };
+
+  it('cancels a CONFIRMED order unpaid past the payment timeout, releasing its stock; a paid one stays', async () => {
+    const events = await eventStore();
+    const bus = new MemoryBus();
+    const saga = await startSaga({ bus, events, logger, timeouts: { pendingSeconds: 60, paymentSeconds: 0.5 } });
+    cleanups.push(async () => {
+      await saga.stop();
+      await bus.close();
+    });
+    const seller: Actor = { userId: randomUUID(), role: 'SELLER' };
+    const customer: Actor = { userId: randomUUID(), role: 'CUSTOMER' };
+    const p = await saga.products.create({ sku: `EX-${randomUUID().slice(0, 8)}`, name: 'Expiring', category: 'c', description: null, price: { amount: 100, currency: 'EUR' }, initialStock: 5 }, seller);
+    // The product's own stream (this harness runs no catalog projection).
+    const stock = async () => {
+      const state = fold(productDecider, (await events.readStream(productStream(p._id))).map((e) => toDomainEvent<ProductEvent>(e)));
+      return state.status === 'none' ? undefined : state.stock;
+    };
+    const abandoned = await saga.orders.place({ items: [{ productId: p._id, quantity: 2 }] }, customer);
+    const paid = await saga.orders.place({ items: [{ productId: p._id, quantity: 1 }] }, customer);
+    await eventually(async () => expect((await saga.orders.order(paid._id, customer))?.status).toBe('CONFIRMED'));
+    await saga.orders.pay(paid._id, { token: 'tok_visa' }, customer);
+    const sweeper = startOrderExpiry(saga.orders, logger, 100);
+    cleanups.push(() => sweeper.stop());
+    await eventually(async () => expect(await saga.orders.order(abandoned._id, customer)).toMatchObject({ status: 'CANCELLED', statusReason: 'payment not received in time' }), 10_000);
+    expect((await saga.orders.order(paid._id, customer))?.status).toBe('PAID');
+    await eventually(async () => expect(await stock()).toBe(4)); // 5 - 1 sold; the 2 abandoned are back
+  });
+
+  it('rejects an order still PENDING past the pending timeout (no reservation ever answered)', async () => {
+    await expirePending(await eventStore(), new MemoryDocumentStore());
+  });
+});
+
+withServer('MONGODB_URL', 'order expiry on MongoDB (FerretDB)', (url) => {
+  describe('order expiry on MongoDB (FerretDB)', () => {
+    it('finds and rejects an order still PENDING past the pending timeout', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'expiry-'));
+      const events = await FileEventStore.open(dir, { fsync: false });
+      try {
+        await expirePending(events, await MongoDocumentStore.connect(freshMongoUrl(url).url, logger));
+      } finally {
+        await events.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+});
+
+async function expirePending(events: EventStore, documents: DocumentStore): Promise<void> {
+  const ports = { events, documents, cache: new MemoryCache(), pubsub: new MemoryPubSub(), logger };
+  const metrics = () => createMetrics(serviceRegistry('test', { processMetrics: false }));
+  // No product service at all: nobody will reserve.
+  const orders = new OrderService({ ...ports, metrics: metrics(), clock: () => new Date(), payments: new SimulatedPaymentProvider(), timeouts: { pendingSeconds: 0.3, paymentSeconds: 60 } });
+  const readModel = new Projector(ordersProjection, { ...ports, metrics: metrics() });
+  await readModel.start();
+  try {
+    const customer: Actor = { userId: randomUUID(), role: 'CUSTOMER' };
+    const order = await orders.place({ items: [{ productId: randomUUID(), quantity: 1 }] }, customer);
+    await eventually(async () => expect((await orders.order(order._id, customer))?.status).toBe('PENDING'));
+    expect(await orders.expireStale()).toBe(0); // not yet
+    await sleep(400);
+    expect(await orders.expireStale()).toBe(1);
+    await eventually(async () => expect(await orders.order(order._id, customer)).toMatchObject({ status: 'REJECTED', statusReason: 'stock reservation did not complete in time' }));
+    expect(await orders.expireStale()).toBe(0); // once
+  } finally {
+    await readModel.stop();
+    await documents.close();
+  }
+}
