@@ -44,7 +44,15 @@ export interface GatewayOptions {
   corsOrigins: readonly string[];
   production?: boolean;
   compositionTimeoutMs?: number;
+  /**
+   * Subscription fields whose first event is the current state rather than a change (see
+   * SubscriptionForwarder): a caller joining a shared upstream is sent its latest event.
+   */
+  stateSubscriptions?: readonly string[];
 }
+
+/** In the contract, `orderStatusChanged` starts with the order as it is. */
+export const STATE_SUBSCRIPTIONS: readonly string[] = ['orderStatusChanged'];
 
 export interface RunningGateway {
   url: string;
@@ -104,7 +112,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   const signer = new CallerSigner(options.auth.internalSecret);
   const callerContext = async (caller: CallerContext): Promise<GatewayContext> => ({ caller, internalToken: await signer.sign(caller) });
   const subgraphs = new SubgraphClient();
-  const forwarder = new SubscriptionForwarder(supergraph, { logger, metrics, identityHeader: IDENTITY_HEADER, subgraphs });
+  const forwarder = new SubscriptionForwarder(supergraph, { logger, metrics, identityHeader: IDENTITY_HEADER, subgraphs, stateFields: new Set(options.stateSubscriptions ?? STATE_SUBSCRIPTIONS) });
   const fastPath = new SingleSubgraphRouter(supergraph);
   const knownOperations = new Set<string>();
   /** Sends a single-subgraph operation straight to its subgraph and relays the answer as it is. */

@@ -31,12 +31,17 @@ export function rootFieldName(document: DocumentNode, operationName: string | nu
 interface Upstream {
   listeners: Set<ReturnType<typeof pushIterator<ExecutionResult>>>;
   stop: () => void;
+  /** The last event, for a state feed's late joiners. */
+  latest?: ExecutionResult;
 }
 
 /**
  * Forwards each client subscription to the subgraph that owns its root field, over graphql-ws.
  * Identical subscriptions (same subgraph, caller, document and variables) share one upstream
- * subscription; one WebSocket per subgraph carries them all (graphql-ws multiplexes).
+ * subscription; one WebSocket per subgraph carries them all (graphql-ws multiplexes). A change
+ * feed (stockChanged) gives a joiner only what happens after it joined; a state feed (a field
+ * in `stateFields`, whose first event is the current state) gives it the latest event first,
+ * as its own upstream would have.
  */
 export class SubscriptionForwarder {
   private readonly clients = new Map<string, Client>();
@@ -46,7 +51,7 @@ export class SubscriptionForwarder {
 
   constructor(
     private readonly supergraph: Pick<Supergraph, 'subscriptionOwners' | 'ownership' | 'endpoints' | 'apiSchema'>,
-    private readonly deps: { logger: Logger; metrics: Metrics; identityHeader: string; subgraphs: SubgraphClient },
+    private readonly deps: { logger: Logger; metrics: Metrics; identityHeader: string; subgraphs: SubgraphClient; stateFields?: ReadonlySet<string> },
   ) {
     this.completer = new EntityCompleter(supergraph.apiSchema, supergraph.ownership);
   }
@@ -105,6 +110,7 @@ export class SubscriptionForwarder {
       if (shared.listeners.size === 0) shared.stop();
     });
     shared.listeners.add(listener);
+    if (shared.latest && this.deps.stateFields?.has(field)) listener.push(shared.latest);
     const { metrics } = this.deps;
     metrics.subscriptionsActive.inc({ field });
     return (async function* () {
@@ -162,6 +168,7 @@ export class SubscriptionForwarder {
       try {
         for await (const result of iterator) {
           const finished = await finish(result as ExecutionResult);
+          upstream.latest = finished;
           for (const l of upstream.listeners) l.push(finished);
         }
       } catch (error) {

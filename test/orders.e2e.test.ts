@@ -165,11 +165,48 @@ function orderSuite(mode: string, servers: Record<string, string> | undefined) {
         expect(await mutate(SHIP, { id }, seller.headers)).toMatchObject({ order: { status: 'SHIPPED' }, userErrors: [] });
         expect(await mutate(CANCEL, { id })).toMatchObject({ order: null, userErrors: [{ code: 'INVALID_STATE' }] });
         await statusReader;
-        expect(statuses.map((s) => s.status)).toEqual(['PAID', 'SHIPPED']);
-        expect(statuses[0]!.items.map((i) => i.product.name)).toEqual(['Saga lamp 5', 'Saga lamp 3']);
+        expect(statuses.map((s) => s.status)).toEqual(['CONFIRMED', 'PAID', 'SHIPPED']); // the state when subscribing, then each change
+        expect(statuses[1]!.items.map((i) => i.product.name)).toEqual(['Saga lamp 5', 'Saga lamp 3']);
       } finally {
         await watcher.dispose();
         await stockReader.catch(() => undefined);
+      }
+    });
+
+    it('orderStatusChanged starts from the order as it is, so a subscriber right after placeOrder misses nothing, shared or not', async () => {
+      const id = await product(5);
+      const placed = await place([{ productId: id, quantity: 1 }]);
+      const client = wsClient(system.gatewayUrl, customer.headers);
+      const watch = async () => {
+        const seen: string[] = [];
+        const sub = client.iterate<{ orderStatusChanged: { status: string } }>({ query: 'subscription($id: ID!) { orderStatusChanged(orderId: $id) { status } }', variables: { id: placed.order!.id } });
+        for await (const r of sub) {
+          expect(r.errors).toBeUndefined();
+          seen.push(r.data!.orderStatusChanged.status);
+          if (seen.at(-1) === 'CONFIRMED') break;
+        }
+        return seen;
+      };
+      try {
+        // Two identical subscriptions of one caller share an upstream; both start from the state.
+        const [a, b] = await Promise.all([watch(), watch()]);
+        for (const seen of [a, b]) {
+          expect(seen.at(-1)).toBe('CONFIRMED');
+          expect(seen.every((s) => s === 'PENDING' || s === 'CONFIRMED')).toBe(true);
+        }
+        const late = await watch(); // long after the confirmation: the current state at once
+        expect(late).toEqual(['CONFIRMED']);
+        const stranger = wsClient(system.gatewayUrl, (await signUp(system.gatewayUrl, 'CUSTOMER')).headers);
+        const refused = stranger.iterate({ query: 'subscription($id: ID!) { orderStatusChanged(orderId: $id) { status } }', variables: { id: placed.order!.id } });
+        let first: { errors?: readonly { extensions?: Record<string, unknown> }[] } | undefined;
+        for await (const r of refused) {
+          first = r;
+          break;
+        }
+        expect(first?.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+        await stranger.dispose();
+      } finally {
+        await client.dispose();
       }
     });
 

@@ -14,11 +14,17 @@ export function liveFeed<T>(options: {
   wanted: (notification: T) => boolean;
   /** When the change happened (ISO-8601), for the delivery latency. */
   at: (notification: T) => string;
+  /** Sent first: the current state, for feeds that start from it. */
+  initial?: T;
 }): AsyncGenerator<T> {
-  const { field, subscription, metrics, clock, wanted, at } = options;
+  const { field, subscription, metrics, clock, wanted, at, initial } = options;
   metrics.subscriptionsActive.inc({ field });
   return (async function* () {
     try {
+      if (initial !== undefined) {
+        metrics.subscriptionEvents.inc({ field });
+        yield initial;
+      }
       for await (const notification of subscription) {
         if (!wanted(notification)) continue;
         metrics.subscriptionDeliveryDuration.observe({ field }, Math.max(0, (clock().getTime() - Date.parse(at(notification))) / 1000));

@@ -53,6 +53,7 @@ export async function startGraphQLService<Context extends BaseContext>(options: 
     readiness: options.readiness,
     graphql: (req, res) => executeApollo(apollo, req, res, async () => options.context(req.headers), { bodyLimitBytes: options.bodyLimitBytes ?? 1_000_000 }),
   });
+  const format = formatError(logger, metrics);
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.bodyLimitBytes ?? 1_000_000 });
   const ws = useServer<Record<string, unknown>>(
     {
@@ -60,9 +61,12 @@ export async function startGraphQLService<Context extends BaseContext>(options: 
       // Per-operation extensions win: the gateway multiplexes many callers over one connection
       // and passes each subscription's (signed) identity with it.
       context: (ctx, _id, payload) => options.context({ ...ctx.extra.request.headers, ...ctx.connectionParams, ...(payload.extensions ?? {}) }),
+      // The same error policy as over HTTP: business codes kept, anything unexpected masked.
       onError: (_ctx, _id, _payload, errors) => {
         for (const error of errors) logger.warn({ err: error }, 'subscription error');
+        return errors.map((e) => format(e.toJSON(), e));
       },
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: result.errors.map((e) => format(e.toJSON(), e)) } : undefined),
     },
     wss,
   );

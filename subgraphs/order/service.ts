@@ -265,18 +265,34 @@ export class OrderService {
     return { ...page, totalCount: () => collection.count(filter) };
   }
 
-  /** Status changes of one order, for its customer or an admin. */
+  /**
+   * The order as it is now, then each status change, for its customer or an admin. Starting from
+   * the current state means a client that subscribes right after `placeOrder` cannot miss a
+   * confirmation that came first (the saga often takes milliseconds).
+   */
   async statusChanges(orderId: string, actor: Actor | undefined): Promise<AsyncGenerator<OrderStatusNotification>> {
     const { metrics, pubsub, clock } = this.deps;
-    // Subscribe before the check, so that no change between the two is missed.
+    // Listen before reading the current state, so that no change between the two is missed.
     const subscription = pubsub.subscribe<OrderStatusNotification>(ORDER_STATUS_CHANNEL);
+    let current: OrderDoc | null;
     try {
-      if (!(await this.order(orderId, actor))) throw new NotFoundError(`order ${orderId} does not exist`, ['orderId']);
+      await subscription.ready;
+      current = await this.order(orderId, actor);
+      if (!current) throw new NotFoundError(`order ${orderId} does not exist`, ['orderId']);
     } catch (error) {
       await subscription.return?.();
       throw error;
     }
-    return liveFeed({ field: 'orderStatusChanged', subscription, metrics, clock, wanted: (n) => n.order._id === orderId, at: (n) => n.at });
+    const seen = current.version;
+    return liveFeed({
+      field: 'orderStatusChanged',
+      subscription,
+      metrics,
+      clock,
+      initial: { order: current, at: current.updatedAt, position: current._position ?? 0 },
+      wanted: (n) => n.order._id === orderId && n.order.version > seen,
+      at: (n) => n.at,
+    });
   }
 }
 

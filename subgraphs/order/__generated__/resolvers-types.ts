@@ -167,7 +167,7 @@ export type QueryOrderArgs = {
 
 export type Subscription = {
   __typename?: 'Subscription';
-  /** Every status change of the order, for its owner or an admin. */
+  /** The order as it is now, then every status change, for its owner or an admin. */
   orderStatusChanged: Order;
 };
 
