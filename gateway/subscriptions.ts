@@ -3,7 +3,7 @@ import { GraphQLError, type GraphQLFormattedError, Kind, print, type DocumentNod
 import WebSocket from 'ws';
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
-import { pushIterator } from '../platform/pubsub/pubsub.js';
+import { pushIterator, viewIterator } from '../platform/pubsub/pubsub.js';
 import type { SubgraphEndpoint, Supergraph } from './compose.js';
 import type { SubgraphClient } from './subgraph-client.js';
 import { EntityCompleter, inlineFragments, project, type EntityFetch } from './entity-completion.js';
@@ -84,11 +84,11 @@ export class SubscriptionForwarder {
    * @param caller who subscribes (part of the sharing key: what a subscription shows may depend on it)
    * @param identity signs the caller for subgraphs, freshly for each use (a subscription outlives any one token)
    */
-  subscribe(document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | null | undefined, caller: string, identity: () => Promise<string>): Promise<AsyncGenerator<ExecutionResult>> {
+  subscribe(document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | null | undefined, caller: string, identity: () => Promise<string>): Promise<AsyncIterableIterator<ExecutionResult>> {
     return identity().then((token) => this.open(document, variables, operationName, caller, token, identity));
   }
 
-  private open(document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | null | undefined, caller: string, token: string, identity: () => Promise<string>): AsyncGenerator<ExecutionResult> {
+  private open(document: DocumentNode, variables: Record<string, unknown> | undefined, operationName: string | null | undefined, caller: string, token: string, identity: () => Promise<string>): AsyncIterableIterator<ExecutionResult> {
     const extensions = { [this.deps.identityHeader]: token };
     const field = rootFieldName(document, operationName);
     const owner = field ? this.supergraph.subscriptionOwners.get(field) : undefined;
@@ -113,17 +113,16 @@ export class SubscriptionForwarder {
     if (shared.latest && this.deps.stateFields?.has(field)) listener.push(shared.latest);
     const { metrics } = this.deps;
     metrics.subscriptionsActive.inc({ field });
-    return (async function* () {
-      try {
-        for await (const result of listener) {
-          metrics.subscriptionEvents.inc({ field });
-          yield result;
-        }
-      } finally {
-        metrics.subscriptionsActive.dec({ field });
-        await listener.return?.();
-      }
-    })();
+    // Not an async generator: when the client leaves, the upstream must be released at once,
+    // not at the next event (a quiet feed may never have one).
+    return viewIterator(
+      listener,
+      (result: ExecutionResult) => {
+        metrics.subscriptionEvents.inc({ field });
+        return result;
+      },
+      () => metrics.subscriptionsActive.dec({ field }),
+    );
   }
 
   /** Completes an event with fields other subgraphs own, and gives it the client's exact shape. */

@@ -1,10 +1,10 @@
 import type { Metrics } from '../metrics/metrics.js';
-import type { Subscription } from '../pubsub/pubsub.js';
+import { viewIterator, type Subscription } from '../pubsub/pubsub.js';
 
 /**
  * A GraphQL subscription's source over a pub/sub subscription: only the notifications it wants,
  * counted (active subscriptions, events sent) and timed from when the change was recorded to
- * when it is sent. Unsubscribes when the client goes away.
+ * when it is sent. Unsubscribes as soon as the client goes away.
  */
 export function liveFeed<T>(options: {
   field: string;
@@ -16,24 +16,33 @@ export function liveFeed<T>(options: {
   at: (notification: T) => string;
   /** Sent first: the current state, for feeds that start from it. */
   initial?: T;
-}): AsyncGenerator<T> {
+}): AsyncIterableIterator<T> {
   const { field, subscription, metrics, clock, wanted, at, initial } = options;
   metrics.subscriptionsActive.inc({ field });
-  return (async function* () {
-    try {
-      if (initial !== undefined) {
-        metrics.subscriptionEvents.inc({ field });
-        yield initial;
-      }
-      for await (const notification of subscription) {
-        if (!wanted(notification)) continue;
-        metrics.subscriptionDeliveryDuration.observe({ field }, Math.max(0, (clock().getTime() - Date.parse(at(notification))) / 1000));
-        metrics.subscriptionEvents.inc({ field });
-        yield notification;
-      }
-    } finally {
-      metrics.subscriptionsActive.dec({ field });
-      await subscription.return?.();
-    }
-  })();
+  const changes = viewIterator(
+    subscription,
+    (notification: T) => {
+      if (!wanted(notification)) return undefined;
+      metrics.subscriptionDeliveryDuration.observe({ field }, Math.max(0, (clock().getTime() - Date.parse(at(notification))) / 1000));
+      metrics.subscriptionEvents.inc({ field });
+      return notification;
+    },
+    () => metrics.subscriptionsActive.dec({ field }),
+  );
+  if (initial === undefined) return changes;
+  let first: T | undefined = initial;
+  metrics.subscriptionEvents.inc({ field });
+  return {
+    next: () => {
+      if (first === undefined) return changes.next();
+      const value = first;
+      first = undefined;
+      return Promise.resolve({ value, done: false });
+    },
+    return: () => changes.return!(),
+    throw: (error?: unknown) => changes.throw!(error),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }

@@ -84,3 +84,45 @@ export function pushIterator<T>(onClose: () => void, options: { highWaterMark?: 
   };
   return iterator;
 }
+
+/**
+ * A view of an async iterator: each value goes through `step` (undefined skips it). Unlike an
+ * async generator, its `return()` ends the source at once, even while a `next()` is waiting for
+ * a value: a generator would queue the return until the next value arrived, and a subscription
+ * whose source falls silent (an order that stopped changing) would never be cleaned up.
+ * `onEnd` runs once, however it ends.
+ */
+export function viewIterator<S, T>(source: AsyncIterator<S>, step: (value: S) => T | undefined, onEnd: () => void = () => undefined): AsyncIterableIterator<T> {
+  let ended = false;
+  const end = async () => {
+    if (ended) return;
+    ended = true;
+    onEnd();
+    await source.return?.();
+  };
+  const done = (): IteratorResult<T> => ({ value: undefined, done: true });
+  const view: AsyncIterableIterator<T> = {
+    async next() {
+      while (!ended) {
+        const result = await source.next();
+        if (result.done) break;
+        const value = step(result.value);
+        if (value !== undefined) return { value, done: false };
+      }
+      await end();
+      return done();
+    },
+    async return() {
+      await end();
+      return done();
+    },
+    async throw(error?: unknown) {
+      await end();
+      throw error instanceof Error ? error : new Error(String(error));
+    },
+    [Symbol.asyncIterator]() {
+      return view;
+    },
+  };
+  return view;
+}

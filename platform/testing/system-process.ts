@@ -24,15 +24,20 @@ export interface SystemProcess {
   stop(): Promise<void>;
 }
 
+/** Server variables a child system must not inherit from the caller's environment. */
+const SERVER_VARIABLES = ['EVENTSTORE_URL', 'MONGODB_URL', 'REDIS_URL', 'KAFKA_BROKERS'] as const;
+
 /**
  * Starts `npm start`'s launcher in its own process (so the load generator does not share its
  * event loop), on free ports and a fresh data directory, and waits until the gateway answers.
+ * It runs on the embedded adapters unless `env` names servers: a shell that sourced
+ * scripts/servers/env.sh does not silently turn an "embedded" run into a real-server one.
  */
 export async function startSystemProcess(env: Record<string, string> = {}): Promise<SystemProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'storefront-bench-'));
   const [gateway, product, order, user, projector] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const child = spawn(process.execPath, ['--import', 'tsx', 'launcher/embedded.ts'], {
-    env: { ...process.env, PORT: String(gateway), PRODUCT_PORT: String(product), ORDER_PORT: String(order), USER_PORT: String(user), PROJECTOR_PORT: String(projector), PASSWORD_HASH_COST: '10', JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
+    env: { ...withoutServers(process.env), PORT: String(gateway), PRODUCT_PORT: String(product), ORDER_PORT: String(order), USER_PORT: String(user), PROJECTOR_PORT: String(projector), PASSWORD_HASH_COST: '10', JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -76,3 +81,9 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 export const fmt = (n: number, digits = 2) => n.toFixed(digits);
+
+function withoutServers(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const name of SERVER_VARIABLES) delete copy[name];
+  return copy;
+}

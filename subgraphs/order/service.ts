@@ -270,7 +270,7 @@ export class OrderService {
    * the current state means a client that subscribes right after `placeOrder` cannot miss a
    * confirmation that came first (the saga often takes milliseconds).
    */
-  async statusChanges(orderId: string, actor: Actor | undefined): Promise<AsyncGenerator<OrderStatusNotification>> {
+  async statusChanges(orderId: string, actor: Actor | undefined): Promise<AsyncIterableIterator<OrderStatusNotification>> {
     const { metrics, pubsub, clock } = this.deps;
     // Listen before reading the current state, so that no change between the two is missed.
     const subscription = pubsub.subscribe<OrderStatusNotification>(ORDER_STATUS_CHANNEL);

@@ -45,7 +45,7 @@ export class ProductService {
   }
 
   /** Live stock changes (of the given products, or all), as the projector publishes them. */
-  stockChanges(productIds: readonly string[] | null): AsyncGenerator<StockNotification> {
+  stockChanges(productIds: readonly string[] | null): AsyncIterableIterator<StockNotification> {
     if (productIds && productIds.length > MAX_WATCHED_PRODUCTS) {
       throw new GraphQLError(`watch at most ${MAX_WATCHED_PRODUCTS} products per subscription`, { extensions: { code: 'BAD_USER_INPUT', field: ['productIds'] } });
     }
