@@ -196,6 +196,12 @@ function orderSuite(mode: string, servers: Record<string, string> | undefined) {
         }
         const late = await watch(); // long after the confirmation: the current state at once
         expect(late).toEqual(['CONFIRMED']);
+        // A client leaving a quiet feed releases it at once, at the gateway and in the subgraph.
+        const active = async (url: string, service: string) => {
+          const text = await (await fetch(url.replace('/graphql', '/metrics'))).text();
+          return Number(new RegExp(`storefront_subscriptions_active\\{field="orderStatusChanged",service="${service}"\\} (\\d+)`).exec(text)?.[1] ?? 'NaN');
+        };
+        await eventually(async () => expect([await active(system.gatewayUrl, 'gateway'), await active(system.orderUrl, 'order')]).toEqual([0, 0]), 5000);
         const stranger = wsClient(system.gatewayUrl, (await signUp(system.gatewayUrl, 'CUSTOMER')).headers);
         const refused = stranger.iterate({ query: 'subscription($id: ID!) { orderStatusChanged(orderId: $id) { status } }', variables: { id: placed.order!.id } });
         let first: { errors?: readonly { extensions?: Record<string, unknown> }[] } | undefined;
