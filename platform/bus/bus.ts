@@ -48,7 +48,7 @@ export interface Consumer {
 
 export interface BusObserver {
   published?(topic: string, count: number): void;
-  consumed?(topic: string, groupId: string, outcome: 'ok' | 'retry' | 'dead_letter'): void;
+  consumed?(topic: string, groupId: string, outcome: 'ok' | 'retry' | 'dead_letter', messageId: string): void;
 }
 
 export interface Bus {

@@ -160,7 +160,7 @@ export class KafkaBus implements Bus {
           try {
             if (parseError) throw parseError;
             await options.handler({ ...base, value, attempt } satisfies DeliveredMessage);
-            observer?.consumed?.(topic, options.groupId, 'ok');
+            observer?.consumed?.(topic, options.groupId, 'ok', base.id);
             return;
           } catch (error) {
             if (!isRetryable(error) || attempt >= retry.maxAttempts) {
@@ -173,11 +173,11 @@ export class KafkaBus implements Bus {
                   headers: { ...headers, 'x-error': describeError(error), 'x-original-topic': topic, 'x-consumer-group': options.groupId, 'x-attempts': String(attempt) },
                 },
               ]);
-              observer?.consumed?.(topic, options.groupId, 'dead_letter');
+              observer?.consumed?.(topic, options.groupId, 'dead_letter', base.id);
               logger.warn({ topic, group: options.groupId, id: base.id, attempts: attempt, error: describeError(error) }, 'message parked on the dead-letter topic');
               return;
             }
-            observer?.consumed?.(topic, options.groupId, 'retry');
+            observer?.consumed?.(topic, options.groupId, 'retry', base.id);
             await sleep(backoffMs(retry, attempt));
             await payload.heartbeat();
           }

@@ -166,7 +166,7 @@ export class MemoryBus implements Bus {
       const message: DeliveredMessage = { ...structuredClone(stored), attempt };
       try {
         await member.options.handler(message);
-        this.options.observer?.consumed?.(stored.topic, groupId, 'ok');
+        this.options.observer?.consumed?.(stored.topic, groupId, 'ok', stored.id);
         return true;
       } catch (error) {
         if (!isRetryable(error) || attempt >= member.retry.maxAttempts) {
@@ -185,10 +185,10 @@ export class MemoryBus implements Bus {
               },
             },
           ]);
-          this.options.observer?.consumed?.(stored.topic, groupId, 'dead_letter');
+          this.options.observer?.consumed?.(stored.topic, groupId, 'dead_letter', stored.id);
           return true;
         }
-        this.options.observer?.consumed?.(stored.topic, groupId, 'retry');
+        this.options.observer?.consumed?.(stored.topic, groupId, 'retry', stored.id);
         await sleep(backoffMs(member.retry, attempt));
       }
     }
