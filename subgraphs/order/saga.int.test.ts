@@ -141,6 +141,37 @@ function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus
       }
     }, 120_000);
 
+    it('cancelling a PENDING order releases whatever its reservation takes afterwards', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'saga-cancel-'));
+      dirs.push(dir);
+      const events = await FileEventStore.open(dir, { fsync: false });
+      const bus = await openBus(new HandledCounter());
+      const { products, orders, stop } = await startSaga({ bus, events, logger: createLogger('saga-test', 'silent') });
+      try {
+        const seller: Actor = { userId: randomUUID(), role: 'SELLER' };
+        const customer: Actor = { userId: randomUUID(), role: 'CUSTOMER' };
+        const [a, b] = await Promise.all(
+          ['A', 'B'].map((tag) => products.create({ sku: `CXL-${tag}-${randomUUID().slice(0, 8)}`, name: tag, category: 'c', description: null, price: { amount: 100, currency: 'EUR' }, initialStock: 5 }, seller)),
+        );
+        const order = await orders.place({ items: [{ productId: a!._id, quantity: 2 }, { productId: b!._id, quantity: 3 }] }, customer);
+        expect((await orders.cancel(order._id, customer)).status).toBe('CANCELLED'); // at once: usually before the reservations are made
+        const productState = async (id: string) => fold(productDecider, (await events.readStream(productStream(id))).map((e) => toDomainEvent<ProductEvent>(e)));
+        await eventually(async () => {
+          for (const p of [a!, b!]) {
+            const state = await productState(p._id);
+            expect(reservationsOf(state).get(order._id)?.state).toBe('released'); // reserved, then released
+            expect(state.status !== 'none' && state.stock).toBe(5);
+          }
+        }, 60_000);
+        const status = fold(orderDecider, (await events.readStream(orderStream(order._id))).map((e) => toDomainEvent<OrderEvent>(e)));
+        expect(status.status).toBe('CANCELLED'); // late reservation replies changed nothing
+      } finally {
+        await stop();
+        await bus.close();
+        await events.close();
+      }
+    }, 120_000);
+
     it('parks malformed integration events on the dead-letter topics with the error, and goes on', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'saga-dlq-'));
       dirs.push(dir);
