@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { print } from 'graphql';
+import { subgraphTypeDefs } from '../platform/graphql/service.js';
 import { describe, expect, it } from 'vitest';
 import { CompositionError, composeSupergraph } from './compose.js';
 
-const productSdl = readFileSync(new URL('../subgraphs/product/schema.graphql', import.meta.url), 'utf8');
+const productSdl = print(subgraphTypeDefs(new URL('../subgraphs/product/schema.graphql', import.meta.url)));
 
 describe('composeSupergraph', () => {
   it('composes the product subgraph and records who owns each subscription field', () => {

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { subgraphTypeDefs } from '../platform/graphql/service.js';
 import { parse, print } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { composeSupergraph } from './compose.js';
 import { EntityCompleter, inlineFragments, project, type EntityFetch } from './entity-completion.js';
 
-const sdl = (name: string) => readFileSync(new URL(`../subgraphs/${name}/schema.graphql`, import.meta.url), 'utf8');
+const sdl = (name: string) => print(subgraphTypeDefs(new URL(`../subgraphs/${name}/schema.graphql`, import.meta.url)));
 const supergraph = composeSupergraph([
   { name: 'product', url: 'http://product', sdl: sdl('product') },
   { name: 'user', url: 'http://user', sdl: sdl('user') },

@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { print } from 'graphql';
+import { subgraphTypeDefs } from '../platform/graphql/service.js';
 import { describe, expect, it } from 'vitest';
 import { composeSupergraph } from './compose.js';
 import { SingleSubgraphRouter } from './fast-path.js';
 
-const sdl = (name: string) => readFileSync(new URL(`../subgraphs/${name}/schema.graphql`, import.meta.url), 'utf8');
+const sdl = (name: string) => print(subgraphTypeDefs(new URL(`../subgraphs/${name}/schema.graphql`, import.meta.url)));
 const router = new SingleSubgraphRouter(
   composeSupergraph([
     { name: 'product', url: 'http://product', sdl: sdl('product') },

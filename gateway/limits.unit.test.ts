@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { parse } from 'graphql';
+import { subgraphTypeDefs } from '../platform/graphql/service.js';
+import { parse, print } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { composeSupergraph } from './compose.js';
 import { enforceLimits, measureOperation } from './limits.js';
 
-const schema = composeSupergraph([{ name: 'product', url: 'http://p', sdl: readFileSync(new URL('../subgraphs/product/schema.graphql', import.meta.url), 'utf8') }]).apiSchema;
+const schema = composeSupergraph([{ name: 'product', url: 'http://p', sdl: print(subgraphTypeDefs(new URL('../subgraphs/product/schema.graphql', import.meta.url))) }]).apiSchema;
 const measure = (query: string, variables = {}) => measureOperation(schema, parse(query), undefined, variables);
 
 describe('operation limits', () => {

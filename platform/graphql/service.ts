@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import { ApolloServer, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import type { GraphQLSchema } from 'graphql';
+import { readFileSync } from 'node:fs';
+import { concatAST, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logging.js';
@@ -85,4 +86,11 @@ export async function startGraphQLService<Context extends BaseContext>(options: 
       await closeServer(server);
     },
   };
+}
+
+const COMMON_TYPE_DEFS = new URL('./common.graphql', import.meta.url);
+
+/** A subgraph's typeDefs: the types every subgraph shares, then its own schema file. */
+export function subgraphTypeDefs(schemaFile: URL): DocumentNode {
+  return concatAST([parse(readFileSync(COMMON_TYPE_DEFS, 'utf8')), parse(readFileSync(schemaFile, 'utf8'))]);
 }

@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { parse } from 'graphql';
 import type { Bus } from '../../platform/bus/bus.js';
-import { startGraphQLService, type RunningService } from '../../platform/graphql/service.js';
+import { startGraphQLService, subgraphTypeDefs, type RunningService } from '../../platform/graphql/service.js';
 import type { ServicePorts } from '../../platform/ports.js';
 import type { Resolvers } from './__generated__/resolvers-types.js';
 import { createContext, type OrderContext } from './context.js';
@@ -19,7 +17,7 @@ import { User } from './resolvers/User.js';
 import { DEFAULT_ORDER_TIMEOUTS, OrderService, type OrderServiceDeps } from './service.js';
 import { expiryInterval, startOrderExpiry } from './expiry.js';
 
-export const orderTypeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
+export const orderTypeDefs = subgraphTypeDefs(new URL('./schema.graphql', import.meta.url));
 
 const resolvers: Resolvers = { Query, Mutation, Subscription, Order, OrderItem, OrderConnection, User };
 

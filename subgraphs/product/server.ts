@@ -1,9 +1,7 @@
 import type { ServicePorts } from '../../platform/ports.js';
-import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { parse } from 'graphql';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { startGraphQLService, type RunningService } from '../../platform/graphql/service.js';
+import { startGraphQLService, subgraphTypeDefs, type RunningService } from '../../platform/graphql/service.js';
 import type { Resolvers } from './__generated__/resolvers-types.js';
 import { createContext, type ProductContext } from './context.js';
 import { Mutation } from './resolvers/Mutation.js';
@@ -16,7 +14,7 @@ import { ProductService } from './service.js';
 import type { Bus } from '../../platform/bus/bus.js';
 import { startReservationConsumer } from './reservations.js';
 
-export const productTypeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
+export const productTypeDefs = subgraphTypeDefs(new URL('./schema.graphql', import.meta.url));
 
 const resolvers: Resolvers = { Query, Mutation, Subscription, Product, ProductConnection, User };
 

@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { parse } from 'graphql';
 import type { AuthKeys } from '../../platform/auth/secrets.js';
 import type { Config } from '../../platform/config.js';
 import type { EventStore } from '../../platform/event-store/event-store.js';
-import { startGraphQLService, type RunningService } from '../../platform/graphql/service.js';
+import { startGraphQLService, subgraphTypeDefs, type RunningService } from '../../platform/graphql/service.js';
 import type { Logger } from '../../platform/logging.js';
 import { instrumentEventStore } from '../../platform/metrics/instrumented-event-store.js';
 import type { Metrics } from '../../platform/metrics/metrics.js';
@@ -17,7 +15,7 @@ import { Query } from './resolvers/Query.js';
 import { User } from './resolvers/User.js';
 import { UserService, type UserServiceDeps } from './service.js';
 
-export const userTypeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
+export const userTypeDefs = subgraphTypeDefs(new URL('./schema.graphql', import.meta.url));
 const resolvers: Resolvers = { Query, Mutation, User };
 
 export interface UserSubgraphDeps extends UserServiceDeps {

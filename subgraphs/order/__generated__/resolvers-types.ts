@@ -15,7 +15,7 @@ export type Scalars = {
   Boolean: { input: boolean; output: boolean; }
   Int: { input: number; output: number; }
   Float: { input: number; output: number; }
-  /** ISO-8601 date-time string in UTC. */
+  /** ISO-8601 date-time string in UTC, e.g. 2026-11-23T10:00:00.000Z. */
   DateTime: { input: string; output: string; }
   _FieldSet: { input: unknown; output: unknown; }
 };
@@ -193,6 +193,7 @@ export type UserOrdersArgs = {
 export type UserError = {
   __typename?: 'UserError';
   code: ErrorCode;
+  /** Path into the input, e.g. ["input", "price", "amount"]. */
   field?: Maybe<Array<Scalars['String']['output']>>;
   message: Scalars['String']['output'];
 };
