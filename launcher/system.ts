@@ -54,18 +54,15 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
 
     const keys = authKeys(config, logger);
 
-    const productMetrics = createMetrics(serviceRegistry('product'));
-    const product = await startProductSubgraph(
-      {
-        ...infrastructure,
-        events: instrumentEventStore(infrastructure.events, productMetrics),
-        metrics: productMetrics,
-        logger: logger.child({ service: 'product' }),
-        readiness: infrastructure.readiness,
-        internalSecret: keys.internalSecret,
-      },
-      listenOn(config.ports.product),
-    );
+    // What a subgraph with read models gets: its own metrics registry (event store instrumented
+    // into it), its logger, the shared infrastructure and the key to verify callers.
+    const sliceDeps = (service: string) => {
+      const metrics = createMetrics(serviceRegistry(service));
+      const events = instrumentEventStore(infrastructure.events, metrics);
+      return { ...infrastructure, events, metrics, logger: logger.child({ service }), readiness: infrastructure.readiness, internalSecret: keys.internalSecret };
+    };
+
+    const product = await startProductSubgraph(sliceDeps('product'), listenOn(config.ports.product));
     stops.push(['product subgraph', () => product.close()]);
 
     const user = await startUserSubgraph(
@@ -74,20 +71,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     );
     stops.push(['user subgraph', () => user.close()]);
 
-    const orderMetrics = createMetrics(serviceRegistry('order'));
-    const order = await startOrderSubgraph(
-      {
-        ...infrastructure,
-        events: instrumentEventStore(infrastructure.events, orderMetrics),
-        metrics: orderMetrics,
-        logger: logger.child({ service: 'order' }),
-        readiness: infrastructure.readiness,
-        internalSecret: keys.internalSecret,
-        payments: new SimulatedPaymentProvider(),
-        timeouts: config.orderTimeouts,
-      },
-      listenOn(config.ports.order),
-    );
+    const order = await startOrderSubgraph({ ...sliceDeps('order'), payments: new SimulatedPaymentProvider(), timeouts: config.orderTimeouts }, listenOn(config.ports.order));
     stops.push(['order subgraph', () => order.close()]);
 
     const projectorLogger = logger.child({ service: 'projector' });
