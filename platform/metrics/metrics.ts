@@ -134,7 +134,7 @@ export function createMetrics(registry: Registry) {
     }),
     paymentAttempts: new Counter({
       name: 'storefront_payment_attempts_total',
-      help: 'Calls to the payment provider by outcome (paid, declined, transient, refunded)',
+      help: 'Calls to the payment provider by outcome (paid, declined, transient, refunded, reconciled)',
       labelNames: ['outcome'],
       registers,
     }),

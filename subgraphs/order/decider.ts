@@ -54,7 +54,10 @@ export type ShipOrder = Base & { type: 'ShipOrder'; by: Actor };
  */
 export type ExpireOrder = Base & { type: 'ExpireOrder'; pendingSince: string; confirmedSince: string };
 
-export type OrderCommand = PlaceOrder | RecordReservation | RecordRejection | RecordPayment | RecordPaymentFailure | CancelOrder | ShipOrder | ExpireOrder;
+/** The provider holds a charge for this order that was never recorded (a crash after charging). */
+export type ReconcilePayment = Base & { type: 'ReconcilePayment'; chargeId: string; amount: Money };
+
+export type OrderCommand = PlaceOrder | RecordReservation | RecordRejection | RecordPayment | RecordPaymentFailure | CancelOrder | ShipOrder | ExpireOrder | ReconcilePayment;
 
 /** Who the saga's own decisions are recorded as. */
 export const SYSTEM_ACTOR = 'system';
@@ -199,6 +202,9 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       if (order.status !== 'PAID') throw new IllegalStateError(`a ${order.status} order cannot be shipped; it must be PAID`, ['id']);
       return [{ type: 'OrderShipped', data: { orderId, shippedBy: command.by.userId, shippedAt: at } }];
     }
+    case 'ReconcilePayment':
+      if (state.status !== 'CONFIRMED') return [];
+      return [{ type: 'OrderPaid', data: { orderId, chargeId: command.chargeId, amount: command.amount, idempotencyKey: null, items: lines(state), paidAt: at } }];
     case 'ExpireOrder': {
       if (state.status === 'PENDING' && state.createdAt < command.pendingSince) {
         return [{ type: 'OrderRejected', data: { orderId, reason: 'stock reservation did not complete in time', productId: null, items: lines(state), rejectedAt: at } }];

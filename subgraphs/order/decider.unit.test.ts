@@ -189,3 +189,16 @@ describe('expiry', () => {
     spec.given([]).when(expire).thenNothingHappens();
   });
 });
+
+describe('reconciling a charge the order never recorded', () => {
+  it('pays a CONFIRMED order with the charge the provider holds, and changes nothing otherwise', () => {
+    const f = fixture();
+    const reconcile = { type: 'ReconcilePayment' as const, orderId: f.orderId, chargeId: 'ch_lost', amount: eur(1500), at };
+    spec
+      .given([f.placed, f.reservedA, f.reservedB, f.confirmed])
+      .when(reconcile)
+      .then([{ type: 'OrderPaid', data: { orderId: f.orderId, chargeId: 'ch_lost', amount: eur(1500), idempotencyKey: null, items: f.items, paidAt: at } }]);
+    spec.given([f.placed, f.reservedA, f.reservedB, f.confirmed, f.paid]).when(reconcile).thenNothingHappens();
+    spec.given([f.placed]).when(reconcile).thenNothingHappens();
+  });
+});

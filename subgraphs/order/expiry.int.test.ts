@@ -72,6 +72,30 @@ describe('orders left hanging expire and give their stock back', () => {
     await eventually(async () => expect(await stock()).toBe(4)); // 5 - 1 sold; the 2 abandoned are back
   });
 
+  it('records a charge the provider made but the order never recorded, instead of cancelling the order', async () => {
+    const events = await eventStore();
+    const bus = new MemoryBus();
+    const payments = new SimulatedPaymentProvider();
+    const saga = await startSaga({ bus, events, logger, payments, timeouts: { pendingSeconds: 60, paymentSeconds: 0.3 } });
+    cleanups.push(async () => {
+      await saga.stop();
+      await bus.close();
+    });
+    const seller: Actor = { userId: randomUUID(), role: 'SELLER' };
+    const customer: Actor = { userId: randomUUID(), role: 'CUSTOMER' };
+    const p = await saga.products.create({ sku: `RC-${randomUUID().slice(0, 8)}`, name: 'Reconciled', category: 'c', description: null, price: { amount: 250, currency: 'EUR' }, initialStock: 5 }, seller);
+    const order = await saga.orders.place({ items: [{ productId: p._id, quantity: 2 }] }, customer);
+    await eventually(async () => expect((await saga.orders.order(order._id, customer))?.status).toBe('CONFIRMED'));
+    // The provider charged, then the process died before OrderPaid was appended.
+    const { chargeId } = await payments.charge({ idempotencyKey: `order-${order._id}`, token: 'tok_visa', amount: { amount: 500, currency: 'EUR' }, reference: order._id });
+    await sleep(400);
+    await saga.orders.expireStale();
+    await eventually(async () => expect((await saga.orders.order(order._id, customer))?.status).toBe('PAID'));
+    expect(payments.charged.map((c) => c.chargeId)).toEqual([chargeId]); // nothing charged again
+    const paidAgain = await saga.orders.pay(order._id, { token: 'tok_visa' }, customer).catch((e: unknown) => e);
+    expect(paidAgain).toMatchObject({ code: 'INVALID_STATE' });
+  });
+
   it('rejects an order still PENDING past the pending timeout (no reservation ever answered)', async () => {
     await expirePending(await eventStore(), new MemoryDocumentStore());
   });

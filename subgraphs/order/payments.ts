@@ -8,6 +8,8 @@ import type { Money } from './events.js';
 export interface PaymentProvider {
   charge(request: { idempotencyKey: string; token: string; amount: Money; reference: string }): Promise<{ chargeId: string }>;
   refund(request: { idempotencyKey: string; chargeId: string }): Promise<{ refundId: string }>;
+  /** The charge made for `reference` (an order), if any: to reconcile a charge whose recording was lost. */
+  findCharge(reference: string): Promise<{ chargeId: string; amount: Money } | undefined>;
 }
 
 /** The provider refused the payment (a final answer: retrying will not change it). */
@@ -68,6 +70,11 @@ export class SimulatedPaymentProvider implements PaymentProvider {
     const error = new PaymentDeclinedError(reason);
     this.charges.set(key, error);
     return Promise.reject(error);
+  }
+
+  findCharge(reference: string): Promise<{ chargeId: string; amount: Money } | undefined> {
+    const charge = this.charged.find((c) => c.reference === reference);
+    return Promise.resolve(charge && { chargeId: charge.chargeId, amount: charge.amount });
   }
 
   refund(request: { idempotencyKey: string; chargeId: string }): Promise<{ refundId: string }> {

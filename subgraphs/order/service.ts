@@ -207,7 +207,8 @@ export class OrderService {
   /**
    * Ends orders left hanging, oldest first, up to a batch per kind: PENDING longer than the
    * pending timeout (the reservation never completed) are rejected, CONFIRMED and unpaid longer
-   * than the payment timeout are cancelled; either way the saga releases their stock. Candidates
+   * than the payment timeout are cancelled (unless the provider holds a charge for them, which
+   * is then recorded: the order is PAID); either way the saga releases their stock. Candidates
    * come from the read model; the decider checks the stream's own timestamps. Returns how many
    * orders it ended.
    */
@@ -222,9 +223,20 @@ export class OrderService {
       orders.find({ filter: { status: 'CONFIRMED', updatedAt: { $lt: confirmedSince } }, sort: [['updatedAt', 1]], first: EXPIRY_BATCH }),
     ]);
     let ended = 0;
+    const context = () => ({ actor: SYSTEM_ACTOR, correlationId: randomUUID(), now });
+    for (const order of unpaid.items) {
+      // Charged but never recorded (the process died between the two): the order is paid.
+      const charge = await this.deps.payments.findCharge(order._id);
+      if (!charge) continue;
+      const { events } = await this.execute(order._id, { type: 'ReconcilePayment', orderId: order._id, chargeId: charge.chargeId, amount: charge.amount, at: now.toISOString() }, context());
+      if (events.length > 0) {
+        this.deps.metrics.paymentAttempts.inc({ outcome: 'reconciled' });
+        this.deps.logger.warn({ orderId: order._id, chargeId: charge.chargeId }, 'recorded a charge the provider made but the order never recorded');
+      }
+    }
     for (const order of [...pending.items, ...unpaid.items]) {
       const command = { type: 'ExpireOrder' as const, orderId: order._id, pendingSince, confirmedSince, at: now.toISOString() };
-      const { events } = await this.execute(order._id, command, { actor: SYSTEM_ACTOR, correlationId: randomUUID(), now });
+      const { events } = await this.execute(order._id, command, context());
       if (events.length > 0) ended++;
     }
     if (ended > 0) this.deps.logger.info({ ended }, 'expired orders left pending or unpaid; their stock is released');
