@@ -121,7 +121,7 @@ export class SubscriptionForwarder {
         metrics.subscriptionEvents.inc({ field });
         return result;
       },
-      () => metrics.subscriptionsActive.dec({ field }),
+      { onEnd: () => metrics.subscriptionsActive.dec({ field }) },
     );
   }
 

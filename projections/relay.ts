@@ -30,7 +30,7 @@ export function relayProjection(bus: Bus, contracts: readonly PublicContract[]):
     return undefined;
   };
   // One batch of the projector, per topic in event order: published in one call per topic.
-  let pending = new Map<string, BusMessage[]>();
+  const pending = new Map<string, BusMessage[]>();
   return {
     name: 'integration-relay',
     // Holds no documents; the collection name only scopes the checkpoint.
@@ -55,7 +55,6 @@ export function relayProjection(bus: Bus, contracts: readonly PublicContract[]):
         await bus.publish(topic, messages);
         pending.delete(topic); // published: a retry after a later topic fails does not repeat it
       }
-      pending = new Map();
     },
   };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConcurrencyError } from '../errors.js';
 import type { EventStore, NewEvent, RecordedEvent } from '../event-store/event-store.js';
-import type { Decider, DomainEvent } from './decider.js';
+import { fold, type Decider, type DomainEvent } from './decider.js';
 
 /** Who and what caused a command; becomes every resulting event's metadata. */
 export interface CommandContext {
@@ -14,6 +14,8 @@ export interface CommandContext {
 }
 
 export interface HandleResult<State, Event> {
+  /** The state as read, before the command. */
+  before: State;
   state: State;
   /** The events this command appended (empty when the decider decided nothing). */
   events: Event[];
@@ -72,12 +74,11 @@ export function handleCommand<Command, Event extends DomainEvent, State>(
     const maxRetries = options.maxRetries ?? 10;
     for (let attempt = 0; ; attempt++) {
       const recorded = await store.readStream(streamName);
-      let state = decider.initialState();
-      for (const e of recorded) state = decider.evolve(state, toDomainEvent<Event>(e));
+      const before = fold(decider, recorded.map((e) => toDomainEvent<Event>(e)));
       const revision = recorded.length - 1;
-      const cmd = typeof command === 'function' ? (command as (s: State, r: number) => Command)(state, revision) : command;
-      const events = decider.decide(cmd, state);
-      if (events.length === 0) return { state, events, history: recorded, revision, position: undefined };
+      const cmd = typeof command === 'function' ? (command as (s: State, r: number) => Command)(before, revision) : command;
+      const events = decider.decide(cmd, before);
+      if (events.length === 0) return { before, state: before, events, history: recorded, revision, position: undefined };
       const envelopes: NewEvent[] = events.map((event) => ({
         id: randomUUID(),
         type: event.type,
@@ -92,8 +93,7 @@ export function handleCommand<Command, Event extends DomainEvent, State>(
       }));
       try {
         const result = await store.appendToStream(streamName, envelopes, { expectedRevision: revision < 0 ? 'no_stream' : revision });
-        for (const e of events) state = decider.evolve(state, e);
-        return { state, events, history: recorded, revision: result.nextRevision, position: result.position };
+        return { before, state: fold(decider, events, before), events, history: recorded, revision: result.nextRevision, position: result.position };
       } catch (error) {
         if (!(error instanceof ConcurrencyError) || attempt >= maxRetries) throw error;
         const base = options.baseDelayMs ?? 5;
@@ -101,6 +101,11 @@ export function handleCommand<Command, Event extends DomainEvent, State>(
       }
     }
   });
+}
+
+/** The current state of a stream, folded by its decider: a read, no command. */
+export async function loadState<Event extends DomainEvent, State>(store: EventStore, decider: Pick<Decider<unknown, Event, State>, 'evolve' | 'initialState'>, streamName: string): Promise<State> {
+  return fold(decider, (await store.readStream(streamName)).map((e) => toDomainEvent<Event>(e)));
 }
 
 export function toDomainEvent<Event extends DomainEvent>(recorded: RecordedEvent): Event {

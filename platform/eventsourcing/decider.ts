@@ -14,6 +14,7 @@ export interface Decider<Command, Event extends DomainEvent, State> {
   initialState(): State;
 }
 
-export function fold<Event extends DomainEvent, State>(decider: Pick<Decider<unknown, Event, State>, 'evolve' | 'initialState'>, events: readonly Event[]): State {
-  return events.reduce((state, event) => decider.evolve(state, event), decider.initialState());
+/** Applies `events` in order, from the initial state or from `from`. */
+export function fold<Event extends DomainEvent, State>(decider: Pick<Decider<unknown, Event, State>, 'evolve' | 'initialState'>, events: readonly Event[], from: State = decider.initialState()): State {
+  return events.reduce((state, event) => decider.evolve(state, event), from);
 }

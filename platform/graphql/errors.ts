@@ -15,7 +15,11 @@ export interface UserError {
  * failures are GraphQL errors with extensions.code FORBIDDEN (as the contract says); anything
  * else is unexpected and is masked by `formatError`.
  */
-export async function withUserErrors<P extends object>(metrics: Metrics, run: () => Promise<P>, empty: NoInfer<{ [K in keyof P]: null }>): Promise<(P | { [K in keyof P]: null }) & { userErrors: UserError[] }> {
+export async function withUserErrors<P extends object>(
+  metrics: Metrics,
+  run: () => Promise<P>,
+  empty: NoInfer<{ [K in Exclude<keyof P, 'userErrors'>]: null }>,
+): Promise<(P | { [K in Exclude<keyof P, 'userErrors'>]: null }) & { userErrors: UserError[] }> {
   try {
     // A payload may carry its own userErrors alongside a result (a declined payment's order).
     return { userErrors: [], ...(await run()) };

@@ -19,7 +19,8 @@ export function liveFeed<T>(options: {
 }): AsyncIterableIterator<T> {
   const { field, subscription, metrics, clock, wanted, at, initial } = options;
   metrics.subscriptionsActive.inc({ field });
-  const changes = viewIterator(
+  if (initial !== undefined) metrics.subscriptionEvents.inc({ field });
+  return viewIterator(
     subscription,
     (notification: T) => {
       if (!wanted(notification)) return undefined;
@@ -27,22 +28,6 @@ export function liveFeed<T>(options: {
       metrics.subscriptionEvents.inc({ field });
       return notification;
     },
-    () => metrics.subscriptionsActive.dec({ field }),
+    { onEnd: () => metrics.subscriptionsActive.dec({ field }), ...(initial !== undefined && { first: initial }) },
   );
-  if (initial === undefined) return changes;
-  let first: T | undefined = initial;
-  metrics.subscriptionEvents.inc({ field });
-  return {
-    next: () => {
-      if (first === undefined) return changes.next();
-      const value = first;
-      first = undefined;
-      return Promise.resolve({ value, done: false });
-    },
-    return: () => changes.return!(),
-    throw: (error?: unknown) => changes.throw!(error),
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
 }

@@ -90,19 +90,25 @@ export function pushIterator<T>(onClose: () => void, options: { highWaterMark?: 
  * async generator, its `return()` ends the source at once, even while a `next()` is waiting for
  * a value: a generator would queue the return until the next value arrived, and a subscription
  * whose source falls silent (an order that stopped changing) would never be cleaned up.
- * `onEnd` runs once, however it ends.
+ * `first` is sent before anything from the source; `onEnd` runs once, however it ends.
  */
-export function viewIterator<S, T>(source: AsyncIterator<S>, step: (value: S) => T | undefined, onEnd: () => void = () => undefined): AsyncIterableIterator<T> {
+export function viewIterator<S, T>(source: AsyncIterator<S>, step: (value: S) => T | undefined, options: { onEnd?: () => void; first?: T } = {}): AsyncIterableIterator<T> {
   let ended = false;
+  let first = options.first;
   const end = async () => {
     if (ended) return;
     ended = true;
-    onEnd();
+    options.onEnd?.();
     await source.return?.();
   };
   const done = (): IteratorResult<T> => ({ value: undefined, done: true });
   const view: AsyncIterableIterator<T> = {
     async next() {
+      if (first !== undefined && !ended) {
+        const value = first;
+        first = undefined;
+        return { value, done: false };
+      }
       while (!ended) {
         const result = await source.next();
         if (result.done) break;

@@ -17,10 +17,9 @@ import { MemoryPubSub } from '../../platform/pubsub/memory-pubsub.js';
 import { eventually } from '../../platform/testing/eventually.js';
 import { freshMongoUrl, withServer } from '../../platform/testing/servers.js';
 import { Projector } from '../../projections/projector.js';
-import { toDomainEvent } from '../../platform/eventsourcing/command-handler.js';
-import { fold } from '../../platform/eventsourcing/decider.js';
+import { loadState } from '../../platform/eventsourcing/command-handler.js';
 import { productDecider } from '../product/decider.js';
-import { productStream, type ProductEvent } from '../product/events.js';
+import { productStream } from '../product/events.js';
 import type { Actor } from './decider.js';
 import { startOrderExpiry } from './expiry.js';
 import { SimulatedPaymentProvider } from './payments.js';
@@ -58,7 +57,7 @@ describe('orders left hanging expire and give their stock back', () => {
     const p = await saga.products.create({ sku: `EX-${randomUUID().slice(0, 8)}`, name: 'Expiring', category: 'c', description: null, price: { amount: 100, currency: 'EUR' }, initialStock: 5 }, seller);
     // The product's own stream (this harness runs no catalog projection).
     const stock = async () => {
-      const state = fold(productDecider, (await events.readStream(productStream(p._id))).map((e) => toDomainEvent<ProductEvent>(e)));
+      const state = await loadState(events, productDecider, productStream(p._id));
       return state.status === 'none' ? undefined : state.stock;
     };
     const abandoned = await saga.orders.place({ items: [{ productId: p._id, quantity: 2 }] }, customer);

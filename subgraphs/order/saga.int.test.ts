@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deadLetterTopic, type Bus, type BusMessage, type BusObserver, type DeliveredMessage } from '../../platform/bus/bus.js';
+import { deadLetterTopic, type Bus, type BusObserver, type DeliveredMessage } from '../../platform/bus/bus.js';
 import { KafkaBus } from '../../platform/bus/kafka-bus.js';
 import { MemoryBus } from '../../platform/bus/memory-bus.js';
-import { toDomainEvent } from '../../platform/eventsourcing/command-handler.js';
+import { loadState, toDomainEvent } from '../../platform/eventsourcing/command-handler.js';
 import { fold } from '../../platform/eventsourcing/decider.js';
 import { FileEventStore } from '../../platform/event-store/file-event-store.js';
 import { createLogger } from '../../platform/logging.js';
@@ -17,10 +17,10 @@ import { productStream, type ProductEvent } from '../product/events.js';
 import { PRODUCT_TOPIC } from '../product/public-events.js';
 import { RESERVATIONS_GROUP } from '../product/reservations.js';
 import { orderDecider, type Actor } from './decider.js';
-import { orderStream, type OrderEvent } from './events.js';
+import { orderStream } from './events.js';
 import { ORDER_TOPIC } from './public-events.js';
 import { REPLIES_GROUP } from './reservation-replies.js';
-import { startSaga } from './saga-harness.js';
+import { startSaga, type Saga } from './saga-harness.js';
 
 /** Counts handled messages per consumer group and message id, to know when duplicates have been through. */
 class HandledCounter implements BusObserver {
@@ -28,8 +28,8 @@ class HandledCounter implements BusObserver {
   consumed(topic: string, groupId: string, outcome: 'ok' | 'retry' | 'dead_letter', messageId: string): void {
     for (const key of [`${topic}|${groupId}|${outcome}`, `${topic}|${groupId}|${outcome}|${messageId}`]) this.handled.set(key, (this.handled.get(key) ?? 0) + 1);
   }
-  count(topic: string, groupId: string, outcome: 'ok' | 'dead_letter' = 'ok'): number {
-    return this.handled.get(`${topic}|${groupId}|${outcome}`) ?? 0;
+  deadLetters(topic: string, groupId: string): number {
+    return this.handled.get(`${topic}|${groupId}|dead_letter`) ?? 0;
   }
   /** How often the group handled this message successfully (a redelivery counts too). */
   times(topic: string, groupId: string, messageId: string): number {
@@ -46,26 +46,44 @@ function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus
   describe(`order saga over the ${name}`, () => {
     const dirs: string[] = [];
     afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+    const logger = createLogger('saga-test', 'silent');
 
-    it('never oversells: 50 concurrent customers, 20 units; duplicating every integration event changes nothing', async () => {
+    /**
+     * Runs `test` against a saga on a fresh event store and bus, with a collector of the given
+     * topics subscribed before the saga starts (a Kafka redelivery is collected once); closes
+     * everything afterwards.
+     */
+    async function withSaga(collect: readonly string[], test: (env: { saga: Saga; events: FileEventStore; bus: Bus; counter: HandledCounter; collected: DeliveredMessage[] }) => Promise<void>) {
       const dir = mkdtempSync(join(tmpdir(), 'saga-'));
       dirs.push(dir);
-      const logger = createLogger('saga-test', 'silent');
       const counter = new HandledCounter();
       const events = await FileEventStore.open(dir, { fsync: false });
       const bus = await openBus(counter);
-      const seen: (BusMessage & { topic: string })[] = [];
-      const tap = await bus.consume({
-        groupId: `tap-${randomUUID()}`,
-        topics: [ORDER_TOPIC, PRODUCT_TOPIC],
-        handler: (m) => {
-          // Kafka delivers at least once: a redelivery to this tap is not a new message.
-          if (!seen.some((x) => x.id === m.id)) seen.push({ id: m.id, key: m.key, type: m.type, value: m.value, ...(m.headers && { headers: m.headers }), topic: m.topic });
-          return Promise.resolve();
-        },
-      });
-      const { products, orders, relay, stop } = await startSaga({ bus, events, logger });
+      const collected: DeliveredMessage[] = [];
+      const collector =
+        collect.length === 0
+          ? undefined
+          : await bus.consume({
+              groupId: `collect-${randomUUID()}`,
+              topics: collect,
+              handler: (m) => {
+                if (!collected.some((x) => x.id === m.id)) collected.push(m);
+                return Promise.resolve();
+              },
+            });
+      const saga = await startSaga({ bus, events, logger });
       try {
+        await test({ saga, events, bus, counter, collected });
+      } finally {
+        await saga.stop();
+        await collector?.close();
+        await bus.close();
+        await events.close();
+      }
+    }
+
+    it('never oversells: 50 concurrent customers, 20 units; duplicating every integration event changes nothing', async () => {
+      await withSaga([ORDER_TOPIC, PRODUCT_TOPIC], async ({ saga: { products, orders, relay }, events, bus, counter, collected: seen }) => {
         const seller: Actor = { userId: randomUUID(), role: 'SELLER' };
         const admin: Actor = { userId: randomUUID(), role: 'ADMIN' };
         const hot = await products.create({ sku: `HOT-${randomUUID().slice(0, 8)}`, name: 'Hot item', category: 'c', description: null, price: { amount: 500, currency: 'EUR' }, initialStock: 20 }, seller);
@@ -76,7 +94,7 @@ function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus
         expect(placed.every((o) => o.status === 'PENDING')).toBe(true);
 
         // Statuses from the order streams themselves (the read model may trail them).
-        const statuses = async () => Promise.all(placed.map(async (o) => fold(orderDecider, (await events.readStream(orderStream(o._id))).map((e) => toDomainEvent<OrderEvent>(e))).status));
+        const statuses = async () => Promise.all(placed.map(async (o) => (await loadState(events, orderDecider, orderStream(o._id))).status));
         await eventually(async () => expect((await statuses()).filter((s) => s === 'PENDING')).toEqual([]), 60_000);
 
         // Pay every other confirmed order; the reserved units of those become sold.
@@ -125,29 +143,19 @@ function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus
         for (const topic of [ORDER_TOPIC, PRODUCT_TOPIC]) {
           await bus.publish(
             topic,
-            duplicates.filter((m) => m.topic === topic).map(({ topic: _topic, ...m }) => m),
+            duplicates.filter((m) => m.topic === topic).map(({ id, key, type, value, headers }) => ({ id, key, type, value, ...(headers && { headers }) })),
           );
         }
         // Every duplicate handled (again) by the consumer it was meant for.
         await eventually(() => expect(duplicates.filter((m) => counter.times(m.topic, group(m.topic), m.id) <= before.get(m.id)!).map((m) => m.id)).toEqual([]), 60_000);
         expect(await events.headPosition()).toBe(head); // not one event appended
         expect(await statuses()).toEqual(final);
-        expect(counter.count(ORDER_TOPIC, RESERVATIONS_GROUP, 'dead_letter') + counter.count(PRODUCT_TOPIC, REPLIES_GROUP, 'dead_letter')).toBe(0);
-      } finally {
-        await stop();
-        await tap.close();
-        await bus.close();
-        await events.close();
-      }
+        expect(counter.deadLetters(ORDER_TOPIC, RESERVATIONS_GROUP) + counter.deadLetters(PRODUCT_TOPIC, REPLIES_GROUP)).toBe(0);
+      });
     }, 120_000);
 
     it('cancelling a PENDING order releases whatever its reservation takes afterwards', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'saga-cancel-'));
-      dirs.push(dir);
-      const events = await FileEventStore.open(dir, { fsync: false });
-      const bus = await openBus(new HandledCounter());
-      const { products, orders, stop } = await startSaga({ bus, events, logger: createLogger('saga-test', 'silent') });
-      try {
+      await withSaga([], async ({ saga: { products, orders }, events }) => {
         const seller: Actor = { userId: randomUUID(), role: 'SELLER' };
         const customer: Actor = { userId: randomUUID(), role: 'CUSTOMER' };
         const [a, b] = await Promise.all(
@@ -155,40 +163,20 @@ function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus
         );
         const order = await orders.place({ items: [{ productId: a!._id, quantity: 2 }, { productId: b!._id, quantity: 3 }] }, customer);
         expect((await orders.cancel(order._id, customer)).status).toBe('CANCELLED'); // at once: usually before the reservations are made
-        const productState = async (id: string) => fold(productDecider, (await events.readStream(productStream(id))).map((e) => toDomainEvent<ProductEvent>(e)));
         await eventually(async () => {
           for (const p of [a!, b!]) {
-            const state = await productState(p._id);
+            const state = await loadState(events, productDecider, productStream(p._id));
             expect(reservationsOf(state).get(order._id)?.state).toBe('released'); // reserved, then released
             expect(state.status !== 'none' && state.stock).toBe(5);
           }
         }, 60_000);
-        const status = fold(orderDecider, (await events.readStream(orderStream(order._id))).map((e) => toDomainEvent<OrderEvent>(e)));
+        const status = await loadState(events, orderDecider, orderStream(order._id));
         expect(status.status).toBe('CANCELLED'); // late reservation replies changed nothing
-      } finally {
-        await stop();
-        await bus.close();
-        await events.close();
-      }
+      });
     }, 120_000);
 
     it('parks malformed integration events on the dead-letter topics with the error, and goes on', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'saga-dlq-'));
-      dirs.push(dir);
-      const logger = createLogger('saga-test', 'silent');
-      const events = await FileEventStore.open(dir, { fsync: false });
-      const bus = await openBus(new HandledCounter());
-      const parked: DeliveredMessage[] = [];
-      const dlq = await bus.consume({
-        groupId: `dlq-${randomUUID()}`,
-        topics: [deadLetterTopic(ORDER_TOPIC), deadLetterTopic(PRODUCT_TOPIC)],
-        handler: (m) => {
-          parked.push(m);
-          return Promise.resolve();
-        },
-      });
-      const { products, orders, stop } = await startSaga({ bus, events, logger });
-      try {
+      await withSaga([deadLetterTopic(ORDER_TOPIC), deadLetterTopic(PRODUCT_TOPIC)], async ({ saga: { products, orders }, bus, collected: parked }) => {
         const badOrder = { id: randomUUID(), key: randomUUID(), type: 'OrderPlaced.v1', value: { orderId: 'x', items: 'all of them' } };
         const badReply = { id: randomUUID(), key: randomUUID(), type: 'StockReserved.v1', value: { orderId: randomUUID(), quantity: 'two' } };
         await bus.publish(ORDER_TOPIC, [badOrder]);
@@ -203,12 +191,7 @@ function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus
         expect(byId.get(badOrder.id)).toMatchObject({ topic: deadLetterTopic(ORDER_TOPIC), headers: { 'x-consumer-group': RESERVATIONS_GROUP, 'x-attempts': '1' } });
         expect(byId.get(badOrder.id)?.headers?.['x-error']).toMatch(/malformed OrderPlaced\.v1/);
         expect(byId.get(badReply.id)).toMatchObject({ topic: deadLetterTopic(PRODUCT_TOPIC), headers: { 'x-consumer-group': REPLIES_GROUP } });
-      } finally {
-        await stop();
-        await dlq.close();
-        await bus.close();
-        await events.close();
-      }
+      });
     }, 120_000);
   });
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { backoffMs } from '../../platform/bus/bus.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GraphQLError } from 'graphql';
-import { handleCommand, toDomainEvent, type CommandContext } from '../../platform/eventsourcing/command-handler.js';
-import { fold } from '../../platform/eventsourcing/decider.js';
+import { handleCommand, loadState, type CommandContext } from '../../platform/eventsourcing/command-handler.js';
 import { ForbiddenError, IllegalStateError, NotFoundError, ValidationError } from '../../platform/errors.js';
 import { pageSize, unauthenticated, type UserError } from '../../platform/graphql/errors.js';
 import { liveFeed } from '../../platform/graphql/live-feed.js';
@@ -43,16 +43,6 @@ export interface Causation {
   correlationId?: string;
 }
 
-const STATUS_OF: Partial<Record<OrderEvent['type'], PlacedOrder['status']>> = {
-  OrderPlaced: 'PENDING',
-  OrderConfirmed: 'CONFIRMED',
-  OrderRejected: 'REJECTED',
-  OrderPaid: 'PAID',
-  OrderPaymentFailed: 'PAYMENT_FAILED',
-  OrderCancelled: 'CANCELLED',
-  OrderShipped: 'SHIPPED',
-};
-
 const MAX_KEY_LENGTH = 200;
 
 function optionalKey(key: string | null | undefined, field: string[]): string | null {
@@ -80,22 +70,21 @@ export class OrderService {
   private async execute(orderId: string, command: OrderCommand, context: Omit<CommandContext, 'now'> & { now?: Date }): Promise<{ order: PlacedOrder; events: OrderEvent[] }> {
     const now = context.now ?? this.deps.clock();
     const result = await handleCommand(this.deps.events, orderDecider, orderStream(orderId), command, { ...context, now });
-    for (const event of result.events) {
-      const status = STATUS_OF[event.type];
-      if (status) this.deps.metrics.orderTransitions.inc({ status });
-    }
-    const settled = result.events.find((e) => e.type === 'OrderConfirmed' || e.type === 'OrderRejected');
-    if (settled && result.state.status !== 'none') {
-      const seconds = (now.getTime() - Date.parse(result.state.createdAt)) / 1000;
-      this.deps.metrics.orderConfirmDuration.observe({ outcome: settled.type === 'OrderConfirmed' ? 'confirmed' : 'rejected' }, Math.max(0, seconds));
+    const { before, state: after } = result;
+    // A command moves an order through at most one status (placing it, or the reply that settles it).
+    if (after.status !== 'none' && after.status !== before.status) {
+      this.deps.metrics.orderTransitions.inc({ status: after.status });
+      if (before.status === 'PENDING' && (after.status === 'CONFIRMED' || after.status === 'REJECTED')) {
+        const seconds = (now.getTime() - Date.parse(after.createdAt)) / 1000;
+        this.deps.metrics.orderConfirmDuration.observe({ outcome: after.status === 'CONFIRMED' ? 'confirmed' : 'rejected' }, Math.max(0, seconds));
+      }
     }
     return { order: requireOrder(result.state, orderId), events: result.events };
   }
 
   private async load(orderId: string): Promise<OrderState> {
     if (!isUuid(orderId)) return { status: 'none' };
-    const recorded = await this.deps.events.readStream(orderStream(orderId));
-    return fold(orderDecider, recorded.map((e) => toDomainEvent<OrderEvent>(e)));
+    return loadState(this.deps.events, orderDecider, orderStream(orderId));
   }
 
   private requireActor(actor: Actor | undefined): Actor {
@@ -158,8 +147,7 @@ export class OrderService {
         if (attempt >= maxAttempts) {
           throw new GraphQLError('the payment provider is unavailable; the order was not charged, try again later', { extensions: { code: 'SERVICE_UNAVAILABLE' } });
         }
-        const ceiling = initialBackoffMs * 2 ** (attempt - 1);
-        await sleep(ceiling / 2 + (Math.random() * ceiling) / 2);
+        await sleep(backoffMs({ maxAttempts, initialBackoffMs, maxBackoffMs: 2000 }, attempt));
       }
     }
   }

@@ -49,7 +49,10 @@ export async function startProductSubgraph(deps: ProductSubgraphDeps, listenOn: 
       },
     },
     listenOn,
-  );
+  ).catch(async (error: unknown) => {
+    await reservations?.close(); // not left consuming when the subgraph cannot start
+    throw error;
+  });
   return {
     ...running,
     service,

@@ -5,14 +5,13 @@ import { burnVerification, hashPassword, verifyPassword, type KdfParams } from '
 import { issueToken, type Role, type TokenSettings } from '../../platform/auth/tokens.js';
 import { AlreadyExistsError, DomainError, ForbiddenError, ValidationError } from '../../platform/errors.js';
 import type { EventStore } from '../../platform/event-store/event-store.js';
-import { fold } from '../../platform/eventsourcing/decider.js';
-import { handleCommand, toDomainEvent } from '../../platform/eventsourcing/command-handler.js';
+import { handleCommand, loadState } from '../../platform/eventsourcing/command-handler.js';
 import { unauthenticated } from '../../platform/graphql/errors.js';
 import type { Logger } from '../../platform/logging.js';
 import type { Metrics } from '../../platform/metrics/metrics.js';
 import type { RateLimiter } from '../../platform/ratelimit/rate-limiter.js';
 import { emailDecider, emailStream, normaliseEmail, userDecider, validateEmail, validatePassword, type UserState } from './decider.js';
-import { userStream, type EmailClaimed, type UserEvent } from './events.js';
+import { userStream, type EmailClaimed } from './events.js';
 
 /** A user as resolvers see it; `self` marks the caller's own account when the caller has no token yet (register, login). */
 export type UserModel = Extract<UserState, { status: 'registered' }> & { self?: boolean };
@@ -57,7 +56,7 @@ export class UserService {
   }
 
   async get(userId: string): Promise<UserModel | null> {
-    const state = fold(userDecider, (await this.deps.events.readStream(userStream(userId))).map((e) => toDomainEvent<UserEvent>(e)));
+    const state = await loadState(this.deps.events, userDecider, userStream(userId));
     return state.status === 'registered' ? state : null;
   }
 

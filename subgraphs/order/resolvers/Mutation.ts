@@ -12,7 +12,7 @@ export const Mutation: MutationResolvers = {
         for (const e of userErrors) service.metrics.graphqlErrors.inc({ code: e.code });
         return { order, userErrors };
       },
-      noOrder as { order: null; userErrors: null },
+      noOrder,
     ),
   cancelOrder: (_, { id }, { service, actor }) => withUserErrors(service.metrics, async () => ({ order: await service.cancel(id, actor) }), noOrder),
   shipOrder: (_, { id }, { service, actor }) => withUserErrors(service.metrics, async () => ({ order: await service.ship(id, actor) }), noOrder),
