@@ -19,6 +19,24 @@ function bar(fraction: number, width = 30): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}%`;
 }
 
+const HOW_TO_START = 'start the system with `npm start` (or the projector process, `node dist/projections/index.js`), or point --url or PROJECTOR_PORT at the running projector';
+
+/** What kept a request from reaching the server: the socket error's code (ECONNREFUSED, ENOTFOUND), else its message. */
+function causeOf(error: unknown): string {
+  const cause: unknown = error instanceof Error ? error.cause : undefined;
+  if (cause instanceof Error) return 'code' in cause && typeof cause.code === 'string' ? cause.code : cause.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** fetch from the projector, failing with where it was looked for and how to start it (not a bare "fetch failed"). */
+async function call(base: string, path: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(`${base}${path}`, init);
+  } catch (error) {
+    throw new Error(`the projector is not reachable at ${base} (${causeOf(error)}); ${HOW_TO_START}`, { cause: error });
+  }
+}
+
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -30,7 +48,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const headers: Record<string, string> = values.token ? { authorization: `Bearer ${values.token}` } : {};
-  const start = await fetch(`${values.url}/projections/rebuild?name=${encodeURIComponent(name)}`, { method: 'POST', headers });
+  const start = await call(values.url, `/projections/rebuild?name=${encodeURIComponent(name)}`, { method: 'POST', headers });
   if (start.status !== 202) {
     const body = (await start.json().catch(() => ({}))) as { errors?: { message: string }[] };
     console.error(`replay: ${body.errors?.[0]?.message ?? `HTTP ${start.status}`}`);
@@ -39,7 +57,7 @@ async function main(): Promise<number> {
   const began = Date.now();
   for (;;) {
     await sleep(200);
-    const all = (await (await fetch(`${values.url}/projections`)).json()) as Status[];
+    const all = (await (await call(values.url, '/projections')).json()) as Status[];
     const status = all.find((s) => s.name === name)!;
     const { state, position, target, applied } = status.rebuild;
     const fraction = target === 0 ? 1 : position / target;

@@ -89,6 +89,16 @@ export function normaliseLines(items: readonly OrderLine[]): OrderLine[] {
   return [...merged.values()];
 }
 
+/**
+ * A PAID order is cancelled only with its refund: the canceller decided on an older state (say
+ * CONFIRMED, no refund needed) and the payment was recorded meanwhile. It re-reads and refunds.
+ */
+export class RefundRequiredError extends IllegalStateError {
+  constructor(orderId: string) {
+    super(`order ${orderId} was paid meanwhile; it is cancelled only with its refund`, ['id']);
+  }
+}
+
 export function requireOrder(state: OrderState, orderId: string): PlacedOrder {
   if (state.status === 'none') throw new NotFoundError(`order ${orderId} does not exist`, ['id']);
   return state;
@@ -184,7 +194,7 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
         case 'PENDING':
         case 'CONFIRMED':
         case 'PAID':
-          if (order.status === 'PAID' && !command.refundId) throw new Error('a paid order is cancelled only after its refund');
+          if (order.status === 'PAID' && !command.refundId) throw new RefundRequiredError(orderId);
           return [{ type: 'OrderCancelled', data: { orderId, cancelledBy: command.by.userId, refundId: command.refundId, items: lines(order), cancelledAt: at } }];
         case 'REJECTED':
         case 'PAYMENT_FAILED':

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { fold } from '../../platform/eventsourcing/decider.js';
 import { deciderSpec } from '../../platform/eventsourcing/testing.js';
-import { orderDecider, paymentStep, type Actor, type PlaceOrder } from './decider.js';
+import { orderDecider, paymentStep, RefundRequiredError, type Actor, type PlaceOrder } from './decider.js';
 import type { OrderEvent } from './events.js';
-import type { ErrorCode } from '../../platform/errors.js';
+import { IllegalStateError, type ErrorCode } from '../../platform/errors.js';
 
 const spec = deciderSpec(orderDecider);
 const at = '2026-11-23T10:00:00.000Z';
@@ -119,6 +119,15 @@ describe('the order saga, step by step', () => {
     spec.given([f.placed, { type: 'OrderRejected', data: { orderId: f.orderId, reason: 'x', productId: null, items: f.items, rejectedAt: at } }]).when(cancel).thenFails({ code: 'INVALID_STATE' });
     spec.given([f.placed]).when({ ...cancel, by: { userId: randomUUID(), role: 'CUSTOMER' } }).thenFails({ code: 'FORBIDDEN' });
     spec.given([f.placed]).when({ ...cancel, by: f.admin }).then([{ type: 'OrderCancelled', data: { orderId: f.orderId, cancelledBy: f.admin.userId, refundId: null, items: f.items, cancelledAt: at } }]);
+  });
+
+  it('refuses to cancel a PAID order without its refund with a typed INVALID_STATE error, so the canceller refunds and retries', () => {
+    const f = fixture();
+    const cancel = { type: 'CancelOrder' as const, orderId: f.orderId, by: f.customer, refundId: null, at };
+    const paid = [f.placed, f.reservedA, f.reservedB, f.confirmed, f.paid];
+    spec.given(paid).when(cancel).thenFails({ code: 'INVALID_STATE', field: ['id'], message: /paid meanwhile/ });
+    expect(() => orderDecider.decide(cancel, fold(orderDecider, paid))).toThrow(RefundRequiredError);
+    expect(() => orderDecider.decide(cancel, fold(orderDecider, paid))).toThrow(IllegalStateError);
   });
 
   it('ships a PAID order, for an admin or the seller of every item', () => {

@@ -8,7 +8,7 @@ import { pageSize, unauthenticated, type UserError } from '../../platform/graphq
 import { liveFeed } from '../../platform/graphql/live-feed.js';
 import { isUuid, uuidV5 } from '../../platform/ids.js';
 import type { ServicePorts } from '../../platform/ports.js';
-import { canSee, orderDecider, paymentStep, requireOrder, SYSTEM_ACTOR, type Actor, type OrderCommand, type OrderState, type PlacedOrder } from './decider.js';
+import { canSee, orderDecider, paymentStep, RefundRequiredError, requireOrder, SYSTEM_ACTOR, type Actor, type OrderCommand, type OrderState, type PlacedOrder } from './decider.js';
 import { orderStream, type Money, type OrderEvent, type OrderLine } from './events.js';
 import { PaymentDeclinedError, TransientPaymentError, type PaymentProvider } from './payments.js';
 import { ORDER_STATUS_CHANNEL, ORDERS, type OrderDoc, type OrderPage, type OrderStatusNotification } from './read-model/read-model.js';
@@ -31,6 +31,8 @@ export interface OrderServiceDeps extends ServicePorts {
 
 export const DEFAULT_ORDER_TIMEOUTS = { pendingSeconds: 120, paymentSeconds: 1800 };
 const EXPIRY_BATCH = 100;
+/** How often a cancel reads the order again when a payment was recorded between its read and its write. */
+const CANCEL_ATTEMPTS = 3;
 
 export interface PaymentOutcome {
   order: OrderDoc;
@@ -158,17 +160,27 @@ export class OrderService {
     return refundId;
   }
 
-  /** Before shipping: releases the stock (through the saga) and refunds a paid order. */
+  /**
+   * Before shipping: releases the stock (through the saga) and refunds a paid order. A payment
+   * recorded while it decided (a racing payOrder) sends it back to read the PAID order and refund it.
+   */
   async cancel(orderId: string, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<OrderDoc> {
     const by = this.requireActor(actor);
-    const state = await this.load(orderId);
-    const at = this.deps.clock().toISOString();
-    const order = requireOrder(state, orderId);
-    // Decide first without side effects: refund only what the decider would cancel.
-    const wouldCancel = orderDecider.decide({ type: 'CancelOrder', orderId, by, refundId: order.chargeId ? 'pending' : null, at }, state).length > 0;
-    const refundId = wouldCancel && order.status === 'PAID' && order.chargeId ? await this.refund(orderId, order.chargeId) : null;
-    const result = await this.execute(orderId, { type: 'CancelOrder', orderId, by, refundId, at }, { actor: by.userId, correlationId });
-    return toDoc(result.order);
+    for (let attempt = 1; ; attempt++) {
+      const state = await this.load(orderId);
+      const at = this.deps.clock().toISOString();
+      const order = requireOrder(state, orderId);
+      // Decide first without side effects: refund only what the decider would cancel.
+      const wouldCancel = orderDecider.decide({ type: 'CancelOrder', orderId, by, refundId: order.chargeId ? 'pending' : null, at }, state).length > 0;
+      const refundId = wouldCancel && order.status === 'PAID' && order.chargeId ? await this.refund(orderId, order.chargeId) : null;
+      try {
+        const result = await this.execute(orderId, { type: 'CancelOrder', orderId, by, refundId, at }, { actor: by.userId, correlationId });
+        return toDoc(result.order);
+      } catch (error) {
+        // Paid between the read and the write (a racing payOrder): read again, and refund this time.
+        if (!(error instanceof RefundRequiredError) || attempt >= CANCEL_ATTEMPTS) throw error;
+      }
+    }
   }
 
   async ship(orderId: string, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<OrderDoc> {
