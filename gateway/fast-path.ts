@@ -12,14 +12,11 @@ import {
 } from 'graphql';
 import type { Supergraph, SubgraphEndpoint } from './compose.js';
 import { inlineFragments } from './entity-completion.js';
-import { measureOperation, type OperationMeasure } from './limits.js';
 
 export interface Route {
   subgraph: SubgraphEndpoint;
   document: DocumentNode;
   operation: OperationDefinitionNode;
-  /** Depth, aliases and cost, when they cannot depend on variables (measured once). */
-  measure?: OperationMeasure;
 }
 
 /**
@@ -81,7 +78,6 @@ export class SingleSubgraphRouter {
     if (!visit(operation.selectionSet, root) || !candidates?.[0]) return undefined;
     const subgraph = this.supergraph.endpoints.get(candidates[0]);
     if (!subgraph) return undefined;
-    const fixed = (operation.variableDefinitions ?? []).length === 0;
-    return { subgraph, document, operation, ...(fixed && { measure: measureOperation(apiSchema, document, operationName) }) };
+    return { subgraph, document, operation };
   }
 }

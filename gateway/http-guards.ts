@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvalidTokenError, verifyToken, type Identity, type TokenSettings } from '../platform/auth/tokens.js';
-import { HttpError } from '../platform/graphql/http.js';
+import type { GraphQLError } from 'graphql';
+import { HttpError, sendJson } from '../platform/graphql/http.js';
+import type { Metrics } from '../platform/metrics/metrics.js';
 import type { RateLimiter } from '../platform/ratelimit/rate-limiter.js';
 
 /** The client address: the socket's peer (a proxy in front would have to be trusted explicitly). */
@@ -44,4 +46,34 @@ export function cors(req: IncomingMessage, res: ServerResponse, origins: readonl
     return true;
   }
   return false;
+}
+
+export interface GraphQLHttpRequest {
+  query?: unknown;
+  operationName?: unknown;
+  variables?: unknown;
+  extensions?: unknown;
+}
+
+/** The GraphQL request of a POST (its JSON body) or a GET (its query string); undefined for anything else. */
+export function graphQLRequest(req: IncomingMessage, body: unknown): GraphQLHttpRequest | undefined {
+  if (req.method === 'POST') return body && typeof body === 'object' && !Array.isArray(body) ? body : undefined;
+  if (req.method !== 'GET') return undefined;
+  const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  const query = params.get('query');
+  if (query === null) return undefined;
+  let variables: unknown;
+  try {
+    variables = JSON.parse(params.get('variables') ?? 'null');
+  } catch {
+    variables = undefined; // Apollo answers malformed variables with its own 400
+  }
+  return { query, operationName: params.get('operationName') ?? undefined, variables };
+}
+
+/** Answers a refused operation with its coded GraphQL error and the status it names (400 unless told). */
+export function sendGraphQLError(res: ServerResponse, error: GraphQLError, metrics: Metrics): void {
+  const { http, ...extensions } = error.extensions as { http?: { status?: number }; code?: string };
+  metrics.graphqlErrors.inc({ code: extensions.code ?? 'BAD_REQUEST' });
+  sendJson(res, http?.status ?? 400, { errors: [{ message: error.message, ...(error.locations && { locations: error.locations }), extensions }] });
 }

@@ -2,21 +2,22 @@ import type { Server, ServerResponse } from 'node:http';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
-import { GraphQLError, Kind, OperationTypeNode, parse, validate, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
+import { GraphQLError, Kind, OperationTypeNode, validate, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { CallerSigner, IDENTITY_HEADER, type CallerContext } from '../platform/auth/internal-identity.js';
 import type { AuthKeys } from '../platform/auth/secrets.js';
 import { formatError } from '../platform/graphql/errors.js';
-import { closeServer, createServiceServer, executeApollo, HttpError, listen, readRequestBody, sendJson } from '../platform/graphql/http.js';
+import { closeServer, createServiceServer, executeApollo, HttpError, listen, readRequestBody } from '../platform/graphql/http.js';
 import { SingleSubgraphRouter, type Route } from './fast-path.js';
 import { SubgraphClient } from './subgraph-client.js';
 import { metricsPlugin } from '../platform/graphql/metrics-plugin.js';
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
 import type { RateLimiter } from '../platform/ratelimit/rate-limiter.js';
-import { authenticate, clientAddress, cors, rateLimit } from './http-guards.js';
-import { enforceLimits, measureOperation } from './limits.js';
+import { authenticate, clientAddress, cors, graphQLRequest, rateLimit, sendGraphQLError } from './http-guards.js';
+import { enforceLimits, measureOperation, OperationGuard, type DocumentLimits } from './limits.js';
+import { guardSlowSockets, TrackedWebSocket } from './slow-sockets.js';
 import { loadSupergraph, type SubgraphEndpoint } from './compose.js';
 import { SubscriptionForwarder } from './subscriptions.js';
 
@@ -26,12 +27,12 @@ export interface GatewayContext {
   internalToken: string;
 }
 
-export interface GatewayLimits {
+export interface GatewayLimits extends DocumentLimits {
   requestsPerMinute: number;
-  maxDepth: number;
-  maxAliases: number;
-  maxCost: number;
   maxBodyBytes: number;
+  /** A WebSocket that completes no send for wsSendTimeoutMs (or holds more than wsMaxBufferedBytes unsent while stalled) is closed. */
+  wsMaxBufferedBytes: number;
+  wsSendTimeoutMs: number;
 }
 
 export interface GatewayOptions {
@@ -92,12 +93,16 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     includeStacktraceInErrorResponses: false,
     stopOnTerminationSignals: false, // the launcher owns shutdown order
     introspection: !options.production,
+    // No "Did you mean …?" in production: with introspection off, suggestions would leak field names.
+    hideSchemaDetailsFromClientErrors: options.production ?? false,
     formatError: formatError(logger, metrics),
     plugins: [
       metricsPlugin<GatewayContext>(metrics),
       {
         requestDidStart: () =>
           Promise.resolve({
+            // The guard admitted the document before Apollo saw it; this catches documents Apollo
+            // resolved by itself (automatic persisted queries) and their variables.
             didResolveOperation: ({ document, operationName, request }) => {
               enforceLimits(measureOperation(supergraph.apiSchema, document, operationName, request.variables ?? {}), options.limits);
               return Promise.resolve();
@@ -114,19 +119,20 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   const subgraphs = new SubgraphClient();
   const forwarder = new SubscriptionForwarder(supergraph, { logger, metrics, identityHeader: IDENTITY_HEADER, subgraphs, stateFields: new Set(options.stateSubscriptions ?? STATE_SUBSCRIPTIONS) });
   const fastPath = new SingleSubgraphRouter(supergraph);
+  const guard = new OperationGuard(supergraph.apiSchema, options.limits);
+  /** An invalid token counts against the client's address, so forged tokens are rate-limited too. */
+  const identify = async (authorization: unknown, address: string) => {
+    try {
+      return await authenticate(authorization, options.auth.tokens);
+    } catch (error) {
+      if (error instanceof HttpError && error.status === 401) await rateLimit(options.limiter, `address:${address}`, options.limits.requestsPerMinute);
+      throw error;
+    }
+  };
   const knownOperations = new Set<string>();
-  /** Sends a single-subgraph operation straight to its subgraph and relays the answer as it is. */
+  /** Sends a single-subgraph operation (admitted by the guard) straight to its subgraph and relays the answer as it is. */
   const forward = async (route: Route, request: { query?: unknown; operationName?: unknown; variables?: unknown }, context: GatewayContext, res: ServerResponse) => {
     const variables = request.variables && typeof request.variables === 'object' ? (request.variables as Record<string, unknown>) : {};
-    try {
-      enforceLimits(route.measure ?? measureOperation(supergraph.apiSchema, route.document, route.operation.name?.value, variables), options.limits);
-    } catch (error) {
-      if (!(error instanceof GraphQLError)) throw error;
-      const { http: _http, ...extensions } = error.extensions;
-      metrics.graphqlErrors.inc({ code: String(extensions.code) });
-      sendJson(res, 400, { errors: [{ message: error.message, extensions }] });
-      return;
-    }
     const name = route.operation.name?.value;
     const label = !name ? 'anonymous' : knownOperations.has(name) || (knownOperations.size < 200 && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) && knownOperations.add(name)) ? name : 'other';
     const end = metrics.graphqlRequestDuration.startTimer({ operation: label, type: route.operation.operation });
@@ -153,13 +159,28 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     ),
     graphql: async (req, res) => {
       if (cors(req, res, options.corsOrigins)) return;
-      const identity = await authenticate(req.headers.authorization, options.auth.tokens);
       const address = clientAddress(req);
+      const identity = await identify(req.headers.authorization, address);
       await rateLimit(options.limiter, identity ? `user:${identity.userId}` : `address:${address}`, options.limits.requestsPerMinute);
       const context = await callerContext({ identity, clientAddress: address });
       const body = await readRequestBody(req, bodyLimitBytes);
-      const request = req.method === 'POST' && body && typeof body === 'object' ? (body as { query?: unknown; operationName?: unknown; variables?: unknown; extensions?: unknown }) : undefined;
-      const route = request && !request.extensions ? fastPath.route(request.query, request.operationName) : undefined;
+      const request = graphQLRequest(req, body);
+      // Every limit is enforced here, in time linear in the document, before anything expands,
+      // validates or plans it (Apollo included).
+      if (request && typeof request.query === 'string' && (request.operationName === undefined || request.operationName === null || typeof request.operationName === 'string')) {
+        try {
+          const variables = request.variables && typeof request.variables === 'object' ? (request.variables as Record<string, unknown>) : {};
+          const { operation } = guard.admit(request.query, request.operationName, variables);
+          if (operation.operation === OperationTypeNode.SUBSCRIPTION) {
+            throw new GraphQLError('subscriptions are served over graphql-ws (a WebSocket to this same URL); HTTP serves queries and mutations', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+          }
+        } catch (error) {
+          if (!(error instanceof GraphQLError)) throw error;
+          sendGraphQLError(res, error, metrics);
+          return;
+        }
+      }
+      const route = req.method === 'POST' && request && !request.extensions ? fastPath.route(request.query, request.operationName) : undefined;
       if (request && route) {
         await forward(route, request, context, res);
         return;
@@ -167,15 +188,24 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
       await executeApollo(apollo, req, res, () => Promise.resolve(context), { bodyLimitBytes, body });
     },
   });
-  const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: bodyLimitBytes });
+  const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: bodyLimitBytes, WebSocket: TrackedWebSocket });
+  const slowSockets = guardSlowSockets(wss, {
+    maxBufferedBytes: options.limits.wsMaxBufferedBytes,
+    sendTimeoutMs: options.limits.wsSendTimeoutMs,
+    onClose: (detail) => {
+      metrics.slowSocketsClosed.inc();
+      logger.warn(detail, 'closed a WebSocket whose client does not read what it is sent');
+    },
+  });
   const ws = useServer<Record<string, unknown>, { caller?: CallerContext }>(
     {
       schema: supergraph.apiSchema,
       // connection_init carries { authorization: "Bearer <jwt>" }; a bad token closes the socket (4403).
       onConnect: async (ctx) => {
         try {
-          const identity = await authenticate(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization, options.auth.tokens);
-          ctx.extra.caller = { identity, clientAddress: ctx.extra.request.socket.remoteAddress ?? 'unknown' };
+          const address = ctx.extra.request.socket.remoteAddress ?? 'unknown';
+          const identity = await identify(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization, address);
+          ctx.extra.caller = { identity, clientAddress: address };
           return true;
         } catch (error) {
           if (error instanceof HttpError) return false;
@@ -183,17 +213,17 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
         }
       },
       onSubscribe: async (ctx, _id, payload) => {
+        const caller = ctx.extra.caller ?? { identity: undefined, clientAddress: undefined };
         let document;
         try {
-          document = parse(payload.query);
+          ({ document } = guard.admit(payload.query, payload.operationName, payload.variables ?? {}));
         } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError('could not parse the operation')];
+          if (error instanceof GraphQLError) return [error];
+          throw error;
         }
         const errors = validate(supergraph.apiSchema, document);
-        if (errors.length > 0) return errors;
-        const caller = ctx.extra.caller ?? { identity: undefined, clientAddress: undefined };
+        if (errors.length > 0) return errors.map((error) => validationError(error, options.production ?? false));
         try {
-          enforceLimits(measureOperation(supergraph.apiSchema, document, payload.operationName, payload.variables ?? {}), options.limits);
           await rateLimit(options.limiter, caller.identity ? `user:${caller.identity.userId}` : `address:${caller.clientAddress ?? 'unknown'}`, options.limits.requestsPerMinute);
         } catch (error) {
           if (error instanceof GraphQLError) return [error];
@@ -239,6 +269,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     server: httpServer,
     forwarder,
     close: async () => {
+      slowSockets.stop();
       await ws.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       await forwarder.close();
@@ -247,4 +278,13 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
       await closeServer(httpServer);
     },
   };
+}
+
+/**
+ * A validation error as graphql-ws sends it: coded like Apollo's over HTTP, and in production
+ * without graphql-js's "Did you mean …?" (it names fields an introspection-less client should not learn).
+ */
+function validationError(error: GraphQLError, production: boolean): GraphQLError {
+  const message = production ? error.message.replace(/ ?Did you mean(.+?)\?$/, '') : error.message;
+  return new GraphQLError(message, { ...(error.nodes && { nodes: error.nodes }), extensions: { ...error.extensions, code: 'GRAPHQL_VALIDATION_FAILED' } });
 }

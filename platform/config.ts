@@ -38,7 +38,11 @@ const schema = z.object({
   MAX_QUERY_DEPTH: z.coerce.number().int().min(2).default(12),
   MAX_QUERY_ALIASES: z.coerce.number().int().min(0).default(30),
   MAX_QUERY_COST: z.coerce.number().int().min(1).default(20_000),
+  MAX_QUERY_FIELDS: z.coerce.number().int().min(10).default(500),
+  MAX_QUERY_TOKENS: z.coerce.number().int().min(100).default(5000),
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(100_000),
+  WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  WS_SEND_TIMEOUT_SECONDS: z.coerce.number().min(0.1).default(10),
   CORS_ORIGINS: optionalUrl,
   ADMIN_TOKEN: optionalUrl,
   ORDER_PENDING_TIMEOUT_SECONDS: z.coerce.number().min(1).default(120),
@@ -48,6 +52,8 @@ const schema = z.object({
   MONGODB_URL: optionalUrl,
   REDIS_URL: optionalUrl,
   KAFKA_BROKERS: optionalUrl,
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().min(1000).default(10_000),
+  KAFKA_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).default(1000),
 });
 
 export interface Config {
@@ -74,7 +80,19 @@ export interface Config {
     loginAttemptsPerEmail: number;
     loginAttemptsPerAddress: number;
   };
-  limits: { requestsPerMinute: number; maxDepth: number; maxAliases: number; maxCost: number; maxBodyBytes: number };
+  limits: {
+    requestsPerMinute: number;
+    maxDepth: number;
+    maxAliases: number;
+    maxCost: number;
+    /** Field selections with fragments expanded (counted, never expanded). */
+    maxFields: number;
+    maxTokens: number;
+    maxBodyBytes: number;
+    /** A WebSocket that completes no send for wsSendTimeoutMs (or holds more than wsMaxBufferedBytes unsent while stalled) is closed. */
+    wsMaxBufferedBytes: number;
+    wsSendTimeoutMs: number;
+  };
   /** How long an order may stay PENDING (stock being reserved) or CONFIRMED (unpaid) before it expires. */
   orderTimeouts: { pendingSeconds: number; paymentSeconds: number };
   /** Origins allowed by CORS; ['*'] for any. */
@@ -83,6 +101,11 @@ export interface Config {
   namespace: string;
   /** Unset means the embedded adapter. */
   servers: { eventStore?: string; mongodb?: string; redis?: string; kafka?: string };
+  /**
+   * Kafka consumer group membership. A crashed process stays a member for the session timeout,
+   * so its saga consumers resume at most this long after a crash (the API does not wait).
+   */
+  kafkaMembership: { sessionTimeoutMs: number; heartbeatIntervalMs: number };
 }
 
 export class ConfigError extends Error {
@@ -96,6 +119,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
   const e = parsed.data;
+  if (e.KAFKA_HEARTBEAT_INTERVAL_MS >= e.KAFKA_SESSION_TIMEOUT_MS) {
+    throw new ConfigError('invalid configuration: KAFKA_HEARTBEAT_INTERVAL_MS: must be below KAFKA_SESSION_TIMEOUT_MS (a third of it or less is usual)');
+  }
   return {
     production: e.NODE_ENV === 'production',
     host: e.HOST,
@@ -118,7 +144,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       loginAttemptsPerEmail: e.LOGIN_ATTEMPTS_PER_EMAIL_PER_MINUTE,
       loginAttemptsPerAddress: e.LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE,
     },
-    limits: { requestsPerMinute: e.RATE_LIMIT_PER_MINUTE, maxDepth: e.MAX_QUERY_DEPTH, maxAliases: e.MAX_QUERY_ALIASES, maxCost: e.MAX_QUERY_COST, maxBodyBytes: e.MAX_BODY_BYTES },
+    limits: {
+      requestsPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      maxDepth: e.MAX_QUERY_DEPTH,
+      maxAliases: e.MAX_QUERY_ALIASES,
+      maxCost: e.MAX_QUERY_COST,
+      maxFields: e.MAX_QUERY_FIELDS,
+      maxTokens: e.MAX_QUERY_TOKENS,
+      maxBodyBytes: e.MAX_BODY_BYTES,
+      wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
+      wsSendTimeoutMs: Math.round(e.WS_SEND_TIMEOUT_SECONDS * 1000),
+    },
     orderTimeouts: { pendingSeconds: e.ORDER_PENDING_TIMEOUT_SECONDS, paymentSeconds: e.ORDER_PAYMENT_TIMEOUT_SECONDS },
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : e.NODE_ENV === 'production' ? [] : ['*'],
     servers: {
@@ -127,5 +163,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...(e.REDIS_URL && { redis: e.REDIS_URL }),
       ...(e.KAFKA_BROKERS && { kafka: e.KAFKA_BROKERS }),
     },
+    kafkaMembership: { sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS, heartbeatIntervalMs: e.KAFKA_HEARTBEAT_INTERVAL_MS },
   };
 }

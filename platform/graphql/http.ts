@@ -1,10 +1,21 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logging.js';
 
-const HTTP_CODES: Record<number, string> = { 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 409: 'CONFLICT', 413: 'PAYLOAD_TOO_LARGE', 429: 'RATE_LIMITED' };
+const HTTP_CODES: Record<number, string> = {
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  431: 'REQUEST_HEADER_FIELDS_TOO_LARGE',
+};
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -44,18 +55,34 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(JSON.stringify(body));
 }
 
-/** The parsed JSON body of a POST (raw text for other content types); undefined for other methods. */
+/**
+ * A POST's body must be `application/json` (UTF-8, the only charset JSON allows on the wire);
+ * anything else is refused with 415 before the body is read.
+ */
+function assertJsonContentType(contentType: string | undefined): void {
+  const [mediaType = '', ...parameters] = (contentType ?? '').split(';');
+  const charset = parameters
+    .map((p) => p.trim().split('='))
+    .find(([name]) => name?.trim().toLowerCase() === 'charset')?.[1]
+    ?.trim()
+    .replace(/^"(.*)"$/, '$1')
+    .toLowerCase();
+  if (mediaType.trim().toLowerCase() !== 'application/json' || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')) {
+    throw new HttpError(415, `a POST body must be application/json in UTF-8${contentType ? `, not ${JSON.stringify(contentType.slice(0, 100))}` : ''}`, { accept: 'application/json' });
+  }
+}
+
+/** The parsed JSON body of a POST (415 for other content types); undefined for other methods. */
 export async function readRequestBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
   if (req.method !== 'POST') return undefined;
+  assertJsonContentType(req.headers['content-type']);
   const raw = await readBody(req, limitBytes);
-  if (raw.length > 0 && (req.headers['content-type'] ?? '').includes('application/json')) {
-    try {
-      return JSON.parse(raw) as unknown;
-    } catch {
-      throw new HttpError(400, 'request body is not valid JSON');
-    }
+  if (raw.length === 0) throw new HttpError(400, 'the request body is empty: send a JSON object with a "query"');
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw new HttpError(400, 'request body is not valid JSON');
   }
-  return raw;
 }
 
 /** Runs one HTTP request through Apollo Server (no framework: Apollo Server 5 has none built in). */
@@ -99,6 +126,23 @@ export interface ServiceHttpOptions {
 
 /** The HTTP surface every service shares: GraphQL, /metrics, /health/live, /health/ready. */
 export function createServiceServer(options: ServiceHttpOptions): Server {
+  const server = createServer(handleRequest(options));
+  // Requests Node's parser refuses (headers over 16 kB, malformed requests) get a coded JSON
+  // answer too, not a bare status line.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const message = status === 431 ? 'request headers are too large (16 kB at most, an Authorization header included)' : 'malformed HTTP request';
+    const body = JSON.stringify({ errors: [{ message, extensions: { code: HTTP_CODES[status] ?? 'BAD_REQUEST' } }] });
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+  return server;
+}
+
+function handleRequest(options: ServiceHttpOptions) {
   const graphqlPath = options.graphqlPath ?? '/graphql';
   const routes: Record<string, Handler> = {
     '/metrics': async (_req, res) => {
@@ -122,7 +166,7 @@ export function createServiceServer(options: ServiceHttpOptions): Server {
     },
     ...options.routes,
   };
-  return createServer((req, res) => {
+  return (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const handler = path === graphqlPath ? options.graphql : routes[path];
     if (!handler) {
@@ -139,7 +183,7 @@ export function createServiceServer(options: ServiceHttpOptions): Server {
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
       else res.end();
     });
-  });
+  };
 }
 
 export async function listen(server: Server, port: number, host: string): Promise<number> {

@@ -119,6 +119,11 @@ export function createMetrics(registry: Registry) {
       labelNames: ['field'],
       registers,
     }),
+    slowSocketsClosed: new Counter({
+      name: 'storefront_websocket_slow_closed_total',
+      help: 'WebSocket connections closed because the client did not read what it was sent',
+      registers,
+    }),
     orderTransitions: new Counter({
       name: 'storefront_order_transitions_total',
       help: 'Orders entering a status (PENDING when placed, then CONFIRMED, REJECTED, PAID, …)',
