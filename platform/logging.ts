@@ -1,8 +1,11 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
-export type { Logger };
+export type { DestinationStream, Logger };
 
-/** JSON logs to stdout, one line per event; `LOG_LEVEL` picks the level. */
-export function createLogger(service: string, level: string = 'info'): Logger {
-  return pino({ level, base: { service } });
+/**
+ * JSON logs, one line per event, to stdout (or `destination`, where tests read what is logged);
+ * `LOG_LEVEL` picks the level.
+ */
+export function createLogger(service: string, level: string = 'info', destination?: DestinationStream): Logger {
+  return destination ? pino({ level, base: { service } }, destination) : pino({ level, base: { service } });
 }
