@@ -120,7 +120,7 @@ export async function openInfrastructure(config: Config, logger: Logger, options
     let bus: Bus;
     const observer = options.metrics ? busObserver(options.metrics) : undefined;
     if (servers.kafka) {
-      const kafka = await KafkaBus.connect(servers.kafka, { clientId: options.clientId ?? namespace, namespace, logger, ...(observer && { observer }) });
+      const kafka = await KafkaBus.connect(servers.kafka, { clientId: options.clientId ?? namespace, namespace, logger, membership: config.kafkaMembership, ...(observer && { observer }) });
       closers.push(() => kafka.close());
       readiness.kafka = () => kafka.ping();
       describe.bus = `Kafka at ${servers.kafka}`;

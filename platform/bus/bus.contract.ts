@@ -19,9 +19,11 @@ export function busContract(name: string, open: () => Promise<Bus>): void {
     const topic = () => `test.${randomUUID()}`;
     const group = () => `group-${randomUUID()}`;
     const message = (key: string, n: number): BusMessage => ({ id: randomUUID(), key, type: 'Test.v1', value: { key, n }, headers: { source: 'contract' } });
+    /** A consumer that has joined its group (consume itself does not wait for that). */
     const consume = async (...args: Parameters<Bus['consume']>) => {
       const consumer = await bus.consume(...args);
       consumers.push(consumer);
+      await consumer.joined;
       return consumer;
     };
 
@@ -134,6 +136,7 @@ export function busContract(name: string, open: () => Promise<Bus>): void {
       const g = group();
       const first: number[] = [];
       const c1 = await bus.consume({ groupId: g, topics: [t], handler: (m) => Promise.resolve(void first.push((m.value as { n: number }).n)) });
+      await c1.joined;
       await bus.publish(t, [message('k', 0), message('k', 1)]);
       await eventually(() => expect(first).toEqual([0, 1]));
       await c1.close();

@@ -38,11 +38,19 @@ export interface ConsumerOptions {
   topics: readonly string[];
   handler: (message: DeliveredMessage) => Promise<void>;
   retry?: Partial<RetryPolicy>;
-  /** Where to start when the group has no committed position: the earliest message (default) or only new ones. */
+  /** Where to start when the group has no committed position: the earliest message (default) or only new ones (published after `joined`). */
   fromBeginning?: boolean;
 }
 
 export interface Consumer {
+  /**
+   * Settles once the consumer first holds its share of the partitions. `consume` does not wait
+   * for it: on Kafka, joining a group that still lists a member of a crashed process waits until
+   * that member's session times out, and nothing the caller does needs the join (the group's
+   * position is kept, so what is published meanwhile is handled once it has joined). Rejects if
+   * the consumer is closed first or stops for good.
+   */
+  readonly joined: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -53,6 +61,7 @@ export interface BusObserver {
 
 export interface Bus {
   publish(topic: string, messages: readonly BusMessage[]): Promise<void>;
+  /** Resolves once the consumer is subscribed (its topics exist); it joins its group in the background (see `Consumer.joined`). */
   consume(options: ConsumerOptions): Promise<Consumer>;
   close(): Promise<void>;
 }

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '../logging.js';
 import { withServer } from '../testing/servers.js';
 import { busContract } from './bus.contract.js';
@@ -5,4 +7,25 @@ import { KafkaBus } from './kafka-bus.js';
 
 withServer('KAFKA_BROKERS', 'Bus contract: Kafka', (brokers) => {
   busContract('Kafka', () => KafkaBus.connect(brokers, { clientId: 'bus-contract', logger: createLogger('test', 'silent') }));
+
+  describe('Kafka consumers', () => {
+    it('a consumer that stops for good (here: a session timeout the broker refuses) rejects joined and fails ping, naming its group', async () => {
+      const bus = await KafkaBus.connect(brokers, {
+        clientId: 'bus-membership',
+        logger: createLogger('test', 'silent'),
+        namespace: `membership-${randomUUID().slice(0, 8)}`,
+        membership: { sessionTimeoutMs: 1000, heartbeatIntervalMs: 300 }, // below the broker's group.min.session.timeout.ms
+      });
+      try {
+        await bus.ping();
+        const consumer = await bus.consume({ groupId: 'refused', topics: ['membership'], handler: () => Promise.resolve() });
+        await expect(consumer.joined).rejects.toThrow(/consumer group refused stopped: .*session timeout/);
+        await expect(bus.ping()).rejects.toThrow(/consumer group refused stopped/);
+        await consumer.close();
+        await bus.ping(); // closed: no longer reported
+      } finally {
+        await bus.close();
+      }
+    });
+  });
 });

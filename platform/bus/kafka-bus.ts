@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Admin, type Consumer as KafkaConsumer, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InfrastructureError } from '../errors.js';
 import type { Logger } from '../logging.js';
@@ -26,21 +26,43 @@ function headerText(value: IHeaders[string]): string | undefined {
   return first === undefined ? undefined : first.toString();
 }
 
+/** How a consumer keeps its group membership (`KAFKA_SESSION_TIMEOUT_MS`, `KAFKA_HEARTBEAT_INTERVAL_MS`). */
+export interface KafkaMembership {
+  /**
+   * How long the broker keeps a member that stopped heartbeating. A process that crashed (no
+   * LeaveGroup) stays in its groups this long, and the group cannot rebalance to a restarted
+   * process before that: its consumers resume at most this long after the crash. The broker
+   * accepts group.min.session.timeout.ms (6000 by default) to group.max.session.timeout.ms.
+   */
+  sessionTimeoutMs: number;
+  /** The least time between heartbeats (kafkajs sends them between messages and fetches). */
+  heartbeatIntervalMs: number;
+}
+
+export const DEFAULT_KAFKA_MEMBERSHIP: KafkaMembership = { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 1000 };
+
 /**
  * The Bus port on Kafka (kafkajs). Topics are created with a fixed partition count; the message
  * key is the partition key; offsets are committed only after the handler (or the dead-letter
  * publish) succeeded, so a crash redelivers rather than loses. Retries happen in the consumer,
  * with backoff and heartbeats, so a slow retry does not cost the group its membership.
+ *
+ * `consume` returns once subscribed and the consumer joins its group in the background: after a
+ * crash the group still lists the dead member until its session times out, and start-up (the
+ * API) does not wait for that. A consumer that stops for good (a crash kafkajs does not restart)
+ * fails `ping`, so readiness reports it.
  */
 export class KafkaBus implements Bus {
   private readonly knownTopics = new Set<string>();
-  private readonly consumers = new Set<KafkaConsumer>();
+  private readonly consumers = new Set<Consumer>();
+  /** Groups whose consumer stopped for good, with why. */
+  private readonly stopped = new Map<string, string>();
 
   private constructor(
     private readonly kafka: Kafka,
     private readonly producer: Producer,
     private readonly admin: Admin,
-    private readonly options: { partitions: number; logger: Logger; observer?: BusObserver; brokers: string; namespace?: string },
+    private readonly options: { partitions: number; logger: Logger; observer?: BusObserver; brokers: string; namespace?: string; membership: KafkaMembership },
   ) {}
 
   /**
@@ -48,7 +70,10 @@ export class KafkaBus implements Bus {
    * that several deployments (or test runs) can share one Kafka cluster without seeing each other's
    * messages. Handlers and observers see the logical topic name.
    */
-  static async connect(brokers: string, options: { clientId: string; logger: Logger; observer?: BusObserver; partitions?: number; namespace?: string }): Promise<KafkaBus> {
+  static async connect(
+    brokers: string,
+    options: { clientId: string; logger: Logger; observer?: BusObserver; partitions?: number; namespace?: string; membership?: Partial<KafkaMembership> },
+  ): Promise<KafkaBus> {
     const { logger } = options;
     const kafka = new Kafka({
       clientId: options.clientId,
@@ -79,7 +104,16 @@ export class KafkaBus implements Bus {
       await Promise.allSettled([admin.disconnect(), producer.disconnect()]);
       throw new InfrastructureError('kafka', brokers, `cannot connect (${error instanceof Error ? error.message : String(error)})`, { cause: error });
     }
-    return new KafkaBus(kafka, producer, admin, { partitions: options.partitions ?? 4, logger, brokers, ...(options.observer && { observer: options.observer }), ...(options.namespace && { namespace: options.namespace }) });
+    const membership = { ...DEFAULT_KAFKA_MEMBERSHIP, ...options.membership };
+    if (membership.heartbeatIntervalMs >= membership.sessionTimeoutMs) throw new Error(`kafka heartbeat interval (${membership.heartbeatIntervalMs} ms) must be below the session timeout (${membership.sessionTimeoutMs} ms)`);
+    return new KafkaBus(kafka, producer, admin, {
+      partitions: options.partitions ?? 4,
+      logger,
+      brokers,
+      membership,
+      ...(options.observer && { observer: options.observer }),
+      ...(options.namespace && { namespace: options.namespace }),
+    });
   }
 
   private physical(name: string): string {
@@ -93,6 +127,7 @@ export class KafkaBus implements Bus {
 
   async ping(): Promise<void> {
     await withTimeout(this.admin.describeCluster(), 3000);
+    for (const [group, why] of this.stopped) throw new Error(`consumer group ${group} stopped: ${why}`);
   }
 
   private async ensureTopics(topics: readonly string[]): Promise<void> {
@@ -116,18 +151,43 @@ export class KafkaBus implements Bus {
   async consume(options: ConsumerOptions): Promise<Consumer> {
     const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
     await this.ensureTopics([...options.topics, ...options.topics.map(deadLetterTopic)]);
-    const consumer = this.kafka.consumer({
-      groupId: this.physical(options.groupId),
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3000,
-      allowAutoTopicCreation: false,
-      retry: { initialRetryTime: 200, maxRetryTime: 10_000, retries: 10, restartOnFailure: () => Promise.resolve(true) },
-    });
+    const { observer, logger, membership } = this.options;
+    const group = options.groupId;
     let closed = false;
-    const { observer, logger } = this.options;
+    const consumer = this.kafka.consumer({
+      groupId: this.physical(group),
+      sessionTimeout: membership.sessionTimeoutMs,
+      heartbeatInterval: membership.heartbeatIntervalMs,
+      allowAutoTopicCreation: false,
+      // Restarted after a retriable crash unless it is being closed (kafkajs would otherwise
+      // restart a consumer closed while it was still joining).
+      retry: { initialRetryTime: 200, maxRetryTime: 10_000, retries: 10, restartOnFailure: () => Promise.resolve(!closed) },
+    });
+    let settle: { resolve: () => void; reject: (error: Error) => void } | undefined;
+    const joined = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    joined.catch(() => undefined); // a caller need not wait for it
+    const started = Date.now();
+    let joins = 0;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      joins++;
+      const assigned = Object.values(payload.memberAssignment).reduce((n, partitions) => n + partitions.length, 0);
+      logger.info({ group, partitions: assigned, joinMs: payload.duration, ...(joins === 1 && { sinceStartMs: Date.now() - started }) }, joins === 1 ? 'consumer joined its group' : 'consumer rejoined its group');
+      this.stopped.delete(group);
+      settle?.resolve();
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (closed || payload.restart) return;
+      const why = describeError(payload.error);
+      this.stopped.set(group, why);
+      logger.error({ group, error: why }, 'consumer stopped after an error it is not restarted from');
+      settle?.reject(new Error(`consumer group ${group} stopped: ${why}`));
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: options.topics.map((t) => this.physical(t)), fromBeginning: options.fromBeginning ?? true });
-    await consumer.run({
+    // Not awaited: run() returns only once the consumer has joined its group, which after a
+    // crash waits for the dead member's session to time out. Failures to join are crashes that
+    // kafkajs restarts (or reports through CRASH above).
+    void consumer.run({
       autoCommit: true,
       // Partitions are handled side by side (each still in order), as the embedded bus does.
       partitionsConsumedConcurrently: this.options.partitions,
@@ -178,24 +238,39 @@ export class KafkaBus implements Bus {
               return;
             }
             observer?.consumed?.(topic, options.groupId, 'retry', base.id);
-            await sleep(backoffMs(retry, attempt));
-            await payload.heartbeat();
+            // Heartbeat while backing off, so a long backoff does not outlast the session.
+            for (let wait = backoffMs(retry, attempt); wait > 0 && !closed; wait -= membership.heartbeatIntervalMs) {
+              await sleep(Math.min(wait, membership.heartbeatIntervalMs));
+              await payload.heartbeat();
+            }
           }
         }
       },
+    }).catch((error: unknown) => {
+      if (!closed) logger.error({ group, error: describeError(error) }, 'consumer failed to start');
     });
-    this.consumers.add(consumer);
-    return {
+    const handle: Consumer = {
+      joined,
       close: async () => {
         closed = true;
-        this.consumers.delete(consumer);
-        await consumer.disconnect();
+        settle?.reject(new Error(`consumer group ${group} closed before it joined`));
+        this.consumers.delete(handle);
+        this.stopped.delete(group);
+        const disconnected = consumer.disconnect();
+        if (joins > 0) return disconnected;
+        // Still joining: kafkajs's disconnect waits for the JoinGroup answer, which the broker
+        // holds until a crashed member's session times out. Not worth holding a shutdown for;
+        // the join then fails on the closed connection and is not restarted (closed).
+        disconnected.catch(() => undefined);
+        await Promise.race([disconnected, sleep(1000)]);
       },
     };
+    this.consumers.add(handle);
+    return handle;
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.consumers].map((c) => c.disconnect()));
+    await Promise.allSettled([...this.consumers].map((c) => c.close()));
     this.consumers.clear();
     await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
   }

@@ -100,6 +100,7 @@ export class MemoryBus implements Bus {
     g.members.push(member);
     this.rebalance(g);
     return Promise.resolve({
+      joined: Promise.resolve(),
       close: async () => {
         member.closed = true;
         g.members = g.members.filter((m) => m !== member);
