@@ -11,7 +11,12 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import type { Supergraph, SubgraphEndpoint } from './compose.js';
+import { WeightedLru } from '../platform/weighted-lru.js';
 import { inlineFragments } from './entity-completion.js';
+
+/** Routes hold parsed documents: at most this many, made from at most this much query text. */
+const MAX_CACHED_ROUTES = 1000;
+const MAX_CACHED_QUERY_CHARS = 1_000_000;
 
 export interface Route {
   subgraph: SubgraphEndpoint;
@@ -28,7 +33,7 @@ export interface Route {
  * the normal path through the gateway.
  */
 export class SingleSubgraphRouter {
-  private readonly routes = new Map<string, Route | null>();
+  private readonly routes = new WeightedLru<string, Route | null>(MAX_CACHED_QUERY_CHARS, MAX_CACHED_ROUTES);
 
   constructor(private readonly supergraph: Pick<Supergraph, 'apiSchema' | 'ownership' | 'endpoints'>) {}
 
@@ -38,8 +43,7 @@ export class SingleSubgraphRouter {
     let route = this.routes.get(key);
     if (route === undefined) {
       route = this.plan(query, operationName ?? undefined) ?? null;
-      if (this.routes.size >= 1000) this.routes.delete(this.routes.keys().next().value!);
-      this.routes.set(key, route);
+      this.routes.set(key, route, key.length);
     }
     return route ?? undefined;
   }

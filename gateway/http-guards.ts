@@ -68,7 +68,7 @@ export function graphQLRequest(req: IncomingMessage, body: unknown): GraphQLHttp
   } catch {
     variables = undefined; // Apollo answers malformed variables with its own 400
   }
-  return { query, operationName: params.get('operationName') ?? undefined, variables };
+  return { query, operationName: params.get('operationName') || undefined, variables };
 }
 
 /** Answers a refused operation with its coded GraphQL error and the status it names (400 unless told). */

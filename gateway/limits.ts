@@ -1,3 +1,4 @@
+import { WeightedLru } from '../platform/weighted-lru.js';
 import {
   getNamedType,
   getNullableType,
@@ -224,9 +225,9 @@ interface Verdict {
   fixed: Map<string, OperationMeasure>;
 }
 
+/** Verdicts cached: at most this many, made from at most this much query text (admitted ones hold their AST). */
 const CACHE_ENTRIES = 1000;
-/** Longer documents are checked again each time (still linear) rather than held in the cache. */
-const CACHE_MAX_QUERY_LENGTH = 16_384;
+const CACHE_MAX_QUERY_CHARS = 1_000_000;
 
 /**
  * The gateway's admission check for an operation, before anything expands, validates or plans
@@ -237,7 +238,7 @@ const CACHE_MAX_QUERY_LENGTH = 16_384;
  * is cached per document, so a repeated (or repeatedly hostile) document costs a map look-up.
  */
 export class OperationGuard {
-  private readonly verdicts = new Map<string, Verdict>();
+  private readonly verdicts = new WeightedLru<string, Verdict>(CACHE_MAX_QUERY_CHARS, CACHE_ENTRIES);
 
   constructor(
     private readonly schema: GraphQLSchema,
@@ -256,16 +257,9 @@ export class OperationGuard {
 
   private verdict(query: string): Verdict {
     const cached = this.verdicts.get(query);
-    if (cached) {
-      this.verdicts.delete(query); // least recently used goes first
-      this.verdicts.set(query, cached);
-      return cached;
-    }
+    if (cached) return cached;
     const verdict = this.judge(query);
-    if (query.length <= CACHE_MAX_QUERY_LENGTH) {
-      if (this.verdicts.size >= CACHE_ENTRIES) this.verdicts.delete(this.verdicts.keys().next().value!);
-      this.verdicts.set(query, verdict);
-    }
+    this.verdicts.set(query, verdict, query.length);
     return verdict;
   }
 

@@ -8,6 +8,7 @@ import { WebSocketServer } from 'ws';
 import { CallerSigner, IDENTITY_HEADER, type CallerContext } from '../platform/auth/internal-identity.js';
 import type { AuthKeys } from '../platform/auth/secrets.js';
 import { formatError } from '../platform/graphql/errors.js';
+import { boundedDocumentStore } from '../platform/graphql/service.js';
 import { closeServer, createServiceServer, executeApollo, HttpError, listen, readRequestBody } from '../platform/graphql/http.js';
 import { SingleSubgraphRouter, type Route } from './fast-path.js';
 import { SubgraphClient } from './subgraph-client.js';
@@ -76,6 +77,8 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph.supergraphSdl,
+    // Query plans are cached per distinct operation; clients choose the operations.
+    experimental_approximateQueryPlanStoreMiB: 8,
     logger,
     buildService: ({ url }) =>
       new RemoteGraphQLDataSource<GatewayContext>({
@@ -90,6 +93,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   });
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
+    documentStore: boundedDocumentStore(),
     includeStacktraceInErrorResponses: false,
     stopOnTerminationSignals: false, // the launcher owns shutdown order
     introspection: !options.production,
@@ -131,13 +135,13 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   };
   const knownOperations = new Set<string>();
   /** Sends a single-subgraph operation (admitted by the guard) straight to its subgraph and relays the answer as it is. */
-  const forward = async (route: Route, request: { query?: unknown; operationName?: unknown; variables?: unknown }, context: GatewayContext, res: ServerResponse) => {
+  const forward = async (route: Route, request: { query?: unknown; operationName?: unknown; variables?: unknown }, context: GatewayContext, accept: string | undefined, res: ServerResponse) => {
     const variables = request.variables && typeof request.variables === 'object' ? (request.variables as Record<string, unknown>) : {};
     const name = route.operation.name?.value;
     const label = !name ? 'anonymous' : knownOperations.has(name) || (knownOperations.size < 200 && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) && knownOperations.add(name)) ? name : 'other';
     const end = metrics.graphqlRequestDuration.startTimer({ operation: label, type: route.operation.operation });
     try {
-      const response = await subgraphs.post(route.subgraph.url, JSON.stringify({ query: request.query, variables, ...(name && { operationName: request.operationName }) }), { [IDENTITY_HEADER]: context.internalToken });
+      const response = await subgraphs.post(route.subgraph.url, JSON.stringify({ query: request.query, variables, ...(name && { operationName: request.operationName }) }), { [IDENTITY_HEADER]: context.internalToken, ...(accept && { accept }) });
       res.writeHead(response.status, { 'content-type': response.contentType ?? 'application/json; charset=utf-8' });
       res.end(response.body);
     } finally {
@@ -182,7 +186,8 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
       }
       const route = req.method === 'POST' && request && !request.extensions ? fastPath.route(request.query, request.operationName) : undefined;
       if (request && route) {
-        await forward(route, request, context, res);
+        // The client's Accept goes along: the subgraph answers in the media type it asked for.
+        await forward(route, request, context, req.headers.accept, res);
         return;
       }
       await executeApollo(apollo, req, res, () => Promise.resolve(context), { bodyLimitBytes, body });

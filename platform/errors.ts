@@ -2,16 +2,8 @@
  * Domain errors. Adapters translate driver errors into these; the GraphQL edge translates these
  * into `userErrors` (business failures) or `extensions.code` (auth), once, in one place.
  */
-export type ErrorCode =
-  | 'INVALID_INPUT'
-  | 'NOT_FOUND'
-  | 'ALREADY_EXISTS'
-  | 'VERSION_CONFLICT'
-  | 'INSUFFICIENT_STOCK'
-  | 'INVALID_STATE'
-  | 'PAYMENT_DECLINED'
-  | 'FORBIDDEN'
-  | 'INVALID_CREDENTIALS';
+export const ERROR_CODES = ['INVALID_INPUT', 'NOT_FOUND', 'ALREADY_EXISTS', 'VERSION_CONFLICT', 'INSUFFICIENT_STOCK', 'INVALID_STATE', 'PAYMENT_DECLINED', 'FORBIDDEN', 'INVALID_CREDENTIALS'] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** A failure the client can act on. `field` is the path into the GraphQL input. */
 export class DomainError extends Error {

@@ -1,6 +1,6 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { DomainError } from '../errors.js';
+import { DomainError, ERROR_CODES } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { Metrics } from '../metrics/metrics.js';
 
@@ -49,7 +49,26 @@ export function unauthenticated(message = 'sign in first'): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED' } });
 }
 
-const CLIENT_CODES = new Set(['BAD_USER_INPUT', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST', 'DOWNSTREAM_SERVICE_ERROR', 'RATE_LIMITED', 'QUERY_TOO_COMPLEX', 'SERVICE_UNAVAILABLE']);
+/**
+ * Codes of errors a client caused or can act on; they pass through as they are. The domain's
+ * codes are among them: a subgraph's business failure (a bad cursor) reaches the gateway as a
+ * downstream error with that code, and must reach the client with it, not as an internal error.
+ */
+const CLIENT_CODES = new Set<string>([
+  'BAD_USER_INPUT',
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'UNAUTHENTICATED',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+  'BAD_REQUEST',
+  'DOWNSTREAM_SERVICE_ERROR',
+  'RATE_LIMITED',
+  'QUERY_TOO_COMPLEX',
+  'SERVICE_UNAVAILABLE',
+  ...ERROR_CODES,
+]);
 
 /**
  * Apollo `formatError`: client-caused errors pass through (without stack traces); anything else

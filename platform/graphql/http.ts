@@ -99,6 +99,10 @@ export async function executeApollo<Context extends BaseContext>(
   }
   const url = new URL(req.url ?? '/', 'http://localhost');
   const body = 'body' in options ? options.body : await readRequestBody(req, options.bodyLimitBytes);
+  // An empty operationName means none: Apollo Server would look for an operation named "" and
+  // fail with an internal error.
+  if (url.searchParams.get('operationName') === '') url.searchParams.delete('operationName');
+  if (body && typeof body === 'object' && 'operationName' in body && body.operationName === '') delete body.operationName;
   const response = await apollo.executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
     context,

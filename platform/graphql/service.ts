@@ -1,11 +1,12 @@
 import type { Server } from 'node:http';
-import { ApolloServer, type BaseContext } from '@apollo/server';
+import { ApolloServer, type ApolloServerOptions, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { readFileSync } from 'node:fs';
 import { concatAST, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logging.js';
+import { WeightedLru } from '../weighted-lru.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { formatError } from './errors.js';
 import { closeServer, createServiceServer, executeApollo, listen } from './http.js';
@@ -38,6 +39,7 @@ export async function startGraphQLService<Context extends BaseContext>(options: 
   const schema = instrumentRootResolvers(options.schema, metrics);
   const apollo = new ApolloServer<Context>({
     schema,
+    documentStore: boundedDocumentStore(),
     includeStacktraceInErrorResponses: false,
     stopOnTerminationSignals: false, // the launcher owns shutdown order
     formatError: formatError(logger, metrics),
@@ -94,3 +96,21 @@ const COMMON_TYPE_DEFS = new URL('./common.graphql', import.meta.url);
 export function subgraphTypeDefs(schemaFile: URL): DocumentNode {
   return concatAST([parse(readFileSync(COMMON_TYPE_DEFS, 'utf8')), parse(readFileSync(schemaFile, 'utf8'))]);
 }
+
+/**
+ * Apollo Server's cache of parsed and validated documents, bounded by the length of the
+ * documents' text. Its default (30 MiB) is measured as the documents' JSON, which leaves out the
+ * token lists graphql-js keeps for locations: under a flood of distinct queries the heap it held
+ * was several times larger, per server. Clients choose the documents, so the bound must be real.
+ */
+export function boundedDocumentStore(): NonNullable<ApolloServerOptions<BaseContext>['documentStore']> {
+  const documents = new WeightedLru<string, DocumentNode>(DOCUMENT_STORE_CHARS, DOCUMENT_STORE_ENTRIES);
+  return {
+    get: (key) => Promise.resolve(documents.get(key)),
+    set: (key, document) => Promise.resolve(documents.set(key, document, document.loc?.end ?? 1000)),
+    delete: (key) => Promise.resolve(documents.delete(key)),
+  };
+}
+
+const DOCUMENT_STORE_CHARS = 1_000_000;
+const DOCUMENT_STORE_ENTRIES = 2000;
