@@ -26,6 +26,8 @@ export interface GatewayContext {
   caller: CallerContext;
   /** The caller, signed for the subgraphs (the only identity they accept). */
   internalToken: string;
+  /** Positions of the read models the subgraphs answered from, for `extensions.readModels`. */
+  readModels?: Record<string, number>;
 }
 
 export interface GatewayLimits extends DocumentLimits {
@@ -89,6 +91,16 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
           const token = (context as Partial<GatewayContext>).internalToken;
           if (token) request.http?.headers.set(IDENTITY_HEADER, token);
         },
+        // Each subgraph says how fresh the read models it answered from are; the client gets
+        // them all (the lowest position seen per read model) in the response's extensions.
+        didReceiveResponse: ({ response, context }) => {
+          const reported = response.extensions?.readModels as Record<string, unknown> | undefined;
+          if (reported && typeof reported === 'object') {
+            const seen = ((context as Partial<GatewayContext>).readModels ??= {});
+            for (const [name, position] of Object.entries(reported)) if (typeof position === 'number') seen[name] = Math.min(seen[name] ?? position, position);
+          }
+          return response;
+        },
       }),
   });
   const apollo = new ApolloServer<GatewayContext>({
@@ -109,6 +121,10 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
             // resolved by itself (automatic persisted queries) and their variables.
             didResolveOperation: ({ document, operationName, request }) => {
               enforceLimits(measureOperation(supergraph.apiSchema, document, operationName, request.variables ?? {}), options.limits);
+              return Promise.resolve();
+            },
+            willSendResponse: ({ response, contextValue }) => {
+              if (contextValue.readModels && response.body.kind === 'single') response.body.singleResult.extensions = { ...response.body.singleResult.extensions, readModels: contextValue.readModels };
               return Promise.resolve();
             },
           }),

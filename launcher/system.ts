@@ -13,7 +13,7 @@ import { startUserSubgraph, userSubgraphDeps } from '../subgraphs/user/server.js
 import { authKeys } from '../platform/auth/secrets.js';
 import { SimulatedPaymentProvider } from '../subgraphs/order/payments.js';
 import { startOrderSubgraph } from '../subgraphs/order/server.js';
-import { PUBLIC_CONTRACTS, READ_MODELS } from '../projections/registry.js';
+import { PUBLIC_CONTRACTS, READ_MODELS, readModelChecks } from '../projections/registry.js';
 
 export interface RunningSystem {
   gatewayUrl: string;
@@ -59,7 +59,8 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     const sliceDeps = (service: string) => {
       const metrics = createMetrics(serviceRegistry(service));
       const events = instrumentEventStore(infrastructure.events, metrics);
-      return { ...infrastructure, events, metrics, logger: logger.child({ service }), readiness: infrastructure.readiness, internalSecret: keys.internalSecret };
+      const readiness = { ...infrastructure.readiness, ...readModelChecks(service, infrastructure, config.projections.maxLagSeconds) };
+      return { ...infrastructure, events, metrics, logger: logger.child({ service }), readiness, internalSecret: keys.internalSecret };
     };
 
     const product = await startProductSubgraph(sliceDeps('product'), listenOn(config.ports.product));
@@ -75,8 +76,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     stops.push(['order subgraph', () => order.close()]);
 
     const projectorLogger = logger.child({ service: 'projector' });
-    const projectors = [...READ_MODELS.map((p) => new Projector(p, { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger }))];
-    projectors.push(new Projector(relayProjection(infrastructure.bus, PUBLIC_CONTRACTS), { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger }));
+    const projectors = [...READ_MODELS, relayProjection(infrastructure.bus, PUBLIC_CONTRACTS)].map((p) => new Projector(p, { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger }, config.projections));
     for (const projector of projectors) {
       await projector.start();
       stops.push([`projector ${projector.name}`, () => projector.stop()]);

@@ -47,6 +47,11 @@ const schema = z.object({
   ADMIN_TOKEN: optionalUrl,
   ORDER_PENDING_TIMEOUT_SECONDS: z.coerce.number().min(1).default(120),
   ORDER_PAYMENT_TIMEOUT_SECONDS: z.coerce.number().min(1).default(1800),
+  SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().min(1).default(15),
+  DOCUMENTS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  PROJECTION_MAX_LAG_SECONDS: z.coerce.number().min(0.1).default(10),
+  PROJECTION_STALL_SECONDS: z.coerce.number().min(1).default(30),
+  PROJECTION_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(5),
   NAMESPACE: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'lower-case letters, digits, _ and -').default('storefront'),
   EVENTSTORE_URL: optionalUrl,
   MONGODB_URL: optionalUrl,
@@ -95,6 +100,18 @@ export interface Config {
   };
   /** How long an order may stay PENDING (stock being reserved) or CONFIRMED (unpaid) before it expires. */
   orderTimeouts: { pendingSeconds: number; paymentSeconds: number };
+  /** How long a SIGTERM may take before the process exits anyway. */
+  shutdownTimeoutSeconds: number;
+  /** Every document-store operation fails after this long instead of hanging. */
+  documentsTimeoutMs: number;
+  projections: {
+    /** Readiness turns 503 (naming the projection) when a read model is further behind than this. */
+    maxLagSeconds: number;
+    /** A projection making no progress for this long while events wait is restarted (and reported). */
+    stallSeconds: number;
+    /** Attempts at an event that keeps failing before the projection's poison policy applies. */
+    maxAttempts: number;
+  };
   /** Origins allowed by CORS; ['*'] for any. */
   corsOrigins: string[];
   /** Prefix for Redis keys and channels (so systems and test runs can share a server). */
@@ -156,6 +173,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       wsSendTimeoutMs: Math.round(e.WS_SEND_TIMEOUT_SECONDS * 1000),
     },
     orderTimeouts: { pendingSeconds: e.ORDER_PENDING_TIMEOUT_SECONDS, paymentSeconds: e.ORDER_PAYMENT_TIMEOUT_SECONDS },
+    shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
+    documentsTimeoutMs: e.DOCUMENTS_TIMEOUT_MS,
+    projections: { maxLagSeconds: e.PROJECTION_MAX_LAG_SECONDS, stallSeconds: e.PROJECTION_STALL_SECONDS, maxAttempts: e.PROJECTION_MAX_ATTEMPTS },
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : e.NODE_ENV === 'production' ? [] : ['*'],
     servers: {
       ...(e.EVENTSTORE_URL && { eventStore: e.EVENTSTORE_URL }),

@@ -78,3 +78,21 @@ export class InfrastructureError extends Error {
 export function assertNever(value: never, what = 'value'): never {
   throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);
 }
+
+/** Driver errors of a server being unreachable, slow or restarting (as the drivers name them). */
+const TRANSIENT_NAMES = /^(MongoNetwork(Timeout)?Error|MongoServerSelectionError|MongoTimeoutError|MongoPoolClearedError|MongoWaitQueueTimeoutError|KafkaJSConnectionError|KafkaJSRequestTimeoutError|KafkaJSNumberOfRetriesExceeded|KafkaJSBrokerNotFound)$/;
+const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+/**
+ * Whether an error says that a server is unavailable (so the operation may succeed later) rather
+ * than that the operation itself is wrong. Adapters raise InfrastructureError; driver errors that
+ * reach here are recognised by name or socket error code.
+ */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof InfrastructureError) return true;
+  if (!(error instanceof Error)) return false;
+  if (TRANSIENT_NAMES.test(error.name) || TRANSIENT_NAMES.test(error.constructor.name)) return true;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && TRANSIENT_CODES.has(code)) return true;
+  return /Connection is closed|Command timed out|Stream isn't writeable/.test(error.message) || (error.cause !== undefined && error.cause !== error && isTransient(error.cause));
+}

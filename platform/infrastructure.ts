@@ -76,7 +76,7 @@ export async function openInfrastructure(config: Config, logger: Logger, options
 
     let documents: DocumentStore;
     if (servers.mongodb) {
-      const mongo = await MongoDocumentStore.connect(servers.mongodb, logger);
+      const mongo = await MongoDocumentStore.connect(servers.mongodb, logger, { timeoutMs: config.documentsTimeoutMs });
       closers.push(() => mongo.close());
       readiness.mongodb = () => mongo.ping();
       describe.documents = `MongoDB at ${redactUrl(servers.mongodb)}`;

@@ -11,7 +11,8 @@ function isOperatorError(error: unknown): error is Error {
 
 /**
  * Runs one process: reads and validates the configuration, starts, and shuts down cleanly on
- * SIGINT/SIGTERM (exit 0) or on a start-up failure (exit 1, one clear line for operator errors).
+ * SIGINT/SIGTERM (exit 0; exit 1 if stopping takes longer than SHUTDOWN_TIMEOUT_SECONDS or a
+ * second signal comes) or on a start-up failure (exit 1, one clear line for operator errors).
  */
 export function runProcess(name: string, start: (config: Config, logger: Logger) => Promise<{ stop(): Promise<void> }>): void {
   let logger: Logger | undefined;
@@ -21,9 +22,18 @@ export function runProcess(name: string, start: (config: Config, logger: Logger)
     const running = await start(config, logger);
     let stopping = false;
     const shutdown = (signal: string) => {
-      if (stopping) return;
+      if (stopping) {
+        logger?.warn({ signal }, 'second signal: exiting without waiting for the shutdown to finish');
+        process.exit(1);
+      }
       stopping = true;
       logger?.info({ signal }, 'shutting down');
+      // Whatever the servers do (a hung connection, a consumer waiting for its group), the
+      // process ends within the bound.
+      setTimeout(() => {
+        logger?.error({ timeoutSeconds: config.shutdownTimeoutSeconds }, 'shutdown did not finish in time; exiting');
+        process.exit(1);
+      }, config.shutdownTimeoutSeconds * 1000).unref();
       running.stop().then(
         () => process.exit(0),
         (error: unknown) => {

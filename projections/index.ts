@@ -10,10 +10,7 @@ import { startProjectorHttp } from './server.js';
 runProcess('projector', async (config, logger) => {
   const metrics = createMetrics(serviceRegistry('projector'));
   const infrastructure = await openInfrastructure(config, logger, { metrics });
-  const projectors = [
-    ...READ_MODELS.map((projection) => new Projector(projection, { ...infrastructure, metrics, logger })),
-    new Projector(relayProjection(infrastructure.bus, PUBLIC_CONTRACTS), { ...infrastructure, metrics, logger }),
-  ];
+  const projectors = [...READ_MODELS, relayProjection(infrastructure.bus, PUBLIC_CONTRACTS)].map((projection) => new Projector(projection, { ...infrastructure, metrics, logger }, config.projections));
   for (const p of projectors) await p.start();
   const http = await startProjectorHttp(
     { projectors, metrics, logger, production: config.production, readiness: infrastructure.readiness, ...(config.adminToken && { adminToken: config.adminToken }) },

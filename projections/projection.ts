@@ -28,6 +28,13 @@ export interface Projection {
   indexes?: Readonly<Record<string, readonly IndexSpec[]>>;
   /** False for a projection whose replay would repeat outside effects (the relay). */
   rebuildable?: boolean;
+  /**
+   * What happens when the handler keeps failing on an event (not a server outage): the event is
+   * parked either way; `stop` (the default) stands at it, so the read model never silently
+   * misses an event, until the parked event is retried; `park` moves on (for projections whose
+   * events are independent of each other, such as the relay's messages).
+   */
+  onPoison?: 'stop' | 'park';
   handles(event: RecordedEvent): boolean;
   apply(event: RecordedEvent, target: ProjectionTarget): Promise<ApplyResult>;
   /**

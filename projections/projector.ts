@@ -1,12 +1,46 @@
 import type { ServicePorts } from '../platform/ports.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Collection, CollectionVersion, Doc } from '../platform/documents/document-store.js';
+import { isTransient } from '../platform/errors.js';
 import type { AllSubscription, RecordedEvent } from '../platform/event-store/event-store.js';
 import { BatchTarget } from './batch-target.js';
 import { EffectsQueue } from './effects.js';
-import type { Projection, ProjectionTarget } from './projection.js';
+import { CHECKPOINTS, checkpointId, lagBehind, type Lag } from './lag.js';
+import type { ApplyResult, Projection, ProjectionTarget } from './projection.js';
 
-export const CHECKPOINTS = 'projection_checkpoints';
+export { CHECKPOINTS };
+
+/** Events that kept failing, one document each, for every projection. */
+export const PARKED = 'projection_parked';
+
+export interface ParkedEvent extends Doc {
+  projection: string;
+  position: number;
+  eventId: string;
+  type: string;
+  streamName: string;
+  error: string;
+  attempts: number;
+  parkedAt: string;
+}
+
+export interface ProjectorOptions {
+  checkpointEveryMs?: number;
+  lagIntervalMs?: number;
+  maxBatch?: number;
+  /** Unhealthy (readiness 503) once the oldest unapplied event is older than this. */
+  maxLagSeconds?: number;
+  /** No progress for this long while events wait: the subscription is restarted and it is reported. */
+  stallSeconds?: number;
+  /** Attempts at an event whose handler keeps failing (not a server outage) before it is parked. */
+  maxAttempts?: number;
+}
+
+export interface ProjectorHealth {
+  ok: boolean;
+  /** Why not, in a few words (for readiness and /projections). */
+  reason?: string;
+}
 
 /** Cache tag every entry derived from a collection carries; a rebuild invalidates it. */
 export const collectionTag = (collection: string) => `collection:${collection}`;
@@ -30,7 +64,17 @@ export interface RebuildProgress {
 /**
  * Runs one projection: a catch-up subscription from its checkpoint, then live. Checkpoints are
  * stored per physical collection version in the document store, next to the data they describe.
- * A failing apply is retried with backoff (never skipped); lag is exported as metrics.
+ *
+ * Failures: a server outage (the document store, the bus) is retried with backoff for as long as
+ * it lasts, never skipped. A handler that keeps failing on one event (a bug, a malformed event)
+ * is tried `maxAttempts` times, then the event is parked (stored with its projection, position,
+ * id and error, counted, listed at /projections) and the projection's policy applies: `stop`
+ * stands at the event (readiness says so) until the parked event is retried on demand; `park`
+ * moves on. Nothing is skipped silently.
+ *
+ * Health: lag (events and seconds behind the head) is exported as metrics and makes the
+ * projector unready beyond `maxLagSeconds`; a projection that makes no progress for
+ * `stallSeconds` while events wait has its subscription restarted, and the restart is counted.
  */
 export class Projector {
   private subscription: AllSubscription | undefined;
@@ -44,11 +88,19 @@ export class Projector {
   private rebuildState: RebuildProgress;
   private readonly effects: EffectsQueue;
   private rebuildingAtStart = false;
+  private lag: Lag = { head: 0, events: 0, seconds: 0 };
+  /** When the position last moved (or the projection was last found caught up). */
+  private progressAt = Date.now();
+  /** Set to end the current subscription and start a new one from the position. */
+  private restarting = false;
+  /** The event a `stop`-policy projection stands at, until its parked event is retried. */
+  private halted: ParkedEvent | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly projection: Projection,
     private readonly deps: ProjectorDeps,
-    private readonly options: { checkpointEveryMs?: number; lagIntervalMs?: number; maxBatch?: number } = {},
+    private readonly options: ProjectorOptions = {},
   ) {
     this.rebuildState = { projection: projection.name, state: 'idle', applied: 0, target: 0, position: 0 };
     this.effects = new EffectsQueue(deps);
@@ -61,6 +113,11 @@ export class Projector {
 
   get name(): string {
     return this.projection.name;
+  }
+
+  /** What happens at an event whose handler keeps failing: `stop` there, or `park` it and move on. */
+  get poisonPolicy(): 'stop' | 'park' {
+    return this.projection.onPoison ?? 'stop';
   }
 
   get rebuildable(): boolean {
@@ -76,8 +133,21 @@ export class Projector {
     return this.position;
   }
 
-  private async checkpointId(): Promise<string> {
-    return `${this.projection.name}@${await this.deps.documents.physicalName(this.projection.collections[0]!)}`;
+  private checkpointId(): Promise<string> {
+    return checkpointId(this.deps.documents, this.projection);
+  }
+
+  /** Healthy: running, not standing at a parked event, not stalled, and within the lag limit. */
+  get health(): ProjectorHealth {
+    if (this.halted) return { ok: false, reason: `stopped at event ${this.halted.eventId} (position ${this.halted.position}), parked after ${this.halted.attempts} failed attempts: ${this.halted.error}` };
+    if (this.stopped) return { ok: false, reason: this.rebuildState.state === 'running' ? 'switching to a rebuilt read model' : 'not running' };
+    const maxLag = this.options.maxLagSeconds ?? Infinity;
+    if (this.lag.seconds > maxLag) return { ok: false, reason: `${this.lag.seconds.toFixed(1)} s (${this.lag.events} events) behind the event store; the limit is ${maxLag} s` };
+    return { ok: true };
+  }
+
+  get lagBehind(): Lag {
+    return { ...this.lag };
   }
 
   async start(): Promise<void> {
@@ -102,21 +172,31 @@ export class Projector {
       return;
     }
     this.stopped = false;
+    this.progressAt = Date.now();
     this.effects.resume();
+    await this.refreshParked();
     this.loop = this.supervise();
     this.lagTimer = setInterval(() => void this.updateLag(), this.options.lagIntervalMs ?? 1000);
     this.lagTimer.unref();
     this.deps.logger.info({ projection: this.projection.name, from: this.position }, 'projector started');
   }
 
-  /** Keeps a subscription running from the last processed position; re-subscribes with backoff after a failure. */
+  /**
+   * Keeps a subscription running from the last processed position; re-subscribes with backoff
+   * after a failure, at once after a stall restart; ends when stopped or halted at a parked event.
+   */
   private async supervise(): Promise<void> {
-    for (let failures = 0; !this.stopped; ) {
+    for (let failures = 0; !this.stopped && !this.halted; ) {
+      this.restarting = false;
       this.subscription = this.deps.events.subscribeToAll({ from: this.position === 0 ? 'start' : { after: this.position } });
       const before = this.position;
       try {
         await this.run(this.subscription);
-        return; // ended because we stopped
+        if (this.restarting) {
+          await this.subscription.close().catch(() => undefined);
+          continue;
+        }
+        return; // ended because we stopped (or halted)
       } catch (error) {
         failures = this.position > before ? 1 : failures + 1;
         this.deps.logger.error({ err: error, projection: this.projection.name, position: this.position }, 'projection subscription failed; re-subscribing');
@@ -136,10 +216,10 @@ export class Projector {
     const name = this.projection.name;
     const iterator = subscription[Symbol.asyncIterator]();
     let next: Promise<IteratorResult<RecordedEvent>> | undefined;
-    while (!this.stopped) {
+    while (!this.interrupted) {
       const first = await (next ?? iterator.next());
       next = undefined;
-      if (first.done || this.stopped) return;
+      if (first.done || this.interrupted) return;
       const batch = [first.value];
       while (batch.length < (this.options.maxBatch ?? 500)) {
         const candidate = iterator.next();
@@ -151,26 +231,64 @@ export class Projector {
         if (ready.done) break;
         batch.push(ready.value);
       }
-      const target = BatchTarget.over(this.deps.documents);
-      const tags: string[] = [];
-      const notifications: { channel: string; message: unknown }[] = [];
-      for (const event of batch) {
-        if (!this.projection.handles(event)) continue;
-        const result = await this.applyWithRetry(event, target);
-        if (result === undefined) return; // stopped while retrying
-        metrics.projectionEvents.inc({ projection: name, result: result.changed ? 'applied' : 'skipped' });
-        if (result.changed) {
-          tags.push(...(result.invalidateTags ?? []));
-          notifications.push(...(result.notifications ?? []));
+      const applied = await this.applyBatch(batch);
+      let done = batch[batch.length - 1]!.position;
+      if (applied) {
+        if (!(await this.flushWithRetry(applied.target))) return;
+        for (const result of applied.results) metrics.projectionEvents.inc({ projection: name, result: result.changed ? 'applied' : 'skipped' });
+        await this.runEffects(applied.results);
+      } else {
+        // An event of the batch failed: the batch's writes are dropped (a failed handler may have
+        // written part of its change) and its events are applied one by one, each with its own
+        // retries, so that only the failing one is retried, parked or stood at.
+        for (const [i, event] of batch.entries()) {
+          if (!this.projection.handles(event)) continue;
+          const result = await this.applyAlone(event);
+          if (result === 'interrupted') return; // stopped or restarting while retrying
+          if (result === 'halt') {
+            done = i === 0 ? this.position : batch[i - 1]!.position;
+            break;
+          }
+          if (result === 'parked') continue;
+          metrics.projectionEvents.inc({ projection: name, result: result.changed ? 'applied' : 'skipped' });
+          await this.runEffects([result]);
         }
       }
-      if (!(await this.flushWithRetry(target))) return;
-      if (tags.length > 0 || notifications.length > 0) await this.effects.enqueue(tags, notifications);
-      this.position = batch[batch.length - 1]!.position;
+      if (done > this.position) {
+        this.position = done;
+        this.progressAt = Date.now();
+      }
       metrics.projectionPosition.set({ projection: name }, this.position);
       this.release();
-      await this.maybeCheckpoint();
+      await this.maybeCheckpoint(this.halted !== undefined);
+      if (this.halted) return;
     }
+  }
+
+  /** Applies a batch through one write-behind target; undefined if any event's handler failed. */
+  private async applyBatch(batch: readonly RecordedEvent[]): Promise<{ target: BatchTarget; results: ApplyResult[] } | undefined> {
+    const target = BatchTarget.over(this.deps.documents);
+    const results: ApplyResult[] = [];
+    try {
+      for (const event of batch) if (this.projection.handles(event)) results.push(await this.projection.apply(event, target));
+      return { target, results };
+    } catch (error) {
+      this.deps.metrics.projectionErrors.inc({ projection: this.projection.name });
+      this.deps.logger.warn({ err: error, projection: this.projection.name }, 'applying a batch failed; applying its events one by one');
+      return undefined;
+    }
+  }
+
+  private async runEffects(results: readonly ApplyResult[]): Promise<void> {
+    const changed = results.filter((r) => r.changed);
+    const tags = changed.flatMap((r) => r.invalidateTags ?? []);
+    const notifications = changed.flatMap((r) => r.notifications ?? []);
+    if (tags.length > 0 || notifications.length > 0) await this.effects.enqueue(tags, notifications);
+  }
+
+  /** The run loop must end: stopping, or restarting its subscription. */
+  private get interrupted(): boolean {
+    return this.stopped || this.restarting;
   }
 
   private async flushWithRetry(target: BatchTarget): Promise<boolean> {
@@ -182,33 +300,160 @@ export class Projector {
       } catch (error) {
         this.deps.metrics.projectionErrors.inc({ projection: this.projection.name });
         this.deps.logger.error({ err: error, projection: this.projection.name, attempt }, 'writing the read model failed; retrying');
-        if (this.stopped) return false;
+        if (this.interrupted) return false;
         await sleep(Math.min(5000, 50 * 2 ** attempt));
       }
     }
   }
 
-  private async applyWithRetry(event: RecordedEvent, target: ProjectionTarget) {
-    for (let attempt = 1; ; attempt++) {
+  /**
+   * Applies one event and writes its changes (each attempt on a fresh target, so a failed attempt
+   * leaves nothing behind): a server outage is retried for as long as it lasts; a handler failing
+   * otherwise is retried `maxAttempts` times, then the event is parked and the policy says
+   * whether the projection moves on (`parked`) or stands at it (`halt`).
+   */
+  private async applyAlone(event: RecordedEvent): Promise<ApplyResult | 'parked' | 'halt' | 'interrupted'> {
+    const maxAttempts = this.options.maxAttempts ?? 5;
+    for (let attempt = 1, failures = 0; ; attempt++) {
       try {
-        return await this.projection.apply(event, target);
+        const target = BatchTarget.over(this.deps.documents);
+        const result = await this.projection.apply(event, target);
+        await target.flush();
+        await this.projection.flush?.();
+        return result;
       } catch (error) {
         this.deps.metrics.projectionErrors.inc({ projection: this.projection.name });
-        this.deps.logger.error({ err: error, projection: this.projection.name, position: event.position, attempt }, 'applying event failed; retrying');
-        if (this.stopped) return undefined;
+        const transient = isTransient(error);
+        if (!transient) failures++;
+        this.deps.logger.error({ err: error, projection: this.projection.name, position: event.position, eventId: event.id, attempt, transient }, 'applying event failed; retrying');
+        if (!transient && failures >= maxAttempts) return this.park(event, error, failures);
+        if (this.interrupted) return 'interrupted';
         await sleep(Math.min(5000, 50 * 2 ** attempt));
       }
     }
   }
 
+  private async park(event: RecordedEvent, error: unknown, attempts: number): Promise<'parked' | 'halt' | 'interrupted'> {
+    const policy = this.projection.onPoison ?? 'stop';
+    const parked: ParkedEvent = {
+      _id: `${this.projection.name}:${event.id}`,
+      projection: this.projection.name,
+      position: event.position,
+      eventId: event.id,
+      type: event.type,
+      streamName: event.streamName,
+      error: error instanceof Error ? error.message : String(error),
+      attempts,
+      parkedAt: new Date().toISOString(),
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deps.documents.collection<ParkedEvent>(PARKED).upsertIfNewer(parked, Date.now());
+        break;
+      } catch (storeError) {
+        this.deps.logger.error({ err: storeError, projection: this.projection.name, eventId: event.id }, 'could not park an event; retrying');
+        if (this.interrupted) return 'interrupted';
+        await sleep(Math.min(5000, 50 * 2 ** attempt));
+      }
+    }
+    this.deps.logger.error({ projection: this.projection.name, position: event.position, eventId: event.id, type: event.type, attempts, policy, error: parked.error }, policy === 'stop' ? 'event parked; the projection stops at it until it is retried' : 'event parked; the projection moves on');
+    await this.refreshParked();
+    if (policy === 'park') return 'parked';
+    this.halted = parked;
+    this.deps.metrics.projectionHalted.set({ projection: this.projection.name }, 1);
+    return 'halt';
+  }
 
+  /** The events this projection parked, oldest first (at most `first`). */
+  async parkedEvents(first = 100): Promise<ParkedEvent[]> {
+    return (await this.deps.documents.collection<ParkedEvent>(PARKED).find({ filter: { projection: this.projection.name }, sort: [['position', 1]], first })).items;
+  }
+
+  private async refreshParked(): Promise<void> {
+    try {
+      this.deps.metrics.projectionParked.set({ projection: this.projection.name }, await this.deps.documents.collection<ParkedEvent>(PARKED).count({ projection: this.projection.name }));
+    } catch (error) {
+      this.deps.logger.warn({ err: error, projection: this.projection.name }, 'could not count parked events');
+    }
+  }
+
+  /**
+   * Retries the parked events, oldest first: a stopped projection resumes from the event it stood
+   * at (tried afresh; parked again if it still fails); a projection that moved on applies each
+   * parked event now (its position guards decide what still changes). Returns how many were
+   * retried and how many are still parked.
+   */
+  async retryParked(): Promise<{ retried: number; parked: number }> {
+    const parked = await this.parkedEvents(10_000);
+    const collection = this.deps.documents.collection<ParkedEvent>(PARKED);
+    let retried = 0;
+    if (this.halted) {
+      const at = this.halted;
+      await collection.deleteIfNewer(at._id, Number.MAX_SAFE_INTEGER);
+      this.halted = undefined;
+      this.deps.metrics.projectionHalted.set({ projection: this.projection.name }, 0);
+      retried++;
+      if (!this.stopped) {
+        await this.loop?.catch(() => undefined);
+        this.progressAt = Date.now();
+        this.loop = this.supervise();
+      }
+    } else {
+      for (const entry of parked) {
+        const event = await this.eventAt(entry.position);
+        if (!event || event.id !== entry.eventId) {
+          this.deps.logger.warn({ projection: this.projection.name, parked: entry._id }, 'a parked event is no longer in the event store; dropping it');
+          await collection.deleteIfNewer(entry._id, Number.MAX_SAFE_INTEGER);
+          continue;
+        }
+        const target = BatchTarget.over(this.deps.documents);
+        try {
+          const result = await this.projection.apply(event, target);
+          await target.flush();
+          await this.projection.flush?.();
+          if (result.changed) await this.effects.enqueue(result.invalidateTags ?? [], result.notifications ?? []);
+          await collection.deleteIfNewer(entry._id, Number.MAX_SAFE_INTEGER);
+          retried++;
+        } catch (error) {
+          await collection.upsertIfNewer({ ...entry, error: error instanceof Error ? error.message : String(error), attempts: entry.attempts + 1, parkedAt: new Date().toISOString() }, Date.now());
+        }
+      }
+    }
+    await this.refreshParked();
+    return { retried, parked: await collection.count({ projection: this.projection.name }) };
+  }
+
+  private async eventAt(position: number): Promise<RecordedEvent | undefined> {
+    const subscription = this.deps.events.subscribeToAll({ from: position <= 1 ? 'start' : { after: position - 1 } });
+    try {
+      for await (const event of subscription) return event.position === position ? event : undefined;
+      return undefined;
+    } finally {
+      await subscription.close();
+    }
+  }
+
+
+  /**
+   * Saves the position at most every `checkpointEveryMs`; a position left unsaved by that limit is
+   * saved when the interval ends, even if no event follows (services read the checkpoint to tell
+   * their read model's position and lag, so it must not stay behind while the projection idles).
+   */
   private async maybeCheckpoint(force = false): Promise<void> {
     const now = Date.now();
     if (this.position === this.lastSaved) return;
-    if (!force && now - this.lastCheckpointAt < (this.options.checkpointEveryMs ?? 100)) return;
+    const every = this.options.checkpointEveryMs ?? 100;
+    if (!force && now - this.lastCheckpointAt < every) {
+      this.checkpointTimer ??= setTimeout(() => {
+        this.checkpointTimer = undefined;
+        this.maybeCheckpoint().catch((error: unknown) => this.deps.logger.warn({ err: error, projection: this.projection.name }, 'could not save the checkpoint; the next batch saves it'));
+      }, every - (now - this.lastCheckpointAt));
+      return;
+    }
     this.lastCheckpointAt = now;
-    await this.saveCheckpoint(await this.checkpointId(), this.position);
-    this.lastSaved = this.position;
+    const position = this.position;
+    await this.saveCheckpoint(await this.checkpointId(), position);
+    this.lastSaved = Math.max(this.lastSaved, position);
   }
 
   private async saveCheckpoint(id: string, position: number): Promise<void> {
@@ -241,30 +486,33 @@ export class Projector {
     });
   }
 
+  /** Measures the lag (metrics, health) and restarts a subscription that stopped making progress. */
   private async updateLag(): Promise<void> {
+    const name = this.projection.name;
     try {
-      const head = await this.deps.events.headPosition();
-      const lag = Math.max(0, head - this.position);
-      this.deps.metrics.projectionLagEvents.set({ projection: this.projection.name }, lag);
-      let seconds = 0;
-      if (lag > 0) {
-        const next = this.deps.events.subscribeToAll({ from: { after: this.position } });
-        for await (const e of next) {
-          seconds = Math.max(0, (Date.now() - Date.parse(e.recordedAt)) / 1000);
-          break;
-        }
-        await next.close();
-      }
-      this.deps.metrics.projectionLagSeconds.set({ projection: this.projection.name }, seconds);
+      this.lag = await lagBehind(this.deps.events, this.position);
+      this.deps.metrics.projectionLagEvents.set({ projection: name }, this.lag.events);
+      this.deps.metrics.projectionLagSeconds.set({ projection: name }, this.lag.seconds);
     } catch (error) {
-      this.deps.logger.warn({ err: error }, 'could not measure projection lag');
+      this.deps.logger.warn({ err: error, projection: name }, 'could not measure projection lag');
+      return;
     }
+    if (this.lag.events === 0) this.progressAt = Date.now();
+    const stalledMs = Date.now() - this.progressAt;
+    if (this.stopped || this.halted || this.restarting || stalledMs < (this.options.stallSeconds ?? 30) * 1000) return;
+    this.deps.logger.error({ projection: name, position: this.position, head: this.lag.head, stalledSeconds: Math.round(stalledMs / 1000) }, 'projection made no progress while events wait; restarting its subscription');
+    this.deps.metrics.projectionRestarts.inc({ projection: name, reason: 'stalled' });
+    this.progressAt = Date.now();
+    this.restarting = true;
+    await this.subscription?.close().catch(() => undefined);
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.lagTimer) clearInterval(this.lagTimer);
+    clearTimeout(this.checkpointTimer);
+    this.checkpointTimer = undefined;
     await this.subscription?.close();
     await this.loop?.catch(() => undefined);
     await this.maybeCheckpoint(true);

@@ -2,6 +2,9 @@ import { orderPublicEvents } from '../subgraphs/order/public-events.js';
 import { ordersProjection } from '../subgraphs/order/read-model/projection.js';
 import { catalogProjection } from '../subgraphs/product/catalog/projection.js';
 import { productPublicEvents } from '../subgraphs/product/public-events.js';
+import type { DocumentStore } from '../platform/documents/document-store.js';
+import type { EventStore } from '../platform/event-store/event-store.js';
+import { readModelReadiness } from './lag.js';
 import type { Projection } from './projection.js';
 import type { PublicContract } from './relay.js';
 
@@ -10,3 +13,15 @@ export const READ_MODELS: readonly Projection[] = [catalogProjection, ordersProj
 
 /** What the integration relay publishes: each slice's public events. */
 export const PUBLIC_CONTRACTS: readonly PublicContract[] = [productPublicEvents, orderPublicEvents];
+
+/** The read models each query service reads (its readiness follows their lag). */
+const READ_BY: Readonly<Record<string, readonly Projection[]>> = { product: [catalogProjection], order: [ordersProjection] };
+
+/**
+ * Readiness checks of the read models a service reads: each fails, naming the read model and its
+ * lag, while it is further behind the event store than `maxLagSeconds` (a restarted process is
+ * thus ready only once its read models have caught up).
+ */
+export function readModelChecks(service: string, ports: { documents: DocumentStore; events: EventStore }, maxLagSeconds: number): Record<string, () => Promise<void>> {
+  return Object.fromEntries((READ_BY[service] ?? []).map((projection) => [`read-model:${projection.name}`, readModelReadiness(ports.documents, ports.events, projection, maxLagSeconds)]));
+}

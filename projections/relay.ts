@@ -36,6 +36,7 @@ export function relayProjection(bus: Bus, contracts: readonly PublicContract[]):
     // Holds no documents; the collection name only scopes the checkpoint.
     collections: ['integration_relay'],
     rebuildable: false, // a replay would publish everything again
+    onPoison: 'park', // each public message stands alone: one that cannot be built must not hold back the rest
     handles: (event) => map(event) !== undefined,
     apply(event) {
       const published = map(event)!;

@@ -4,6 +4,7 @@
  * projection) through its HTTP endpoint, so it works the same on embedded and real servers.
  *
  *   npm run replay -- product-catalog [--url http://127.0.0.1:4010] [--token $ADMIN_TOKEN]
+ *   npm run replay -- product-catalog --retry-parked   (retries the events it parked instead)
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -40,14 +41,28 @@ async function call(base: string, path: string, init?: RequestInit): Promise<Res
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { url: { type: 'string', default: `http://127.0.0.1:${process.env.PROJECTOR_PORT ?? '4010'}` }, token: { type: 'string', default: process.env.ADMIN_TOKEN } },
+    options: {
+      url: { type: 'string', default: `http://127.0.0.1:${process.env.PROJECTOR_PORT ?? '4010'}` },
+      token: { type: 'string', default: process.env.ADMIN_TOKEN },
+      'retry-parked': { type: 'boolean', default: false },
+    },
   });
   const name = positionals[0];
   if (!name) {
-    console.error('usage: npm run replay -- <projection> [--url http://127.0.0.1:4010] [--token TOKEN]');
+    console.error('usage: npm run replay -- <projection> [--retry-parked] [--url http://127.0.0.1:4010] [--token TOKEN]');
     return 2;
   }
   const headers: Record<string, string> = values.token ? { authorization: `Bearer ${values.token}` } : {};
+  if (values['retry-parked']) {
+    const response = await call(values.url, `/projections/retry-parked?name=${encodeURIComponent(name)}`, { method: 'POST', headers });
+    const body = (await response.json().catch(() => ({}))) as { retried?: number; parked?: number; errors?: { message: string }[] };
+    if (response.status !== 200) {
+      console.error(`replay: ${body.errors?.[0]?.message ?? `HTTP ${response.status}`}`);
+      return 1;
+    }
+    console.log(`replay: ${name}: retried ${body.retried ?? 0} parked event(s); ${body.parked ?? 0} still parked`);
+    return body.parked ? 1 : 0;
+  }
   const start = await call(values.url, `/projections/rebuild?name=${encodeURIComponent(name)}`, { method: 'POST', headers });
   if (start.status !== 202) {
     const body = (await start.json().catch(() => ({}))) as { errors?: { message: string }[] };

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { closeServer, createServiceServer, HttpError, listen, sendJson } from '../platform/graphql/http.js';
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
@@ -16,32 +16,68 @@ export interface ProjectorHttpOptions {
 }
 
 /**
- * The projector process's HTTP surface: /metrics, /health/*, `GET /projections` (positions and
- * rebuild progress) and `POST /projections/rebuild?name=<projection>` (starts a rebuild; the
- * replay CLI drives it and draws progress).
+ * The projector process's HTTP surface: /metrics, /health/* (ready while every projection runs,
+ * is within its lag limit and stands at no parked event), `GET /projections` (positions, lag,
+ * health, parked events, rebuild progress), `POST /projections/rebuild?name=<projection>`
+ * (starts a rebuild; the replay CLI drives it and draws progress) and
+ * `POST /projections/retry-parked?name=<projection>` (retries its parked events).
  */
 export async function startProjectorHttp(options: ProjectorHttpOptions, listenOn: { port: number; host: string }): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const { projectors, logger } = options;
-  const status = () => projectors.map((p) => ({ name: p.name, position: p.currentPosition, rebuild: p.rebuildProgress }));
+  const status = () =>
+    Promise.all(
+      projectors.map(async (p) => ({
+        name: p.name,
+        position: p.currentPosition,
+        lag: p.lagBehind,
+        health: p.health,
+        policy: p.poisonPolicy,
+        parked: await p.parkedEvents(),
+        rebuild: p.rebuildProgress,
+      })),
+    );
+  const admin = (req: IncomingMessage, what: string) => {
+    if (req.method !== 'POST') throw new HttpError(405, 'use POST', { allow: 'POST' });
+    const authorised = options.adminToken ? req.headers.authorization === `Bearer ${options.adminToken}` : !options.production;
+    if (!authorised) throw new HttpError(403, `${what} needs the admin token (ADMIN_TOKEN)`);
+    const name = new URL(req.url ?? '/', 'http://localhost').searchParams.get('name');
+    const projector = projectors.find((p) => p.name === name);
+    if (!projector) throw new HttpError(404, `no projection named ${name ?? '(none)'}; known: ${projectors.map((p) => p.name).join(', ')}`);
+    return projector;
+  };
   const server = createServiceServer({
     logger,
     registry: options.metrics.registry,
     graphql: () => Promise.reject(new HttpError(404, 'the projector serves no GraphQL')),
-    readiness: { ...options.readiness, ...Object.fromEntries(projectors.map((p) => [`projection:${p.name}`, () => (p.running ? Promise.resolve() : Promise.reject(new Error('not running')))])) },
+    readiness: {
+      ...options.readiness,
+      ...Object.fromEntries(
+        projectors.map((p) => [
+          `projection:${p.name}`,
+          () => {
+            const health = p.health;
+            return health.ok ? Promise.resolve() : Promise.reject(new Error(health.reason ?? 'unhealthy'));
+          },
+        ]),
+      ),
+    },
     routes: {
-      '/projections': (_req, res) => Promise.resolve(sendJson(res, 200, status())),
+      '/projections': async (_req, res) => sendJson(res, 200, await status()),
       '/projections/rebuild': (req, res) => {
-        if (req.method !== 'POST') return Promise.reject(new HttpError(405, 'use POST', { allow: 'POST' }));
-        const authorised = options.adminToken ? req.headers.authorization === `Bearer ${options.adminToken}` : !options.production;
-        if (!authorised) return Promise.reject(new HttpError(403, 'rebuilding needs the admin token (ADMIN_TOKEN)'));
-        const name = new URL(req.url ?? '/', 'http://localhost').searchParams.get('name');
-        const projector = projectors.find((p) => p.name === name);
-        if (!projector) return Promise.reject(new HttpError(404, `no projection named ${name ?? '(none)'}; known: ${projectors.map((p) => p.name).join(', ')}`));
-        if (!projector.rebuildable) return Promise.reject(new HttpError(409, `${projector.name} cannot be rebuilt (a replay would repeat its effects)`));
-        if (projector.rebuildProgress.state === 'running') return Promise.reject(new HttpError(409, `${projector.name} is already rebuilding`));
-        projector.rebuild().catch((error: unknown) => logger.error({ err: error, projection: projector.name }, 'rebuild failed'));
-        sendJson(res, 202, { started: projector.name });
-        return Promise.resolve();
+        try {
+          const projector = admin(req, 'rebuilding');
+          if (!projector.rebuildable) throw new HttpError(409, `${projector.name} cannot be rebuilt (a replay would repeat its effects)`);
+          if (projector.rebuildProgress.state === 'running') throw new HttpError(409, `${projector.name} is already rebuilding`);
+          projector.rebuild().catch((error: unknown) => logger.error({ err: error, projection: projector.name }, 'rebuild failed'));
+          sendJson(res, 202, { started: projector.name });
+          return Promise.resolve();
+        } catch (error) {
+          return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      },
+      '/projections/retry-parked': async (req, res) => {
+        const projector = admin(req, 'retrying parked events');
+        sendJson(res, 200, { projection: projector.name, ...(await projector.retryParked()) });
       },
     },
   });

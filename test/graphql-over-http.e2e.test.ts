@@ -140,7 +140,7 @@ describe.each([
           const text = await response.text();
           expect(response.status, text).toBe(200);
           expect(response.headers.get('content-type')).toContain('application/json');
-          expect(JSON.parse(text), text).toEqual({ data: { products: { totalCount: 0 } } });
+          expect((JSON.parse(text) as { data?: unknown }).data, text).toEqual({ products: { totalCount: 0 } });
           return;
         }
         expect.fail(`${audit.id} ${audit.name}: ${result.reason}; ${answer}`);

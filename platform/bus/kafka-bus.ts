@@ -79,6 +79,9 @@ export class KafkaBus implements Bus {
       clientId: options.clientId,
       brokers: brokers.split(',').map((b) => b.trim()),
       connectionTimeout: 3000,
+      // Every request fails after this instead of waiting on a broker that stopped answering
+      // (retried with backoff below, then surfaced to the caller, which retries in turn).
+      requestTimeout: 10_000,
       retry: { initialRetryTime: 100, maxRetryTime: 5000, retries: 8 },
       logLevel: logLevel.WARN,
       logCreator:

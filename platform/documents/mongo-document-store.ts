@@ -32,8 +32,14 @@ export class MongoDocumentStore implements DocumentStore {
     private readonly logger: Logger,
   ) {}
 
-  static async connect(url: string, logger: Logger): Promise<MongoDocumentStore> {
-    const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000, retryWrites: false });
+  /**
+   * @param options.timeoutMs how long any operation may wait for the server's answer before it
+   *   fails (the socket is dropped): a server that accepts connections but never answers cannot
+   *   hang a projector or a query.
+   */
+  static async connect(url: string, logger: Logger, options: { timeoutMs?: number } = {}): Promise<MongoDocumentStore> {
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    const client = new MongoClient(url, { serverSelectionTimeoutMS: Math.min(5000, timeoutMs), connectTimeoutMS: 5000, socketTimeoutMS: timeoutMs, waitQueueTimeoutMS: timeoutMs, retryWrites: false });
     try {
       await client.connect();
       await client.db().command({ ping: 1 });

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { ApolloServer, type ApolloServerOptions, type BaseContext } from '@apollo/server';
+import { ApolloServer, type ApolloServerOptions, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { readFileSync } from 'node:fs';
 import { concatAST, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
@@ -21,6 +21,11 @@ export interface GraphQLServiceOptions<Context extends BaseContext> {
   metrics: Metrics;
   readiness?: Record<string, () => Promise<void>>;
   bodyLimitBytes?: number;
+  /**
+   * The positions of the read models this service reads, sent with every answer as
+   * `extensions.readModels` ({ name: position }), so a client can tell how fresh it is.
+   */
+  readModelPositions?: () => Promise<Record<string, number>>;
 }
 
 export interface RunningService {
@@ -46,6 +51,7 @@ export async function startGraphQLService<Context extends BaseContext>(options: 
     plugins: [
       metricsPlugin<Context>(metrics),
       ApolloServerPluginLandingPageDisabled(),
+      ...(options.readModelPositions ? [readModelsPlugin(options.readModelPositions, logger)] : []),
       ApolloServerPluginInlineTraceDisabled(),
     ],
   });
@@ -114,3 +120,20 @@ export function boundedDocumentStore(): NonNullable<ApolloServerOptions<BaseCont
 
 const DOCUMENT_STORE_CHARS = 1_000_000;
 const DOCUMENT_STORE_ENTRIES = 2000;
+
+/** Adds `extensions.readModels` (the positions of the read models the service reads) to every answer. */
+function readModelsPlugin(positions: () => Promise<Record<string, number>>, logger: Logger): ApolloServerPlugin {
+  return {
+    requestDidStart: () =>
+      Promise.resolve({
+        willSendResponse: async ({ response }) => {
+          if (response.body.kind !== 'single') return;
+          try {
+            response.body.singleResult.extensions = { ...response.body.singleResult.extensions, readModels: await positions() };
+          } catch (error) {
+            logger.warn({ err: error }, 'could not read the read models\' positions for a response');
+          }
+        },
+      }),
+  };
+}

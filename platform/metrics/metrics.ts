@@ -70,6 +70,24 @@ export function createMetrics(registry: Registry) {
       labelNames: ['projection'],
       registers,
     }),
+    projectionParked: new Gauge({
+      name: 'storefront_projection_parked_events',
+      help: 'Events a projection parked after they kept failing (listed at /projections, retried on demand)',
+      labelNames: ['projection'],
+      registers,
+    }),
+    projectionRestarts: new Counter({
+      name: 'storefront_projection_restarts_total',
+      help: 'Projection subscriptions restarted, by reason (stalled: no progress while events waited)',
+      labelNames: ['projection', 'reason'],
+      registers,
+    }),
+    projectionHalted: new Gauge({
+      name: 'storefront_projection_halted',
+      help: '1 while a projection whose policy is to stop stands at an event that keeps failing',
+      labelNames: ['projection'],
+      registers,
+    }),
     projectionErrors: new Counter({
       name: 'storefront_projection_errors_total',
       help: 'Failures applying an event (retried)',

@@ -13,6 +13,8 @@ export function createRedis(url: string, logger: Logger, role: string): Redis {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 5000,
+    // A server that accepts a command but never answers fails it instead of hanging the caller.
+    commandTimeout: 5000,
     retryStrategy: (attempt) => Math.min(2000, 50 * 2 ** Math.min(attempt, 6)),
   });
   let down = false;

@@ -3,6 +3,7 @@ import { openInfrastructure } from '../../platform/infrastructure.js';
 import { instrumentEventStore } from '../../platform/metrics/instrumented-event-store.js';
 import { createMetrics, serviceRegistry } from '../../platform/metrics/metrics.js';
 import { runProcess } from '../../platform/process.js';
+import { readModelChecks } from '../../projections/registry.js';
 import { SimulatedPaymentProvider } from './payments.js';
 import { startOrderSubgraph } from './server.js';
 
@@ -17,7 +18,7 @@ runProcess('order', async (config, logger) => {
       events: instrumentEventStore(infrastructure.events, metrics),
       metrics,
       logger,
-      readiness: infrastructure.readiness,
+      readiness: { ...infrastructure.readiness, ...readModelChecks('order', infrastructure, config.projections.maxLagSeconds) },
       internalSecret,
       // The only provider adapter so far: the contract's simulated test tokens.
       payments: new SimulatedPaymentProvider(),

@@ -1,3 +1,5 @@
+import { ordersProjection } from './read-model/projection.js';
+import { readModelPositions } from '../../projections/lag.js';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import type { Bus } from '../../platform/bus/bus.js';
@@ -46,6 +48,7 @@ export async function startOrderSubgraph(deps: OrderSubgraphDeps, listenOn: { po
         logger: deps.logger,
         metrics: deps.metrics,
         readiness: { eventStore: async () => void (await deps.events.headPosition()), ...deps.readiness },
+        readModelPositions: readModelPositions(deps.documents, [ordersProjection]),
       },
       listenOn,
     );

@@ -4,6 +4,7 @@ import { openInfrastructure } from '../../platform/infrastructure.js';
 import { instrumentEventStore } from '../../platform/metrics/instrumented-event-store.js';
 import { createMetrics, serviceRegistry } from '../../platform/metrics/metrics.js';
 import { runProcess } from '../../platform/process.js';
+import { readModelChecks } from '../../projections/registry.js';
 import { startProductSubgraph } from './server.js';
 
 /** The product subgraph as its own process (docker compose); `npm start` runs it in-process instead. */
@@ -12,7 +13,7 @@ runProcess('product', async (config, logger) => {
   const infrastructure = await openInfrastructure(config, logger, { metrics });
   const { internalSecret } = authKeys(config, logger);
   const product = await startProductSubgraph(
-    { ...infrastructure, events: instrumentEventStore(infrastructure.events, metrics), metrics, logger, readiness: infrastructure.readiness, internalSecret },
+    { ...infrastructure, events: instrumentEventStore(infrastructure.events, metrics), metrics, logger, readiness: { ...infrastructure.readiness, ...readModelChecks('product', infrastructure, config.projections.maxLagSeconds) }, internalSecret },
     { port: config.ports.product, host: config.host },
   );
   if (config.seedDemoData) await seedDemoCatalog(product.service, logger);

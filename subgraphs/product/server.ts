@@ -1,3 +1,5 @@
+import { catalogProjection } from './catalog/projection.js';
+import { readModelPositions } from '../../projections/lag.js';
 import type { ServicePorts } from '../../platform/ports.js';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
@@ -47,6 +49,7 @@ export async function startProductSubgraph(deps: ProductSubgraphDeps, listenOn: 
         eventStore: async () => void (await deps.events.headPosition()),
         ...deps.readiness,
       },
+      readModelPositions: readModelPositions(deps.documents, [catalogProjection]),
     },
     listenOn,
   ).catch(async (error: unknown) => {
