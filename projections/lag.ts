@@ -55,19 +55,38 @@ export function readModelReadiness(documents: DocumentStore, events: EventStore,
 /**
  * The positions a service's read models have reached, for the `readModels` extension of its
  * responses: a client (or the gateway) can tell how fresh an answer is. Read from the
- * checkpoints, at most every `ttlMs` (an answer may report a position up to that much older).
+ * checkpoints at most every `ttlMs`, in the background: an answer never waits for the document
+ * store more than `waitMs` (a store that hangs must not slow every response); it then reports
+ * the last positions read, or none.
  */
-export function readModelPositions(documents: DocumentStore, projections: readonly { name: string; collections: readonly string[] }[], ttlMs = 200): () => Promise<Record<string, number>> {
-  let cached: { at: number; positions: Promise<Record<string, number>> } | undefined;
-  return () => {
-    const now = Date.now();
-    if (!cached || now - cached.at > ttlMs) {
-      const positions = Promise.all(projections.map(async (p): Promise<[string, number]> => [p.name, await checkpointPosition(documents, p)])).then((entries) => Object.fromEntries(entries));
-      cached = { at: now, positions };
-      positions.catch(() => {
-        if (cached?.positions === positions) cached = undefined;
-      });
+export function readModelPositions(
+  documents: DocumentStore,
+  projections: readonly { name: string; collections: readonly string[] }[],
+  options: { ttlMs?: number; waitMs?: number; onError?: (error: unknown) => void } = {},
+): () => Promise<Record<string, number> | undefined> {
+  const ttlMs = options.ttlMs ?? 200;
+  const waitMs = options.waitMs ?? 50;
+  let known: { at: number; positions: Record<string, number> } | undefined;
+  let reading: Promise<Record<string, number> | undefined> | undefined;
+  const read = () =>
+    (reading ??= Promise.all(projections.map(async (p): Promise<[string, number]> => [p.name, await checkpointPosition(documents, p)]))
+      .then((entries) => {
+        known = { at: Date.now(), positions: Object.fromEntries(entries) };
+        return known.positions;
+      })
+      .catch((error: unknown) => {
+        options.onError?.(error); // the answer goes out with the last positions known (readiness reports the outage)
+        return known?.positions;
+      })
+      .finally(() => (reading = undefined)));
+  return async () => {
+    if (known && Date.now() - known.at <= ttlMs) return known.positions;
+    let timer: NodeJS.Timeout | undefined;
+    const fallback = new Promise<Record<string, number> | undefined>((resolve) => (timer = setTimeout(() => resolve(known?.positions), waitMs)));
+    try {
+      return await Promise.race([read(), fallback]);
+    } finally {
+      clearTimeout(timer);
     }
-    return cached.positions;
   };
 }

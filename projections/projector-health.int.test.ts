@@ -160,7 +160,7 @@ function projectorHealthSuite(store: string, openDocuments: () => Promise<Docume
       await eventually(() => expect(projector.currentPosition).toBe(last));
       await eventually(() => expect(projector.health).toEqual({ ok: true }));
       await eventually(() => expect(serviceCheck()).resolves.toBeUndefined());
-      await eventually(async () => expect(await readModelPositions(documents, [projection], 0)()).toEqual({ 'counter-stop': last }));
+      await eventually(async () => expect(await readModelPositions(documents, [projection], { ttlMs: 0, waitMs: 5000 })()).toEqual({ 'counter-stop': last }));
     });
 
     it('restarts a subscription that stops delivering while events wait, and counts the restart', async () => {

@@ -25,7 +25,7 @@ export interface GraphQLServiceOptions<Context extends BaseContext> {
    * The positions of the read models this service reads, sent with every answer as
    * `extensions.readModels` ({ name: position }), so a client can tell how fresh it is.
    */
-  readModelPositions?: () => Promise<Record<string, number>>;
+  readModelPositions?: () => Promise<Record<string, number> | undefined>;
 }
 
 export interface RunningService {
@@ -122,14 +122,15 @@ const DOCUMENT_STORE_CHARS = 1_000_000;
 const DOCUMENT_STORE_ENTRIES = 2000;
 
 /** Adds `extensions.readModels` (the positions of the read models the service reads) to every answer. */
-function readModelsPlugin(positions: () => Promise<Record<string, number>>, logger: Logger): ApolloServerPlugin {
+function readModelsPlugin(positions: () => Promise<Record<string, number> | undefined>, logger: Logger): ApolloServerPlugin {
   return {
     requestDidStart: () =>
       Promise.resolve({
         willSendResponse: async ({ response }) => {
           if (response.body.kind !== 'single') return;
           try {
-            response.body.singleResult.extensions = { ...response.body.singleResult.extensions, readModels: await positions() };
+            const readModels = await positions();
+            if (readModels) response.body.singleResult.extensions = { ...response.body.singleResult.extensions, readModels };
           } catch (error) {
             logger.warn({ err: error }, 'could not read the read models\' positions for a response');
           }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,7 +15,7 @@ export class OwnServer {
   private readonly runDir = mkdtempSync(join(tmpdir(), 'own-server-'));
 
   constructor(
-    private readonly name: 'redis' | 'kafka',
+    private readonly name: 'redis' | 'kafka' | 'ferretdb',
     private readonly ports: Record<string, string>,
   ) {}
 
@@ -31,7 +31,28 @@ export class OwnServer {
     await run('bash', ['scripts/servers/stop.sh', this.name], { env: this.env, timeout: 60_000 });
   }
 
+  /** The server's process id, from the pid file its start script wrote. */
+  private pid(): number {
+    const pid = Number(readFileSync(join(this.runDir, `${this.name}.pid`), 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no pid for the private ${this.name}`);
+    return pid;
+  }
+
+  /** Freezes the server (SIGSTOP): it keeps its connections and answers nothing, as a hung server does. */
+  pause(): void {
+    process.kill(this.pid(), 'SIGSTOP');
+  }
+
+  resume(): void {
+    process.kill(this.pid(), 'SIGCONT');
+  }
+
   async dispose(): Promise<void> {
+    try {
+      this.resume(); // a frozen server cannot stop
+    } catch {
+      // not running
+    }
     await this.stop().catch(() => undefined);
     rmSync(this.runDir, { recursive: true, force: true });
   }

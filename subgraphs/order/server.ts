@@ -48,7 +48,7 @@ export async function startOrderSubgraph(deps: OrderSubgraphDeps, listenOn: { po
         logger: deps.logger,
         metrics: deps.metrics,
         readiness: { eventStore: async () => void (await deps.events.headPosition()), ...deps.readiness },
-        readModelPositions: readModelPositions(deps.documents, [ordersProjection]),
+        readModelPositions: readModelPositions(deps.documents, [ordersProjection], { onError: (error) => deps.logger.debug({ err: error }, 'could not read the read model position for an answer') }),
       },
       listenOn,
     );

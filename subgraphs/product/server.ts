@@ -49,7 +49,7 @@ export async function startProductSubgraph(deps: ProductSubgraphDeps, listenOn: 
         eventStore: async () => void (await deps.events.headPosition()),
         ...deps.readiness,
       },
-      readModelPositions: readModelPositions(deps.documents, [catalogProjection]),
+      readModelPositions: readModelPositions(deps.documents, [catalogProjection], { onError: (error) => deps.logger.debug({ err: error }, 'could not read the read model position for an answer') }),
     },
     listenOn,
   ).catch(async (error: unknown) => {
