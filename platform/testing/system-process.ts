@@ -20,8 +20,29 @@ export async function freePort(): Promise<number> {
 export interface SystemProcess {
   gatewayUrl: string;
   productUrl: string;
+  /** The projector's HTTP base (`/projections`, `/metrics`, `/health/*`). */
+  projectorUrl: string;
+  dataDir: string;
   child: ChildProcess;
+  /** SIGTERM (SIGKILL after 15 s); removes the data directory unless it was given in the options. */
   stop(): Promise<void>;
+  /** kill -9: no shutdown at all; resolves once the process is gone. Keeps the data directory. */
+  kill(): Promise<void>;
+  /** The last 100 kB the child wrote to stderr (its log at LOG_LEVEL, warn by default). */
+  stderr(): string;
+}
+
+export interface SystemProcessOptions {
+  /** Run on this data directory (kept when the system stops) instead of a fresh one: to start a system again on the same event log. */
+  dataDir?: string;
+  /**
+   * What to wait for before resolving: `gateway` (the default) until the gateway answers a catalog
+   * query with at least one product; `projector` until the projector's `/projections` answers;
+   * `none` not at all (the process is spawned).
+   */
+  waitFor?: 'gateway' | 'projector' | 'none';
+  /** Copy the child's stderr to this process's stderr (the default). */
+  forwardStderr?: boolean;
 }
 
 /** Server variables a child system must not inherit from the caller's environment. */
@@ -29,12 +50,14 @@ const SERVER_VARIABLES = ['EVENTSTORE_URL', 'MONGODB_URL', 'REDIS_URL', 'KAFKA_B
 
 /**
  * Starts `npm start`'s launcher in its own process (so the load generator does not share its
- * event loop), on free ports and a fresh data directory, and waits until the gateway answers.
+ * event loop), on free ports and a fresh data directory (or the one given), and waits until the
+ * gateway answers (or what `options.waitFor` names).
  * It runs on the embedded adapters unless `env` names servers: a shell that sourced
  * scripts/servers/env.sh does not silently turn an "embedded" run into a real-server one.
  */
-export async function startSystemProcess(env: Record<string, string> = {}): Promise<SystemProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'storefront-bench-'));
+export async function startSystemProcess(env: Record<string, string> = {}, options: SystemProcessOptions = {}): Promise<SystemProcess> {
+  const ownDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'storefront-bench-'));
   const [gateway, product, order, user, projector] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const child = spawn(process.execPath, ['--import', 'tsx', 'launcher/embedded.ts'], {
     env: { ...withoutServers(process.env), PORT: String(gateway), PRODUCT_PORT: String(product), ORDER_PORT: String(order), USER_PORT: String(user), PROJECTOR_PORT: String(projector), PASSWORD_HASH_COST: '10', JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
@@ -42,37 +65,48 @@ export async function startSystemProcess(env: Record<string, string> = {}): Prom
   });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-    process.stderr.write(chunk);
+    stderr = (stderr + chunk).slice(-100_000);
+    if (options.forwardStderr !== false) process.stderr.write(chunk);
   });
   const gatewayUrl = `http://127.0.0.1:${gateway}/graphql`;
+  const projectorUrl = `http://127.0.0.1:${projector}`;
+  const gone = () => child.exitCode !== null || child.signalCode !== null;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
+    if (!gone()) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;
       clearTimeout(timer);
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    if (ownDataDir) rmSync(dataDir, { recursive: true, force: true });
+  };
+  const kill = async () => {
+    if (!gone()) child.kill('SIGKILL');
+    await exited;
+  };
+  const waitFor = options.waitFor ?? 'gateway';
+  const up = async (): Promise<boolean> => {
+    if (waitFor === 'projector') return (await fetch(`${projectorUrl}/projections`)).ok;
+    const response = await fetch(gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ products(first: 1) { totalCount } }' }) });
+    const body = (await response.json()) as { data?: { products?: { totalCount: number } } };
+    return (body.data?.products?.totalCount ?? 0) > 0;
   };
   const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the system exited with code ${child.exitCode} during start-up:\n${stderr}`);
+  while (waitFor !== 'none') {
+    if (gone()) throw new Error(`the system exited (${child.exitCode ?? child.signalCode}) during start-up:\n${stderr}`);
     try {
-      const response = await fetch(gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ products(first: 1) { totalCount } }' }) });
-      const body = (await response.json()) as { data?: { products?: { totalCount: number } } };
-      if ((body.data?.products?.totalCount ?? 0) > 0) break;
+      if (await up()) break;
     } catch {
       // not up yet
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error('the system did not become ready within 60 s');
+      throw new Error(`the system did not become ready within 60 s (waiting for the ${waitFor}):\n${stderr}`);
     }
-    await sleep(200);
+    await sleep(waitFor === 'projector' ? 20 : 200);
   }
-  return { gatewayUrl, productUrl: `http://127.0.0.1:${product}/graphql`, child, stop };
+  return { gatewayUrl, productUrl: `http://127.0.0.1:${product}/graphql`, projectorUrl, dataDir, child, stop, kill, stderr: () => stderr };
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
