@@ -5,7 +5,8 @@ import { composeSupergraph } from '../gateway/compose.js';
 import { subgraphTypeDefs } from '../platform/graphql/service.js';
 import { graphql, signUp } from '../platform/testing/graphql-client.js';
 import { startSystemProcess, type SystemProcess } from '../platform/testing/system-process.js';
-import { RequestFuzzer, Rng, type FuzzRequest } from './fuzz/requests.js';
+import { SeededRandom } from '../platform/testing/seeded-random.js';
+import { RequestFuzzer, type FuzzRequest } from './fuzz/requests.js';
 
 const OPERATIONS = Number(process.env.FUZZ_OPERATIONS ?? 10_000);
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -71,7 +72,7 @@ describe(`fuzzing the gateway with ${OPERATIONS} generated requests (seed ${SEED
     const customer = await signUp(system.gatewayUrl, 'CUSTOMER');
     const catalog = await graphql<{ products: { edges: { node: { id: string } }[] } }>(system.gatewayUrl, '{ products(first: 20) { edges { node { id } } } }');
     const productIds = catalog.data!.products.edges.map((e) => e.node.id);
-    const fuzzer = new RequestFuzzer(clientSchema(), new Rng(SEED), { productIds, tokens: [seller.token, customer.token] });
+    const fuzzer = new RequestFuzzer(clientSchema(), new SeededRandom(SEED), { productIds, tokens: [seller.token, customer.token] });
     const requests = Array.from({ length: OPERATIONS }, () => fuzzer.next());
 
     const pid = system.child.pid!;

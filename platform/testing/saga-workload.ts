@@ -9,30 +9,9 @@ import { orderDecider, type Actor, type OrderStatus } from '../../subgraphs/orde
 import { orderStream } from '../../subgraphs/order/events.js';
 import { startSaga } from '../../subgraphs/order/saga-harness.js';
 import { seedDemoCatalog } from '../../subgraphs/product/demo-seed.js';
+import { SeededRandom } from './seeded-random.js';
 
-/** A seedable PRNG (mulberry32): the same seed, the same choices. */
-export class SeededRandom {
-  private state: number;
-  constructor(readonly seed: number) {
-    this.state = seed | 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) | 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)]!;
-  }
-}
+export { SeededRandom };
 
 export interface SagaWorkloadSummary {
   /** Events in the log when the workload ended (the log's head position). */
