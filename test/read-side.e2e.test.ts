@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logging.js';
+import { testSystemConfig } from '../platform/testing/test-config.js';
 import { eventually } from '../platform/testing/eventually.js';
 import { signUp } from '../platform/testing/graphql-client.js';
 import { startSystem, type RunningSystem } from '../launcher/system.js';
@@ -22,7 +22,7 @@ describe('the read side through the gateway: positions, lag, health', () => {
 
   beforeAll(async () => {
     system = await startSystem(
-      loadConfig({ DATA_DIR: dataDir, PORT: '0', PRODUCT_PORT: '0', ORDER_PORT: '0', USER_PORT: '0', PROJECTOR_PORT: '0', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'false', EVENTSTORE_FSYNC: 'false', PASSWORD_HASH_COST: '10' }),
+      testSystemConfig(dataDir),
       { logger: createLogger('read-side-e2e', 'silent') },
     );
   });
