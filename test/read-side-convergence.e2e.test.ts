@@ -115,7 +115,7 @@ async function dropDatabase(url: string): Promise<void> {
 // at every start, so there every start is a clean pass by construction and nothing to compare.
 withServer('MONGODB_URL', 'read models after kills during catch-up (MongoDB/FerretDB)', (mongoUrl) => {
   describe('read models after kills during catch-up (MongoDB/FerretDB)', () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'read-side-kills-'));
+    let dataDir: string | undefined;
     const databases: string[] = [];
     const fresh = () => {
       const { url } = freshMongoUrl(mongoUrl);
@@ -124,13 +124,14 @@ withServer('MONGODB_URL', 'read models after kills during catch-up (MongoDB/Ferr
     };
     afterAll(async () => {
       for (const url of databases) await dropDatabase(url).catch(() => undefined);
-      rmSync(dataDir, { recursive: true, force: true });
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     });
 
     it(`kill -9 at ${KILLS} random points during catch-up, restarting each time: every read model hashes as one clean pass (seed ${SEED})`, async () => {
       console.log(`read-side convergence seed: ${SEED} (replay with READ_SIDE_SEED=${SEED})`);
       const rng = new SeededRandom(SEED);
       const started = Date.now();
+      dataDir = mkdtempSync(join(tmpdir(), 'read-side-kills-'));
 
       // An event log through the real write paths: catalog, orders through the whole saga.
       const workload = await writeSagaWorkload(dataDir, { seed: SEED, orders: WORKLOAD_ORDERS });
@@ -277,10 +278,11 @@ withServer('MONGODB_URL', 'a Kafka outage under load, then a rebuild (MongoDB/Fe
       // A private Kafka (the shared one is not ours to stop), FerretDB in a fresh database.
       let kafka: OwnServer | undefined;
       let system: RunningSystem | undefined;
-      const dataDir = mkdtempSync(join(tmpdir(), 'read-side-outage-'));
+      let dataDir: string | undefined;
       const { url: databaseUrl } = freshMongoUrl(mongoUrl);
 
       beforeAll(async () => {
+        dataDir = mkdtempSync(join(tmpdir(), 'read-side-outage-'));
         const [port, controller] = [await freePort(), await freePort()];
         kafka = new OwnServer('kafka', { KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controller) });
         await kafka.start();
@@ -312,7 +314,7 @@ withServer('MONGODB_URL', 'a Kafka outage under load, then a rebuild (MongoDB/Fe
         await bounded(system?.stop() ?? Promise.resolve());
         await bounded(kafka?.dispose() ?? Promise.resolve());
         await bounded(dropDatabase(databaseUrl));
-        rmSync(dataDir, { recursive: true, force: true });
+        if (dataDir) rmSync(dataDir, { recursive: true, force: true });
       }, 150_000);
 
       it(`orders keep coming through a ${OUTAGE_MS / 1000} s Kafka outage; afterwards the saga settles with its invariants, the projections catch up, and every read model equals its rebuild (seed ${SEED})`, async () => {
