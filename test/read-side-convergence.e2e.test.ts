@@ -6,7 +6,6 @@ import { MongoClient } from 'mongodb';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSystem, type RunningSystem } from '../launcher/system.js';
-import { loadConfig } from '../platform/config.js';
 import type { Doc } from '../platform/documents/document-store.js';
 import { MongoDocumentStore } from '../platform/documents/mongo-document-store.js';
 import type { EventStore } from '../platform/event-store/event-store.js';
@@ -16,8 +15,10 @@ import { createLogger } from '../platform/logging.js';
 import { eventually } from '../platform/testing/eventually.js';
 import { graphql, signUp } from '../platform/testing/graphql-client.js';
 import { OwnServer } from '../platform/testing/own-server.js';
+import { testSystemConfig } from '../platform/testing/test-config.js';
 import { digestDifference, readModelDigest, summarizeDigest, type ReadModelDigest } from '../platform/testing/read-model-hash.js';
-import { SeededRandom, writeSagaWorkload } from '../platform/testing/saga-workload.js';
+import { writeSagaWorkload } from '../platform/testing/saga-workload.js';
+import { SeededRandom } from '../platform/testing/seeded-random.js';
 import { freshMongoUrl, withServer } from '../platform/testing/servers.js';
 import { freePort, startSystemProcess, type SystemProcess } from '../platform/testing/system-process.js';
 import { READ_MODELS } from '../projections/registry.js';
@@ -287,17 +288,7 @@ withServer('MONGODB_URL', 'a Kafka outage under load, then a rebuild (MongoDB/Fe
         kafka = new OwnServer('kafka', { KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controller) });
         await kafka.start();
         system = await startSystem(
-          loadConfig({
-            DATA_DIR: dataDir,
-            PORT: '0',
-            PRODUCT_PORT: '0',
-            ORDER_PORT: '0',
-            USER_PORT: '0',
-            PROJECTOR_PORT: '0',
-            LOG_LEVEL: 'silent',
-            SEED_DEMO_DATA: 'false',
-            EVENTSTORE_FSYNC: 'false',
-            PASSWORD_HASH_COST: '10',
+          testSystemConfig(dataDir, {
             RATE_LIMIT_PER_MINUTE: '1000000',
             ...NO_EXPIRY,
             MONGODB_URL: databaseUrl,
