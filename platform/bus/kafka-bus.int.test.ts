@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { eventually } from '../testing/eventually.js';
 import { createLogger } from '../logging.js';
 import { withServer } from '../testing/servers.js';
 import { busContract } from './bus.contract.js';
@@ -9,10 +10,12 @@ withServer('KAFKA_BROKERS', 'Bus contract: Kafka', (brokers) => {
   busContract('Kafka', () => KafkaBus.connect(brokers, { clientId: 'bus-contract', logger: createLogger('test', 'silent') }));
 
   describe('Kafka consumers', () => {
-    it('a consumer that stops for good (here: a session timeout the broker refuses) rejects joined and fails ping, naming its group', async () => {
+    it('a consumer kafkajs stops (here: a session timeout the broker refuses) rejects joined, fails ping naming its group, and is started afresh with backoff until closed', async () => {
+      const lines: string[] = [];
+      const logger = createLogger('test', 'error', { write: (line: string) => void lines.push(line) });
       const bus = await KafkaBus.connect(brokers, {
         clientId: 'bus-membership',
-        logger: createLogger('test', 'silent'),
+        logger,
         namespace: `membership-${randomUUID().slice(0, 8)}`,
         membership: { sessionTimeoutMs: 1000, heartbeatIntervalMs: 300 }, // below the broker's group.min.session.timeout.ms
       });
@@ -21,6 +24,8 @@ withServer('KAFKA_BROKERS', 'Bus contract: Kafka', (brokers) => {
         const consumer = await bus.consume({ groupId: 'refused', topics: ['membership'], handler: () => Promise.resolve() });
         await expect(consumer.joined).rejects.toThrow(/consumer group refused stopped: .*session timeout/);
         await expect(bus.ping()).rejects.toThrow(/consumer group refused stopped/);
+        // Started afresh after 1 s, stopped again, started again after 2 s: at least two crashes.
+        await eventually(() => expect(lines.filter((l) => l.includes('starting it afresh')).length).toBeGreaterThanOrEqual(2), 15_000);
         await consumer.close();
         await bus.ping(); // closed: no longer reported
       } finally {

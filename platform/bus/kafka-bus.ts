@@ -157,40 +157,70 @@ export class KafkaBus implements Bus {
     const { observer, logger, membership } = this.options;
     const group = options.groupId;
     let closed = false;
-    const consumer = this.kafka.consumer({
-      groupId: this.physical(group),
-      sessionTimeout: membership.sessionTimeoutMs,
-      heartbeatInterval: membership.heartbeatIntervalMs,
-      allowAutoTopicCreation: false,
-      // Restarted after a retriable crash unless it is being closed (kafkajs would otherwise
-      // restart a consumer closed while it was still joining).
-      retry: { initialRetryTime: 200, maxRetryTime: 10_000, retries: 10, restartOnFailure: () => Promise.resolve(!closed) },
-    });
+    const newConsumer = () =>
+      this.kafka.consumer({
+        groupId: this.physical(group),
+        sessionTimeout: membership.sessionTimeoutMs,
+        heartbeatInterval: membership.heartbeatIntervalMs,
+        allowAutoTopicCreation: false,
+        // Restarted after a retriable crash unless it is being closed (kafkajs would otherwise
+        // restart a consumer closed while it was still joining).
+        retry: { initialRetryTime: 200, maxRetryTime: 10_000, retries: 10, restartOnFailure: () => Promise.resolve(!closed) },
+      });
+    let consumer = newConsumer();
     let settle: { resolve: () => void; reject: (error: Error) => void } | undefined;
     const joined = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
     joined.catch(() => undefined); // a caller need not wait for it
     const started = Date.now();
     let joins = 0;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      joins++;
-      const assigned = Object.values(payload.memberAssignment).reduce((n, partitions) => n + partitions.length, 0);
-      logger.info({ group, partitions: assigned, joinMs: payload.duration, ...(joins === 1 && { sinceStartMs: Date.now() - started }) }, joins === 1 ? 'consumer joined its group' : 'consumer rejoined its group');
-      this.stopped.delete(group);
-      settle?.resolve();
-    });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (closed || payload.restart) return;
-      const why = describeError(payload.error);
-      this.stopped.set(group, why);
-      logger.error({ group, error: why }, 'consumer stopped after an error it is not restarted from');
-      settle?.reject(new Error(`consumer group ${group} stopped: ${why}`));
-    });
-    await consumer.connect();
-    await consumer.subscribe({ topics: options.topics.map((t) => this.physical(t)), fromBeginning: options.fromBeginning ?? true });
-    // Not awaited: run() returns only once the consumer has joined its group, which after a
-    // crash waits for the dead member's session to time out. Failures to join are crashes that
-    // kafkajs restarts (or reports through CRASH above).
-    void consumer.run({
+    let restarts = 0;
+    const listen = (consumer: ReturnType<typeof newConsumer>) => {
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        joins++;
+        restarts = 0;
+        const assigned = Object.values(payload.memberAssignment).reduce((n, partitions) => n + partitions.length, 0);
+        logger.info({ group, partitions: assigned, joinMs: payload.duration, ...(joins === 1 && { sinceStartMs: Date.now() - started }) }, joins === 1 ? 'consumer joined its group' : 'consumer rejoined its group');
+        this.stopped.delete(group);
+        settle?.resolve();
+      });
+      consumer.on(consumer.events.CRASH, ({ payload }) => {
+        if (closed || payload.restart) return;
+        const why = describeError(payload.error);
+        this.stopped.set(group, why);
+        // kafkajs gives up on some errors of an outage (e.g. no group coordinator found while the
+        // broker was down): the consumer is started afresh, with backoff, until it joins again.
+        const delay = Math.min(30_000, 1000 * 2 ** Math.min(restarts++, 5));
+        logger.error({ group, error: why, restartInMs: delay }, 'consumer stopped after an error kafkajs does not restart from; starting it afresh');
+        setTimeout(() => void restart(), delay).unref();
+        settle?.reject(new Error(`consumer group ${group} stopped: ${why}`)); // a caller waiting for the first join learns why
+      });
+    };
+    const subscribeAndRun = async (consumer: ReturnType<typeof newConsumer>) => {
+      listen(consumer);
+      await consumer.connect();
+      await consumer.subscribe({ topics: options.topics.map((t) => this.physical(t)), fromBeginning: options.fromBeginning ?? true });
+      // Not awaited: run() returns only once the consumer has joined its group, which after a
+      // crash waits for the dead member's session to time out. Failures to join are crashes that
+      // kafkajs restarts (or reports through CRASH above).
+      void consumer.run(runConfig).catch((error: unknown) => {
+        if (!closed) logger.error({ group, error: describeError(error) }, 'consumer failed to start');
+      });
+    };
+    const restart = async () => {
+      if (closed) return;
+      const previous = consumer;
+      await previous.disconnect().catch(() => undefined);
+      if (closed) return;
+      consumer = newConsumer();
+      try {
+        await subscribeAndRun(consumer);
+      } catch (error) {
+        const delay = Math.min(30_000, 1000 * 2 ** Math.min(restarts++, 5));
+        logger.error({ group, error: describeError(error), restartInMs: delay }, 'could not start the consumer afresh; trying again');
+        setTimeout(() => void restart(), delay).unref();
+      }
+    };
+    const runConfig: Parameters<typeof consumer.run>[0] = {
       autoCommit: true,
       // Partitions are handled side by side (each still in order), as the embedded bus does.
       partitionsConsumedConcurrently: this.options.partitions,
@@ -249,9 +279,8 @@ export class KafkaBus implements Bus {
           }
         }
       },
-    }).catch((error: unknown) => {
-      if (!closed) logger.error({ group, error: describeError(error) }, 'consumer failed to start');
-    });
+    };
+    await subscribeAndRun(consumer);
     const handle: Consumer = {
       joined,
       close: async () => {
