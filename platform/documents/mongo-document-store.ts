@@ -6,6 +6,8 @@ import type { Collection, CollectionVersion, Doc, DocumentStore, Filter, FindOpt
 import { afterFilter, decodeCursor, encodeCursor, withTiebreak } from './keyset.js';
 
 const VERSIONS = '_collection_versions';
+/** Operations per bulk write: well under FerretDB's per-command connection use (see writeManyIfNewer). */
+const BULK_CHUNK = 50;
 const REFRESH_MS = 1000;
 
 interface VersionDoc {
@@ -116,8 +118,15 @@ export class MongoDocumentStore implements DocumentStore {
         }
         if (operations.length === 0) return 0;
         try {
-          const result = await collection.bulkWrite(operations, { ordered: true });
-          return result.insertedCount + result.modifiedCount + result.deletedCount;
+          // In bounded chunks, one after another (still in order): FerretDB 1.24 holds a pooled
+          // connection per statement of one update command until the command ends, and a bulk of
+          // as many replaces as its pool (100) deadlocks the database for every later query.
+          let applied = 0;
+          for (let i = 0; i < operations.length; i += BULK_CHUNK) {
+            const result = await collection.bulkWrite(operations.slice(i, i + BULK_CHUNK), { ordered: true });
+            applied += result.insertedCount + result.modifiedCount + result.deletedCount;
+          }
+          return applied;
         } catch (error) {
           if (!(error instanceof MongoBulkWriteError && error.code === 11000)) throw error;
           // Another writer inserted one of these meanwhile: fall back to one guarded write each.
