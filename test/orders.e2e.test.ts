@@ -52,7 +52,10 @@ function orderSuite(mode: string, servers: Record<string, string> | undefined) {
         { input: { sku: `O-${randomUUID().slice(0, 8)}`, name: `Saga lamp ${stock}`, category: 'home', price: { amount: price, currency: 'EUR' }, initialStock: stock } },
         by,
       );
-      return r.data!.createProduct.product.id;
+      const id = r.data!.createProduct.product.id;
+      // Reads are eventually consistent: wait until the catalog has it (orders show its fields).
+      await eventually(async () => expect((await call<{ product: { id: string } | null }>('query($id: ID!) { product(id: $id) { id } }', { id })).data?.product).not.toBeNull());
+      return id;
     };
     const stockOf = async (id: string) => (await call<{ product: { stock: number } }>('query($id: ID!) { product(id: $id) { stock } }', { id })).data!.product.stock;
     const place = async (items: { productId: string; quantity: number }[], headers: Headers = customer.headers, idempotencyKey?: string) =>
