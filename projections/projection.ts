@@ -36,11 +36,6 @@ export interface Projection {
    */
   onPoison?: 'stop' | 'park';
   handles(event: RecordedEvent): boolean;
-  /**
-   * The documents `apply` reads for this event, so that a batch's documents can be read at
-   * once before it is applied (BatchTarget.prefetch) instead of one round trip each.
-   */
-  documents?(event: RecordedEvent): readonly { collection: string; id: string }[];
   apply(event: RecordedEvent, target: ProjectionTarget): Promise<ApplyResult>;
   /**
    * Writes out what `apply` buffered for the batch (the relay publishes a batch in one call).
