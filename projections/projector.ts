@@ -444,16 +444,25 @@ export class Projector {
     if (this.position === this.lastSaved) return;
     const every = this.options.checkpointEveryMs ?? 100;
     if (!force && now - this.lastCheckpointAt < every) {
-      this.checkpointTimer ??= setTimeout(() => {
-        this.checkpointTimer = undefined;
-        this.maybeCheckpoint().catch((error: unknown) => this.deps.logger.warn({ err: error, projection: this.projection.name }, 'could not save the checkpoint; the next batch saves it'));
-      }, every - (now - this.lastCheckpointAt));
+      this.scheduleCheckpoint(every - (now - this.lastCheckpointAt));
       return;
     }
     this.lastCheckpointAt = now;
     const position = this.position;
     await this.saveCheckpoint(await this.checkpointId(), position);
     this.lastSaved = Math.max(this.lastSaved, position);
+  }
+
+  /** Saves the position later; a save that fails is tried again (an idle projection has no next batch to do it). */
+  private scheduleCheckpoint(delayMs: number): void {
+    if (this.checkpointTimer || this.stopped) return;
+    this.checkpointTimer = setTimeout(() => {
+      this.checkpointTimer = undefined;
+      this.maybeCheckpoint().catch((error: unknown) => {
+        this.deps.logger.warn({ err: error, projection: this.projection.name }, 'could not save the checkpoint; trying again');
+        this.scheduleCheckpoint(1000);
+      });
+    }, delayMs);
   }
 
   private async saveCheckpoint(id: string, position: number): Promise<void> {
