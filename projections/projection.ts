@@ -43,4 +43,10 @@ export interface Projection {
    * after a failure it is called again, so it must keep its buffer until it succeeds.
    */
   flush?(): Promise<void>;
+  /**
+   * Drops what `apply` buffered since the last successful `flush`: the projector abandoned the
+   * batch (a handler failed, or the subscription is being restarted) and will apply its events
+   * again, so keeping the buffer would send them twice (and grow it with every restart).
+   */
+  discard?(): void;
 }

@@ -234,7 +234,10 @@ export class Projector {
       const applied = await this.applyBatch(batch);
       let done = batch[batch.length - 1]!.position;
       if (applied) {
-        if (!(await this.flushWithRetry(applied.target))) return;
+        if (!(await this.flushWithRetry(applied.target))) {
+          this.projection.discard?.(); // restarting: its events come again from the position
+          return;
+        }
         for (const result of applied.results) metrics.projectionEvents.inc({ projection: name, result: result.changed ? 'applied' : 'skipped' });
         await this.runEffects(applied.results);
       } else {
@@ -273,6 +276,7 @@ export class Projector {
       for (const event of batch) if (this.projection.handles(event)) results.push(await this.projection.apply(event, target));
       return { target, results };
     } catch (error) {
+      this.projection.discard?.();
       this.deps.metrics.projectionErrors.inc({ projection: this.projection.name });
       this.deps.logger.warn({ err: error, projection: this.projection.name }, 'applying a batch failed; applying its events one by one');
       return undefined;
@@ -322,6 +326,7 @@ export class Projector {
         await this.projection.flush?.();
         return result;
       } catch (error) {
+        this.projection.discard?.(); // each attempt starts afresh, as its target does
         this.deps.metrics.projectionErrors.inc({ projection: this.projection.name });
         const transient = isTransient(error);
         if (!transient) failures++;
@@ -415,6 +420,7 @@ export class Projector {
           await collection.deleteIfNewer(entry._id, Number.MAX_SAFE_INTEGER);
           retried++;
         } catch (error) {
+          this.projection.discard?.();
           await collection.upsertIfNewer({ ...entry, error: error instanceof Error ? error.message : String(error), attempts: entry.attempts + 1, parkedAt: new Date().toISOString() }, Date.now());
         }
       }

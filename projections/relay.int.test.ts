@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Bus, DeliveredMessage } from '../platform/bus/bus.js';
+import type { Bus, BusMessage, DeliveredMessage } from '../platform/bus/bus.js';
 import { KafkaBus } from '../platform/bus/kafka-bus.js';
 import { MemoryBus } from '../platform/bus/memory-bus.js';
 import { MemoryCache } from '../platform/cache/memory-cache.js';
@@ -88,6 +88,47 @@ function relaySuite(name: string, openBus: () => Promise<Bus>) {
 }
 
 relaySuite('embedded bus', () => Promise.resolve(new MemoryBus()));
+
+describe('integration relay through a bus outage', () => {
+  it('keeps publishing nothing twice while its subscription is restarted during the outage, and publishes every message once it is over', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-outage-'));
+    const events = await FileEventStore.open(dir, { fsync: false });
+    // The bus is outside the relay: this one refuses every publish while `down`, as Kafka does
+    // while it is away, and counts what it was asked to publish.
+    const inner = new MemoryBus();
+    let down = false;
+    const published: string[] = [];
+    const bus: Bus = Object.assign(Object.create(inner) as MemoryBus, {
+      publish: async (topic: string, messages: readonly BusMessage[]) => {
+        if (down) throw new Error('connect ECONNREFUSED (the broker is away)');
+        await inner.publish(topic, messages);
+        published.push(...messages.map((m) => m.id));
+      },
+    });
+    const logger = createLogger('test', 'silent');
+    const metrics = createMetrics(serviceRegistry('test', { processMetrics: false }));
+    const deps = { events, documents: new MemoryDocumentStore(), cache: new MemoryCache(), pubsub: new MemoryPubSub(), metrics, logger };
+    const service = new ProductService({ ...deps, metrics: createMetrics(serviceRegistry('test', { processMetrics: false })), clock: () => new Date() });
+    const seller = { userId: randomUUID(), role: 'SELLER' as const };
+    const relay = new Projector(relayProjection(bus, [productPublicEvents]), deps, { checkpointEveryMs: 0, stallSeconds: 0.2, lagIntervalMs: 50 });
+    try {
+      await relay.start();
+      down = true;
+      for (let i = 0; i < 20; i++) await service.create({ sku: `O-${i}-${randomUUID().slice(0, 6)}`, name: `P${i}`, category: 'c', description: null, price: { amount: 100, currency: 'EUR' }, initialStock: 1 }, seller);
+      // The watchdog restarts the stalled subscription several times while the bus is down.
+      await eventually(async () => expect((await metrics.projectionRestarts.get()).values.reduce((n, v) => n + v.value, 0)).toBeGreaterThanOrEqual(3), 20_000);
+      expect(published).toHaveLength(0);
+      down = false;
+      await relay.waitFor(await events.headPosition(), 20_000);
+      expect(published).toHaveLength(20);
+      expect(new Set(published).size).toBe(20);
+    } finally {
+      await relay.stop();
+      await events.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 withServer('KAFKA_BROKERS', 'integration relay (Kafka)', (brokers) => {
   relaySuite('Kafka', () => KafkaBus.connect(brokers, { clientId: 'relay-test', logger: createLogger('test', 'silent') }));
 });

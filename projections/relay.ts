@@ -57,5 +57,8 @@ export function relayProjection(bus: Bus, contracts: readonly PublicContract[]):
         pending.delete(topic); // published: a retry after a later topic fails does not repeat it
       }
     },
+    discard() {
+      pending.clear();
+    },
   };
 }

@@ -18,6 +18,11 @@ import {
 } from './bus.js';
 
 const ID = 'x-message-id';
+const PRODUCER_CONFIG = { idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false };
+/** The most one send carries (estimated), well below the broker's default message.max.bytes (1 MiB). */
+const PUBLISH_CHUNK_BYTES = 512 * 1024;
+/** A send not done by then is abandoned (and its producer discarded); kafkajs retries within it. */
+const PUBLISH_TIMEOUT_MS = 60_000;
 const TYPE = 'x-message-type';
 
 function headerText(value: IHeaders[string]): string | undefined {
@@ -57,10 +62,11 @@ export class KafkaBus implements Bus {
   private readonly consumers = new Set<Consumer>();
   /** Groups whose consumer stopped for good, with why. */
   private readonly stopped = new Map<string, string>();
+  private connecting: Promise<Producer> | undefined;
 
   private constructor(
     private readonly kafka: Kafka,
-    private readonly producer: Producer,
+    private producer: Producer | undefined,
     private readonly admin: Admin,
     private readonly options: { partitions: number; logger: Logger; observer?: BusObserver; brokers: string; namespace?: string; membership: KafkaMembership },
   ) {}
@@ -93,7 +99,7 @@ export class KafkaBus implements Bus {
         },
     });
     const admin = kafka.admin();
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = kafka.producer(PRODUCER_CONFIG);
     try {
       await withTimeout(
         (async () => {
@@ -140,15 +146,53 @@ export class KafkaBus implements Bus {
     for (const t of missing) this.knownTopics.add(t);
   }
 
+  /**
+   * Publishes in sends of at most PUBLISH_CHUNK_BYTES (a relay batch after an outage can be large;
+   * the broker refuses a record batch above its message.max.bytes, 1 MiB by default). A send that
+   * fails or does not finish within PUBLISH_TIMEOUT_MS discards the producer: an idempotent
+   * producer whose request may or may not have been written keeps sequence numbers the broker
+   * may no longer accept (OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID after a broker
+   * restart), so the next publish starts a fresh session. The caller retries; consumers dedupe
+   * by message id (at-least-once).
+   */
   async publish(topic: string, messages: readonly BusMessage[]): Promise<void> {
     if (messages.length === 0) return;
     await this.ensureTopics([topic]);
-    await this.producer.send({
-      topic: this.physical(topic),
-      acks: -1,
-      messages: messages.map((m) => ({ key: m.key, value: JSON.stringify(m.value), headers: { ...m.headers, [ID]: m.id, [TYPE]: m.type } })),
-    });
-    this.options.observer?.published?.(topic, messages.length);
+    const records = messages.map((m) => ({ key: m.key, value: JSON.stringify(m.value), headers: { ...m.headers, [ID]: m.id, [TYPE]: m.type } }));
+    for (const chunk of chunksOf(records, (r) => r.key.length + r.value.length + 200, PUBLISH_CHUNK_BYTES)) {
+      const producer = await this.liveProducer();
+      try {
+        await withTimeout(producer.send({ topic: this.physical(topic), acks: -1, messages: chunk }), PUBLISH_TIMEOUT_MS);
+      } catch (error) {
+        this.discardProducer(producer, error);
+        throw error;
+      }
+      this.options.observer?.published?.(topic, chunk.length);
+    }
+  }
+
+  /** The producer, connecting a fresh one if the last was discarded (one connect at a time). */
+  private liveProducer(): Promise<Producer> {
+    if (this.producer) return Promise.resolve(this.producer);
+    this.connecting ??= (async () => {
+      const producer = this.kafka.producer(PRODUCER_CONFIG);
+      try {
+        await withTimeout(producer.connect(), 10_000);
+      } catch (error) {
+        await producer.disconnect().catch(() => undefined);
+        throw error;
+      }
+      this.producer = producer;
+      return producer;
+    })().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private discardProducer(producer: Producer, error: unknown): void {
+    if (this.producer !== producer) return; // another publish already did
+    this.producer = undefined;
+    this.options.logger.warn({ error: describeError(error) }, 'kafka: a publish failed; the next one uses a fresh producer');
+    void producer.disconnect().catch(() => undefined);
   }
 
   async consume(options: ConsumerOptions): Promise<Consumer> {
@@ -304,8 +348,28 @@ export class KafkaBus implements Bus {
   async close(): Promise<void> {
     await Promise.allSettled([...this.consumers].map((c) => c.close()));
     this.consumers.clear();
-    await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
+    await Promise.allSettled([this.connecting, this.producer?.disconnect(), this.admin.disconnect()]);
+    await this.producer?.disconnect().catch(() => undefined); // connected while closing
   }
+}
+
+/** Consecutive runs of `items` whose estimated sizes add up to at most `limit` (each run at least one item). */
+export function chunksOf<T>(items: readonly T[], size: (item: T) => number, limit: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const n = size(item);
+    if (current.length > 0 && bytes + n > limit) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += n;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
