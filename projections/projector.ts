@@ -176,6 +176,7 @@ export class Projector {
     this.effects.resume();
     await this.refreshParked();
     this.loop = this.supervise();
+    await this.updateLag(); // the lag gauges and health are measured from the start, not after the first interval
     this.lagTimer = setInterval(() => void this.updateLag(), this.options.lagIntervalMs ?? 1000);
     this.lagTimer.unref();
     this.deps.logger.info({ projection: this.projection.name, from: this.position }, 'projector started');
