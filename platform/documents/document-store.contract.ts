@@ -82,6 +82,59 @@ export function documentStoreContract(name: string, open: () => Promise<Document
       expect(await c.writeManyIfNewer([])).toBe(0);
     });
 
+    it('writes many with what the caller knows of the stored documents; a stale hint never makes a wrong write', async () => {
+      const c = store.collection<Item>(collectionName());
+      await c.upsertIfNewer(item(1, { stock: 1 }), 10);
+      await c.upsertIfNewer(item(2, { stock: 2 }), 20);
+      await c.upsertIfNewer(item(3, { stock: 3 }), 20);
+      await c.upsertIfNewer(item(5, { stock: 5 }), 10);
+      const applied = await c.writeManyIfNewer([
+        { id: 'item-001', doc: item(1, { stock: 9 }), position: 11, stored: 10 }, // right hint: applied
+        { id: 'item-002', doc: item(2, { stock: 9 }), position: 15, stored: null }, // says absent, is newer: ignored
+        { id: 'item-003', doc: item(3, { stock: 9 }), position: 15, stored: 5 }, // says older, is newer: ignored
+        { id: 'item-004', doc: item(4, { stock: 9 }), position: 4, stored: 3 }, // says present, is absent: written
+        { id: 'item-005', doc: null, position: 12, stored: null }, // says absent, is older: deleted
+      ]);
+      expect(applied).toBe(3);
+      expect(await c.get('item-001')).toMatchObject({ stock: 9, _position: 11 });
+      expect(await c.get('item-002')).toMatchObject({ stock: 2, _position: 20 });
+      expect(await c.get('item-003')).toMatchObject({ stock: 3, _position: 20 });
+      expect(await c.get('item-004')).toMatchObject({ stock: 9, _position: 4 });
+      expect(await c.get('item-005')).toBeUndefined();
+    });
+
+    it('applies writes to one document in the order given', async () => {
+      const c = store.collection<Item>(collectionName());
+      const applied = await c.writeManyIfNewer([
+        { id: 'item-001', doc: item(1, { stock: 1 }), position: 1 },
+        { id: 'item-002', doc: item(2), position: 2 },
+        { id: 'item-001', doc: item(1, { stock: 3 }), position: 3 },
+        { id: 'item-002', doc: null, position: 4 },
+        { id: 'item-001', doc: item(1, { stock: 2 }), position: 2 }, // older than the one before: ignored
+      ]);
+      expect(applied).toBe(4);
+      expect(await c.get('item-001')).toMatchObject({ stock: 3, _position: 3 });
+      expect(await c.get('item-002')).toBeUndefined();
+    });
+
+    it('a new version reads what it wrote and nothing else', async () => {
+      const name = collectionName();
+      await store.collection<Item>(name).upsertIfNewer(item(1), 1); // in the live version only
+      const version = await store.createVersion<Item>(name);
+      expect(await version.collection.get('item-001')).toBeUndefined();
+      await version.collection.writeManyIfNewer([
+        { id: 'item-001', doc: item(1, { stock: 7 }), position: 5 },
+        { id: 'item-002', doc: item(2), position: 6 },
+      ]);
+      await version.collection.upsertIfNewer(item(3), 7);
+      expect((await version.collection.getMany(['item-001', 'item-002', 'item-003', 'item-004'])).map((d) => d._id)).toEqual(['item-001', 'item-002', 'item-003']);
+      expect(await version.collection.upsertIfNewer(item(1, { stock: 1 }), 5)).toBe(false);
+      await version.collection.writeManyIfNewer([{ id: 'item-002', doc: null, position: 8 }]);
+      expect(await version.collection.get('item-002')).toBeUndefined();
+      await version.activate();
+      expect(await store.collection<Item>(name).get('item-001')).toMatchObject({ stock: 7, _position: 5 });
+    });
+
     it('gets many in the order asked, skipping unknown ids', async () => {
       const c = await seed(5);
       const docs = await c.getMany(['item-004', 'nope', 'item-002']);

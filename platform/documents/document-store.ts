@@ -66,12 +66,24 @@ export interface Collection<T extends Doc> {
   /** Removes the document unless the stored one was written at `position` or later. */
   deleteIfNewer(id: string, position: number): Promise<boolean>;
   /**
-   * Many guarded writes in one round trip (each as upsertIfNewer, or deleteIfNewer when `doc`
-   * is null); returns how many were applied. Used to flush a projection batch.
+   * Many guarded writes at once (each as upsertIfNewer, or deleteIfNewer when `doc` is null), in
+   * a few round trips whatever their number; returns how many were applied. Used to flush a
+   * projection batch. `stored` is what the caller knows of the stored document (its position,
+   * or null: there is none), so the store need not read it again; a stale hint costs a retry,
+   * never a wrong write: every write stays guarded by its position on the server.
    */
-  writeManyIfNewer(writes: readonly { id: string; doc: T | null; position: number }[]): Promise<number>;
+  writeManyIfNewer(writes: readonly ManyWrite<T>[]): Promise<number>;
   find(options: FindOptions): Promise<Page<T>>;
   count(filter?: Filter): Promise<number>;
+}
+
+export interface ManyWrite<T extends Doc> {
+  id: string;
+  /** The whole document, or null to delete it. */
+  doc: T | null;
+  position: number;
+  /** Position of the stored document as the caller last saw it; null: none; undefined: unknown. */
+  stored?: number | null;
 }
 
 export interface IndexSpec {

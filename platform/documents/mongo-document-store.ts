@@ -1,14 +1,24 @@
-import { MongoBulkWriteError, MongoClient, MongoServerError, type AnyBulkWriteOperation, type OptionalId, type Collection as MongoCollection, type Db, type Document, type Filter as MongoFilter } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, MongoServerError, type AnyBulkWriteOperation, type CommandFailedEvent, type CommandSucceededEvent, type OptionalId, type Collection as MongoCollection, type Db, type Document, type Filter as MongoFilter } from 'mongodb';
 import { InfrastructureError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import type { Logger } from '../logging.js';
-import type { Collection, CollectionVersion, Doc, DocumentStore, Filter, FindOptions, IndexSpec, Page, Sort } from './document-store.js';
+import type { Collection, CollectionVersion, Doc, DocumentStore, Filter, FindOptions, IndexSpec, ManyWrite, Page, Sort } from './document-store.js';
+import { IdFilter } from './id-filter.js';
 import { afterFilter, decodeCursor, encodeCursor, withTiebreak } from './keyset.js';
 
 const VERSIONS = '_collection_versions';
-/** Operations per bulk write: well under FerretDB's per-command connection use (see writeManyIfNewer). */
-const BULK_CHUNK = 50;
 const REFRESH_MS = 1000;
+/** Lookups by _id in flight at once for one getMany or one batch of writes. */
+const READ_CONCURRENCY = 16;
+/**
+ * Statements per update command. FerretDB v1.24 (handler/msg_update.go) keeps each statement's
+ * query open until the whole command has run, holding one pooled backend connection per
+ * statement: an update command with as many statements as the pool (50 on PostgreSQL by
+ * default, 100 on SQLite) waits forever for one more connection, and every later query with it.
+ * Small commands also leave room for the other projectors and the queries sharing that pool.
+ * Harmless on MongoDB (a few more round trips per flush).
+ */
+const UPDATE_CHUNK = 16;
 
 interface VersionDoc {
   _id: string;
@@ -18,8 +28,11 @@ interface VersionDoc {
 
 /**
  * The DocumentStore port on MongoDB (and FerretDB, which lacks transactions, change streams,
- * $lookup and $facet: nothing here needs them). Guarded writes are single conditional
- * replaceOne/deleteOne calls; a logical collection maps to a physical one through a small
+ * $lookup and $facet: nothing here needs them). Guarded writes are conditional
+ * replaceOne/deleteOne calls (filter `{_id, _position: {$lt}}`), batched by writeManyIfNewer
+ * into an insert, a few updates and a delete command. Documents are read by `_id` alone, the one
+ * filter FerretDB v1.24 serves from an index (docs/read-side-performance.md: an `$in` is a read
+ * of the whole collection there). A logical collection maps to a physical one through a small
  * versions collection that other processes re-read every second, so a rebuild done by the
  * projector is picked up by the query services. The previous version is kept until the next
  * switch, so a reader still on it during that second is never left with a dropped collection.
@@ -38,10 +51,16 @@ export class MongoDocumentStore implements DocumentStore {
    * @param options.timeoutMs how long any operation may wait for the server's answer before it
    *   fails (the socket is dropped): a server that accepts connections but never answers cannot
    *   hang a projector or a query.
+   * @param options.onCommand sees every command the driver completes, with its duration (for
+   *   measurements: bench/projection-rate.bench.ts counts round trips per event with it).
    */
-  static async connect(url: string, logger: Logger, options: { timeoutMs?: number } = {}): Promise<MongoDocumentStore> {
+  static async connect(url: string, logger: Logger, options: { timeoutMs?: number; onCommand?: (event: CommandSucceededEvent | CommandFailedEvent) => void } = {}): Promise<MongoDocumentStore> {
     const timeoutMs = options.timeoutMs ?? 10_000;
-    const client = new MongoClient(url, { serverSelectionTimeoutMS: Math.min(5000, timeoutMs), connectTimeoutMS: 5000, socketTimeoutMS: timeoutMs, waitQueueTimeoutMS: timeoutMs, retryWrites: false });
+    const client = new MongoClient(url, { serverSelectionTimeoutMS: Math.min(5000, timeoutMs), connectTimeoutMS: 5000, socketTimeoutMS: timeoutMs, waitQueueTimeoutMS: timeoutMs, retryWrites: false, monitorCommands: options.onCommand !== undefined });
+    if (options.onCommand) {
+      client.on('commandSucceeded', options.onCommand);
+      client.on('commandFailed', options.onCommand);
+    }
     try {
       await client.connect();
       await client.db().command({ ping: 1 });
@@ -69,76 +88,103 @@ export class MongoDocumentStore implements DocumentStore {
     return this.handle<T>(async () => this.db.collection<T>(await this.resolve(name)));
   }
 
-  private handle<T extends Doc>(physical: () => Promise<MongoCollection<T>>): Collection<T> {
+  /**
+   * @param fresh set for a new collection version that only this handle writes: it remembers
+   *   (in a fixed-size filter) which ids it wrote, so reading any other id needs no round trip.
+   */
+  private handle<T extends Doc>(physical: () => Promise<MongoCollection<T>>, fresh?: { filter: IdFilter; active: boolean }): Collection<T> {
+    const neverWritten = (id: string) => fresh !== undefined && fresh.active && !fresh.filter.mightContain(id);
+    const written = (ids: Iterable<string>) => {
+      if (fresh) for (const id of ids) fresh.filter.add(id);
+    };
+    const get = async (id: string) => (neverWritten(id) ? undefined : (((await (await physical()).findOne({ _id: id } as MongoFilter<T>)) as T | null) ?? undefined));
+    const upsertIfNewer = async (doc: T, position: number) => {
+      written([doc._id]);
+      // Every stored document has _position (this store writes it), so a plain range test is
+      // enough; no $or, which FerretDB cannot push down (it would scan the collection).
+      const filter = { _id: doc._id, _position: { $lt: position } } as MongoFilter<T>;
+      try {
+        const result = await (await physical()).replaceOne(filter, { ...doc, _position: position }, { upsert: true });
+        return result.modifiedCount + result.upsertedCount > 0 || result.matchedCount > 0;
+      } catch (error) {
+        // The document exists at this position or later: the filter missed and the upsert hit its _id.
+        if (error instanceof MongoServerError && error.code === 11000) return false;
+        throw error;
+      }
+    };
+    const deleteIfNewer = async (id: string, position: number) => {
+      const result = await (await physical()).deleteOne({ _id: id, _position: { $lt: position } } as MongoFilter<T>);
+      return result.deletedCount > 0;
+    };
     return {
-      get: async (id) => ((await (await physical()).findOne({ _id: id } as MongoFilter<T>)) as T | null) ?? undefined,
-      getMany: async (ids) => {
-        if (ids.length === 0) return [];
-        const docs = (await (await physical()).find({ _id: { $in: [...ids] } } as MongoFilter<T>).toArray()) as T[];
-        const byId = new Map(docs.map((d) => [d._id, d]));
-        return ids.map((id) => byId.get(id)).filter((d): d is T => d !== undefined);
-      },
-      upsertIfNewer: async (doc, position) => {
-        // Every stored document has _position (this store writes it), so a plain range test is
-        // enough; no $or, which FerretDB cannot push down to SQLite (it would scan the collection).
-        const filter = { _id: doc._id, _position: { $lt: position } } as MongoFilter<T>;
-        try {
-          const result = await (await physical()).replaceOne(filter, { ...doc, _position: position }, { upsert: true });
-          return result.modifiedCount + result.upsertedCount > 0 || result.matchedCount > 0;
-        } catch (error) {
-          // The document exists at this position or later: the filter missed and the upsert hit its _id.
-          if (error instanceof MongoServerError && error.code === 11000) return false;
-          throw error;
-        }
-      },
-      deleteIfNewer: async (id, position) => {
-        const result = await (await physical()).deleteOne({ _id: id, _position: { $lt: position } } as MongoFilter<T>);
-        return result.deletedCount > 0;
-      },
+      get,
+      // One lookup by _id per document, a few at a time, not one `$in` query: FerretDB serves
+      // `{_id: x}` from its _id index but answers `{_id: {$in: [...]}}` by reading the whole
+      // collection (see docs/read-side-performance.md). MongoDB serves both from the index.
+      getMany: async (ids) => (await mapLimit(ids, READ_CONCURRENCY, get)).filter((d): d is T => d !== undefined),
+      upsertIfNewer,
+      deleteIfNewer,
       writeManyIfNewer: async (writes) => {
-        if (writes.length === 0) return 0;
-        const collection = await physical();
-        // Decide per document from the stored positions (one query), so that the bulk write has
-        // no expected failures: FerretDB stops a bulk at its first error even when unordered.
-        const stored = new Map(
-          (await collection.find({ _id: { $in: writes.map((w) => w.id) } } as MongoFilter<T>, { projection: { _position: 1 } }).toArray()).map((d): [string, number] => [String(d._id), Number(d._position ?? -1)]),
-        );
-        const operations: AnyBulkWriteOperation<T>[] = [];
-        for (const { id, doc, position } of writes) {
-          const current = stored.get(id);
-          if (current !== undefined && current >= position) continue;
-          const guard = { _id: id, _position: { $lt: position } } as MongoFilter<T>;
-          if (!doc) {
-            if (current !== undefined) operations.push({ deleteOne: { filter: guard } });
-          } else if (current === undefined) {
-            operations.push({ insertOne: { document: { ...doc, _position: position } as OptionalId<T> } });
-          } else {
-            operations.push({ replaceOne: { filter: guard, replacement: { ...doc, _position: position } } });
-          }
-        }
-        if (operations.length === 0) return 0;
-        try {
-          // In bounded chunks, one after another (still in order): FerretDB 1.24 holds a pooled
-          // connection per statement of one update command until the command ends, and a bulk of
-          // as many replaces as its pool (100) deadlocks the database for every later query.
-          let applied = 0;
-          for (let i = 0; i < operations.length; i += BULK_CHUNK) {
-            const result = await collection.bulkWrite(operations.slice(i, i + BULK_CHUNK), { ordered: true });
-            applied += result.insertedCount + result.modifiedCount + result.deletedCount;
-          }
-          return applied;
-        } catch (error) {
-          if (!(error instanceof MongoBulkWriteError && error.code === 11000)) throw error;
-          // Another writer inserted one of these meanwhile: fall back to one guarded write each.
-          const one = this.handle<T>(() => Promise.resolve(collection));
-          let applied = 0;
-          for (const { id, doc, position } of writes) if (doc ? await one.upsertIfNewer(doc, position) : await one.deleteIfNewer(id, position)) applied++;
-          return applied;
-        }
+        let applied = 0;
+        for (const run of distinctRuns(writes)) applied += await writeRun(run);
+        return applied;
       },
       find: async (options) => findIn(await physical(), options),
-      count: async (filter) => (await physical()).countDocuments((filter ?? {})),
+      count: async (filter) => (await physical()).countDocuments(filter ?? {}),
     };
+
+    /**
+     * Writes whose ids are distinct, in at most three commands (one insert, one update, one
+     * delete), each write guarded on the server by its position: inserts for documents known
+     * to be absent (a concurrent insert fails on the unique _id), guarded replaces (with upsert,
+     * so a document deleted meanwhile is written again) and guarded deletes otherwise.
+     */
+    async function writeRun(writes: readonly ManyWrite<T>[]): Promise<number> {
+      if (writes.length === 0) return 0;
+      const collection = await physical();
+      const unknown = writes.filter((w) => w.stored === undefined && !neverWritten(w.id)).map((w) => w.id);
+      const stored = new Map<string, number | null>();
+      const found = await mapLimit(unknown, READ_CONCURRENCY, (id) => collection.findOne({ _id: id } as MongoFilter<T>, { projection: { _position: 1 } }));
+      unknown.forEach((id, i) => stored.set(id, found[i] ? Number(found[i]._position ?? -1) : null));
+      const inserts: AnyBulkWriteOperation<T>[] = [];
+      const replaces: AnyBulkWriteOperation<T>[] = [];
+      const deletes: AnyBulkWriteOperation<T>[] = [];
+      for (const w of writes) {
+        const current = w.stored !== undefined ? w.stored : (stored.get(w.id) ?? null);
+        if (current !== null && current >= w.position) continue;
+        const guard = { _id: w.id, _position: { $lt: w.position } } as MongoFilter<T>;
+        if (!w.doc) {
+          // Even when the caller believes there is nothing to delete: a guarded delete is cheap,
+          // and a wrong belief must not leave a document behind.
+          if (current !== null || w.stored === null) deletes.push({ deleteOne: { filter: guard } });
+        } else if (current === null) {
+          inserts.push({ insertOne: { document: { ...w.doc, _position: w.position } as OptionalId<T> } });
+        } else {
+          replaces.push({ replaceOne: { filter: guard, replacement: { ...w.doc, _position: w.position }, upsert: true } });
+        }
+      }
+      if (inserts.length + replaces.length + deletes.length === 0) return 0;
+      written(writes.filter((w) => w.doc).map((w) => w.id));
+      // One command for the inserts, one for the deletes, updates UPDATE_CHUNK statements at a
+      // time: FerretDB v1.24 keeps every statement's query open until its whole update command
+      // ends, one backend connection each (see UPDATE_CHUNK).
+      const commands = [inserts, ...chunks(replaces, UPDATE_CHUNK), deletes].filter((c) => c.length > 0);
+      try {
+        let applied = 0;
+        for (const operations of commands) {
+          const result = await collection.bulkWrite(operations, { ordered: true });
+          applied += result.insertedCount + result.modifiedCount + result.upsertedCount + result.deletedCount;
+        }
+        return applied;
+      } catch (error) {
+        if (!(error instanceof MongoBulkWriteError && error.code === 11000)) throw error;
+        // Another writer got there first (an insert or an upsert met a stored _id): one guarded
+        // write each. FerretDB stops a bulk at its first error, so none after it was attempted.
+        let applied = 0;
+        for (const { id, doc, position } of writes) if (doc ? await upsertIfNewer(doc, position) : await deleteIfNewer(id, position)) applied++;
+        return applied;
+      }
+    }
   }
 
   async ensureIndexes(name: string, indexes: readonly IndexSpec[]): Promise<void> {
@@ -157,10 +203,12 @@ export class MongoDocumentStore implements DocumentStore {
     await this.db.createCollection(physical);
     await this.createIndexes(physical, this.indexes.get(name) ?? []);
     const collection = this.db.collection<T>(physical);
+    const fresh = { filter: new IdFilter(), active: true };
     return {
       physicalName: physical,
-      collection: this.handle<T>(() => Promise.resolve(collection)),
+      collection: this.handle<T>(() => Promise.resolve(collection), fresh),
       activate: async () => {
+        fresh.active = false; // live now: other writers may write it
         const versions = this.db.collection<VersionDoc>(VERSIONS);
         const current = await versions.findOne({ _id: name });
         const previous = current?.physical ?? name;
@@ -204,4 +252,39 @@ async function findIn<T extends Doc>(collection: MongoCollection<T>, options: Fi
   const items = docs.slice(0, options.first);
   const cursors = items.map((d) => encodeCursor(d, sort));
   return { items, cursors, hasNextPage: docs.length > options.first, endCursor: cursors[cursors.length - 1] };
+}
+
+/** `fn` over `items` with at most `limit` calls in flight; results in the order of `items`. */
+async function mapLimit<I, O>(items: readonly I[], limit: number, fn: (item: I) => Promise<O>): Promise<O[]> {
+  const results = new Array<O>(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) results[i] = await fn(items[i]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Splits writes into consecutive runs in which no id repeats, so that each run may be reordered. */
+function distinctRuns<W extends { id: string }>(writes: readonly W[]): W[][] {
+  const runs: W[][] = [];
+  let run: W[] = [];
+  let ids = new Set<string>();
+  for (const w of writes) {
+    if (ids.has(w.id)) {
+      runs.push(run);
+      run = [];
+      ids = new Set();
+    }
+    run.push(w);
+    ids.add(w.id);
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install the real servers used by integration tests, without Docker.
-#   scripts/servers/install.sh [redis|prometheus|kafka|ferretdb|all]...
+#   scripts/servers/install.sh [redis|prometheus|kafka|postgres|ferretdb|all]...
 # Idempotent: anything already installed (or cached) is skipped.
-#   redis, prometheus -> Debian packages (apt-get; needs root or sudo)
+#   redis, prometheus, postgres -> Debian packages (apt-get; needs root or sudo)
 #   kafka             -> jars from Maven Central into $STOREFRONT_CACHE/kafka
-#   ferretdb          -> `go install` into $STOREFRONT_CACHE/ferretdb (SQLite backend)
+#   ferretdb          -> `go build` into $STOREFRONT_CACHE/ferretdb (with postgres when
+#                        FERRETDB_BACKEND=postgresql, the default)
 set -euo pipefail
 
 # shellcheck source=scripts/servers/lib.sh
@@ -69,6 +70,11 @@ apt_install() {
 install_redis() {
   apt_install redis-server redis-tools
   command -v redis-server >/dev/null || die "redis-server not on PATH after install"
+}
+
+install_postgres() {
+  apt_install postgresql
+  [[ -x "$(postgres_bindir)/postgres" && -x "$(postgres_bindir)/initdb" ]] || die "postgres: no postgres/initdb binaries under /usr/lib/postgresql after install"
 }
 
 install_prometheus() {

@@ -13,12 +13,16 @@ KAFKA_VERSION="${KAFKA_VERSION:-3.9.2}"
 KAFKA_SCALA="${KAFKA_SCALA:-2.13}"
 SLF4J_VERSION="${SLF4J_VERSION:-1.7.36}" # must match the slf4j-api that kafka pulls in
 FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
+# FerretDB's storage: postgresql (a private PostgreSQL cluster, the "postgres" server, started
+# with it) or sqlite. See docs/read-side-performance.md for why PostgreSQL is the default.
+FERRETDB_BACKEND="${FERRETDB_BACKEND:-postgresql}"
 
 # Ports (deliberately non-default so they don't collide with system services).
 REDIS_PORT="${REDIS_PORT:-6390}"
 KAFKA_PORT="${KAFKA_PORT:-9093}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9094}"
 FERRETDB_PORT="${FERRETDB_PORT:-27027}"
+POSTGRES_PORT="${POSTGRES_PORT:-5439}"
 PROMETHEUS_PORT="${PROMETHEUS_PORT:-9099}"
 KAFKA_HEAP="${KAFKA_HEAP:--Xms128m -Xmx512m}"
 
@@ -30,29 +34,48 @@ FERRETDB_BIN="$FERRETDB_HOME/bin/ferretdb"
 GO_CACHE_ROOT="$STOREFRONT_CACHE/go"
 MAVEN_REPO="$STOREFRONT_CACHE/m2"
 
-ALL_SERVERS=(redis kafka ferretdb prometheus)
+ALL_SERVERS=(redis kafka ferretdb prometheus) # plus postgres, with FerretDB on PostgreSQL
+
+# PostgreSQL from Debian: the newest installed major version's binaries.
+postgres_bindir() {
+  local d
+  d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
+  [[ -n "$d" ]] || d="$(dirname "$(command -v postgres 2>/dev/null || echo /nonexistent/postgres)")"
+  printf '%s\n' "$d"
+}
 
 log() { printf '[servers] %s\n' "$*" >&2; }
 die() { printf '[servers] ERROR: %s\n' "$*" >&2; exit 1; }
 
-# Expand "all"/empty into the global SERVERS array and validate names.
+# Expand "all"/empty into the global SERVERS array and validate names. FerretDB on PostgreSQL
+# brings the postgres server along (just before it), so `ferretdb` alone is a whole document store.
 SERVERS=()
 resolve_servers() {
   local s
+  local -a named=()
   SERVERS=()
   if [[ $# -eq 0 ]]; then set -- all; fi
+  case "$FERRETDB_BACKEND" in
+    postgresql | sqlite) ;;
+    *) die "FERRETDB_BACKEND=$FERRETDB_BACKEND (expected: postgresql|sqlite)" ;;
+  esac
   for s in "$@"; do
     case "$s" in
-      all) SERVERS+=("${ALL_SERVERS[@]}") ;;
-      redis | kafka | ferretdb | prometheus) SERVERS+=("$s") ;;
+      all) named+=("${ALL_SERVERS[@]}") ;;
+      redis | kafka | postgres | ferretdb | prometheus) named+=("$s") ;;
       -h | --help) usage; exit 0 ;;
-      *) die "unknown server '$s' (expected: redis|kafka|ferretdb|prometheus|all)" ;;
+      *) die "unknown server '$s' (expected: redis|kafka|postgres|ferretdb|prometheus|all)" ;;
     esac
+  done
+  for s in "${named[@]}"; do
+    if [[ " ${SERVERS[*]} " == *" $s "* ]]; then continue; fi
+    if [[ "$s" == ferretdb && "$FERRETDB_BACKEND" == postgresql && " ${SERVERS[*]} " != *" postgres "* ]]; then SERVERS+=(postgres); fi
+    SERVERS+=("$s")
   done
 }
 
 usage() {
-  printf 'usage: %s [redis|kafka|ferretdb|prometheus|all]...\n' "$(basename "$0")"
+  printf 'usage: %s [redis|kafka|postgres|ferretdb|prometheus|all]...\n' "$(basename "$0")"
 }
 
 pid_file() { printf '%s/%s.pid\n' "$STOREFRONT_RUN" "$1"; }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Start real servers on 127.0.0.1 in the background (no Docker).
-#   scripts/servers/start.sh [redis|kafka|ferretdb|prometheus|all]...
+#   scripts/servers/start.sh [redis|kafka|postgres|ferretdb|prometheus|all]...
+# FerretDB on PostgreSQL (FERRETDB_BACKEND=postgresql, the default) starts postgres first.
 # Pid files and logs: $STOREFRONT_RUN/<name>.pid, $STOREFRONT_RUN/<name>.log
 # Waits until each server answers a real request, then prints the env vars.
-# Env: REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT FERRETDB_PORT PROMETHEUS_PORT
-#      KAFKA_HEAP PROMETHEUS_CONFIG FERRETDB_DEBUG_ADDR START_TIMEOUT
+# Env: REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT FERRETDB_PORT POSTGRES_PORT PROMETHEUS_PORT
+#      KAFKA_HEAP PROMETHEUS_CONFIG FERRETDB_BACKEND FERRETDB_DEBUG_ADDR START_TIMEOUT
 #      STOREFRONT_FRESH=1 (wipe a server's data before starting it)
 set -euo pipefail
 
@@ -19,6 +20,7 @@ server_port() {
   case "$1" in
     redis) echo "$REDIS_PORT" ;;
     kafka) echo "$KAFKA_PORT/$KAFKA_CONTROLLER_PORT" ;;
+    postgres) echo "$POSTGRES_PORT" ;;
     ferretdb) echo "$FERRETDB_PORT" ;;
     prometheus) echo "$PROMETHEUS_PORT" ;;
   esac
@@ -140,13 +142,122 @@ ready_kafka() {
     --bootstrap-server "127.0.0.1:$KAFKA_PORT" --list >/dev/null 2>&1
 }
 
+# A private PostgreSQL cluster for FerretDB, on loopback only (no Unix socket), trust auth.
+# PostgreSQL refuses to run as root: as root it runs as the `postgres` user (created by the
+# Debian package), which must be able to reach $STOREFRONT_RUN.
+#  - synchronous_commit=off: FerretDB commits every statement on its own; read models are
+#    rebuilt from the event store, so losing the last few hundred ms on an OS crash is fine
+#    (never corruption; fsync stays on).
+#  - plan_cache_mode=force_custom_plan and the event triggers below: FerretDB filters a
+#    document by _id as `_jsonb->$1 @> $2`, which no index FerretDB creates can serve (a
+#    sequential scan per lookup); with the parameters inlined, a GIN index on (_jsonb->'_id')
+#    serves it. The triggers add that index to every collection FerretDB creates, and one on
+#    the leading key of every compound index (an equality filter: customerId, status, ...).
+POSTGRES_SETTINGS=(
+  -c listen_addresses=127.0.0.1 -c "port=$POSTGRES_PORT" -c unix_socket_directories=
+  -c max_connections=250 -c shared_buffers=128MB
+  -c synchronous_commit=off -c plan_cache_mode=force_custom_plan
+  -c log_min_messages=warning -c log_min_error_statement=panic
+)
+
+postgres_as_owner() {
+  if [[ $(id -u) -eq 0 ]]; then
+    setpriv --reuid=postgres --regid=postgres --init-groups --reset-env -- "$@"
+  else
+    "$@"
+  fi
+}
+
+prepare_postgres() {
+  local bin dir="$STOREFRONT_RUN/postgres"
+  bin="$(postgres_bindir)"
+  [[ -x "$bin/postgres" && -x "$bin/initdb" ]] || die "postgres: not installed (run scripts/servers/install.sh postgres)"
+  mkdir -p "$dir"
+  if [[ $(id -u) -eq 0 ]]; then
+    id postgres >/dev/null 2>&1 || die "postgres: running as root needs the 'postgres' user (from the postgresql package)"
+    chown postgres: "$dir"
+    postgres_as_owner test -w "$dir" ||
+      die "postgres: the postgres user cannot write $dir (a parent directory is not searchable by it); set STOREFRONT_RUN to a directory it can reach"
+  fi
+  if [[ ! -f "$dir/data/PG_VERSION" ]]; then
+    log "postgres: creating a cluster in $dir/data"
+    postgres_as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-locale >>"$(log_file postgres)" 2>&1 ||
+      { tail -n 20 "$(log_file postgres)" >&2; die "postgres: initdb failed"; }
+  fi
+  if [[ $(id -u) -eq 0 ]]; then
+    launch postgres setpriv --reuid=postgres --regid=postgres --init-groups --reset-env -- "$bin/postgres" -D "$dir/data" "${POSTGRES_SETTINGS[@]}"
+  else
+    launch postgres "$bin/postgres" -D "$dir/data" "${POSTGRES_SETTINGS[@]}"
+  fi
+}
+
+postgres_sql() {
+  psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$POSTGRES_PORT" -U postgres "$@"
+}
+
+# Ready: answers a query; then the ferretdb database and its _id index trigger exist (idempotent).
+ready_postgres() {
+  [[ "$(postgres_sql -d postgres -Atc 'select 1' 2>/dev/null)" == 1 ]] || return 1
+  if [[ "$(postgres_sql -d postgres -Atc "select 1 from pg_database where datname = 'ferretdb'")" != 1 ]]; then
+    postgres_sql -d postgres -c 'create database ferretdb' || return 1
+  fi
+  postgres_sql -d ferretdb >/dev/null <<'SQL' || return 1
+SET client_min_messages = warning;
+CREATE OR REPLACE FUNCTION storefront_index_document_ids() RETURNS event_trigger LANGUAGE plpgsql AS $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT objid, object_identity FROM pg_event_trigger_ddl_commands()
+           WHERE command_tag = 'CREATE TABLE' AND object_type = 'table' LOOP
+    IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = r.objid AND attname = '_jsonb' AND NOT attisdropped)
+       AND (SELECT relname FROM pg_class WHERE oid = r.objid) NOT LIKE '\_ferretdb\_%' THEN
+      EXECUTE format('CREATE INDEX ON %s USING gin ((_jsonb -> %L) jsonb_path_ops) WITH (fastupdate = off)', r.object_identity, '_id');
+    END IF;
+  END LOOP;
+END $$;
+DROP EVENT TRIGGER IF EXISTS storefront_index_document_ids;
+CREATE EVENT TRIGGER storefront_index_document_ids ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
+  EXECUTE FUNCTION storefront_index_document_ids();
+-- The leading key of a compound index the application asks for (customerId of
+-- customerId+createdAt, status of status+createdAt, ...) is an equality filter; FerretDB's
+-- btree on it cannot serve `_jsonb->'customerId' @> '"..."'`, a GIN twin can.
+CREATE OR REPLACE FUNCTION storefront_index_equality_keys() RETURNS event_trigger LANGUAGE plpgsql AS $$
+DECLARE r record; i record; expr text;
+BEGIN
+  FOR r IN SELECT objid FROM pg_event_trigger_ddl_commands() WHERE command_tag = 'CREATE INDEX' AND object_type = 'index' LOOP
+    SELECT x.indrelid, x.indnatts, a.amname, c.relname INTO i
+      FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid JOIN pg_am a ON a.oid = ic.relam
+      JOIN pg_class c ON c.oid = x.indrelid WHERE x.indexrelid = r.objid;
+    CONTINUE WHEN i.amname <> 'btree' OR i.indnatts < 2 OR i.relname LIKE '\_ferretdb\_%';
+    expr := pg_get_indexdef(r.objid, 1, true);
+    CONTINUE WHEN expr !~ '^\(_jsonb -> ''[^'']+''::text\)$';
+    CONTINUE WHEN EXISTS (SELECT 1 FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid JOIN pg_am a ON a.oid = ic.relam
+                          WHERE x.indrelid = i.indrelid AND a.amname = 'gin' AND pg_get_indexdef(x.indexrelid, 1, true) = expr);
+    EXECUTE format('CREATE INDEX ON %s USING gin (%s jsonb_path_ops) WITH (fastupdate = off)', i.indrelid::regclass, expr);
+  END LOOP;
+END $$;
+DROP EVENT TRIGGER IF EXISTS storefront_index_equality_keys;
+CREATE EVENT TRIGGER storefront_index_equality_keys ON ddl_command_end WHEN TAG IN ('CREATE INDEX')
+  EXECUTE FUNCTION storefront_index_equality_keys();
+SQL
+}
+
 prepare_ferretdb() {
   [[ -x "$FERRETDB_BIN" ]] || die "ferretdb: $FERRETDB_VERSION not installed (run scripts/servers/install.sh ferretdb)"
   local dir="$STOREFRONT_RUN/ferretdb"
   mkdir -p "$dir/data" "$dir/state"
-  # The SQLite URL must be a directory URI ending in '/': one file per database.
+  local -a storage
+  if [[ "$FERRETDB_BACKEND" == postgresql ]]; then
+    # pool_max_conns: FerretDB v1.24 holds a connection per statement of an update command
+    # until the command ends (the application sends at most 16 per command); 200 leaves room
+    # for many clients at once. max_connections above is 250.
+    storage=(--handler=pg --postgresql-url="postgres://postgres@127.0.0.1:$POSTGRES_PORT/ferretdb?pool_max_conns=200")
+  else
+    # The SQLite URL must be a directory URI ending in '/': one file per database.
+    storage=(--handler=sqlite --sqlite-url="file:$dir/data/")
+  fi
+  printf '%s\n' "$FERRETDB_BACKEND" >"$STOREFRONT_RUN/ferretdb.backend"
   launch ferretdb "$FERRETDB_BIN" \
-    --handler=sqlite --sqlite-url="file:$dir/data/" \
+    "${storage[@]}" \
     --listen-addr="127.0.0.1:$FERRETDB_PORT" \
     --state-dir="$dir/state" \
     --debug-addr="$FERRETDB_DEBUG_ADDR" \
@@ -242,6 +353,7 @@ wipe_data() {
   case "$1" in
     redis) rm -rf "$STOREFRONT_RUN/redis" ;;
     kafka) rm -rf "$STOREFRONT_RUN/kafka/data" "$STOREFRONT_RUN/kafka/cluster.id" ;;
+    postgres) rm -rf "$STOREFRONT_RUN/postgres" ;;
     ferretdb) rm -rf "$STOREFRONT_RUN/ferretdb/data" "$STOREFRONT_RUN/ferretdb/state" ;;
     prometheus) rm -rf "$STOREFRONT_RUN/prometheus/data" ;;
   esac
@@ -300,6 +412,12 @@ main() {
         die "$s: already running (pid $pid) on port ${recorded:-unknown}, not $port; run scripts/servers/stop.sh $s first"
       fi
       log "$s: already running (pid $pid)"
+      if [[ "$s" == ferretdb ]]; then
+        recorded="$(cat "$STOREFRONT_RUN/ferretdb.backend" 2>/dev/null || echo sqlite)"
+        if [[ "$recorded" != "$FERRETDB_BACKEND" ]]; then
+          log "ferretdb: WARNING: it runs on $recorded, not FERRETDB_BACKEND=$FERRETDB_BACKEND; left alone (scripts/servers/stop.sh ferretdb, then start it again, to switch)"
+        fi
+      fi
       launched+=(0)
     else
       rm -f "$(pid_file "$s")" "$STOREFRONT_RUN/$s.port"
@@ -314,6 +432,10 @@ main() {
       launched+=(1)
     fi
     waiting+=("$s")
+    # FerretDB on PostgreSQL needs it answering first.
+    if [[ "$s" == postgres ]]; then
+      wait_ready postgres "${launched[${#launched[@]} - 1]}" || die "postgres failed to start"
+    fi
   done
   local failed=0 i
   for i in "${!waiting[@]}"; do

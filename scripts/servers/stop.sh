@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Stop servers started by start.sh.
-#   scripts/servers/stop.sh [redis|kafka|ferretdb|prometheus|all]...
-# Only the PIDs recorded in $STOREFRONT_RUN/<name>.pid are signalled (TERM,
-# then KILL after STOP_TIMEOUT seconds). Nothing is killed by name or pattern.
+#   scripts/servers/stop.sh [redis|kafka|postgres|ferretdb|prometheus|all]...
+# Only the PIDs recorded in $STOREFRONT_RUN/<name>.pid are signalled (TERM, or INT for
+# postgres: its fast shutdown; then KILL after STOP_TIMEOUT seconds). Nothing is killed by
+# name or pattern. FerretDB on PostgreSQL (the default) stops its postgres too, after it.
 set -euo pipefail
 
 # shellcheck source=scripts/servers/lib.sh
@@ -15,6 +16,7 @@ expected_exe() {
   case "$1" in
     redis) echo redis-server ;;
     kafka) echo java ;;
+    postgres) echo postgres ;;
     ferretdb) echo ferretdb ;;
     prometheus) echo prometheus ;;
   esac
@@ -39,7 +41,11 @@ stop_one() {
     return 0
   fi
   log "$name: stopping pid $pid"
-  kill -TERM "$pid" 2>/dev/null || true
+  if [[ "$name" == postgres ]]; then
+    kill -INT "$pid" 2>/dev/null || true # fast shutdown: does not wait for clients to leave
+  else
+    kill -TERM "$pid" 2>/dev/null || true
+  fi
   local deadline=$((SECONDS + STOP_TIMEOUT))
   while kill -0 "$pid" 2>/dev/null; do
     if ((SECONDS >= deadline)); then
@@ -59,6 +65,8 @@ stop_one() {
 
 main() {
   resolve_servers "$@"
+  # `all` stops a postgres that is running whatever FERRETDB_BACKEND says now.
+  if [[ $# -eq 0 || " $* " == *" all "* ]] && [[ " ${SERVERS[*]} " != *" postgres "* ]]; then SERVERS=(postgres "${SERVERS[@]}"); fi
   local s i
   # Reverse order of start: prometheus/ferretdb first, redis last (harmless either way).
   for ((i = ${#SERVERS[@]} - 1; i >= 0; i--)); do
