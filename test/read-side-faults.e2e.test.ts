@@ -18,8 +18,9 @@ withServer('MONGODB_URL', 'the read side through a 20 s MongoDB (FerretDB) freez
   let mongoUrl: string;
 
   beforeAll(async () => {
-    const port = await freePort();
-    ferret = new OwnServer('ferretdb', { FERRETDB_PORT: String(port) });
+    const [port, postgresPort] = [await freePort(), await freePort()];
+    // FerretDB with its own storage (PostgreSQL, as CI's, unless FERRETDB_BACKEND says otherwise).
+    ferret = new OwnServer('ferretdb', { FERRETDB_PORT: String(port), POSTGRES_PORT: String(postgresPort) });
     await ferret.start();
     mongoUrl = `mongodb://127.0.0.1:${port}/storefront_freeze_${randomUUID().slice(0, 8)}`;
     system = await startSystemProcess({ MONGODB_URL: mongoUrl, DOCUMENTS_TIMEOUT_MS: '2000', PROJECTION_MAX_LAG_SECONDS: '3', LOG_LEVEL: 'error' });

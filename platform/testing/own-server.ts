@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,7 +12,14 @@ const run = promisify(execFile);
  * servers other suites use. Stopped by PID through stop.sh, never by name.
  */
 export class OwnServer {
-  private readonly runDir = mkdtempSync(join(tmpdir(), 'own-server-'));
+  private readonly runDir = OwnServer.makeRunDir();
+
+  /** Reachable by the `postgres` user: FerretDB's private PostgreSQL runs as that user when the tests run as root. */
+  private static makeRunDir(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'own-server-'));
+    chmodSync(dir, 0o755);
+    return dir;
+  }
 
   constructor(
     private readonly name: 'redis' | 'kafka' | 'ferretdb',
