@@ -10,6 +10,10 @@ import type { ApplyResult, Projection, ProjectionTarget } from './projection.js'
 
 export { CHECKPOINTS };
 
+/** A rebuild writes out what it holds once this many documents are pending, or after this many events. */
+const REBUILD_FLUSH_DOCUMENTS = 1000;
+const REBUILD_FLUSH_EVENTS = 20_000;
+
 /** Events that kept failing, one document each, for every projection. */
 export const PARKED = 'projection_parked';
 
@@ -581,7 +585,9 @@ export class Projector {
             if (this.projection.handles(event)) {
               await this.projection.apply(event, batch);
               this.rebuildState.applied++;
-              if (++sinceFlush >= 1000) {
+              // Flushed by documents pending, not by events: a read model of few, hot documents
+              // (the catalog) is then written once per many events; memory stays bounded.
+              if (batch.size >= REBUILD_FLUSH_DOCUMENTS || ++sinceFlush >= REBUILD_FLUSH_EVENTS) {
                 await batch.flush();
                 sinceFlush = 0;
               }

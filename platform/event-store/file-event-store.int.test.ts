@@ -35,4 +35,28 @@ describe('FileEventStore crash safety', () => {
       rmSync(own, { recursive: true, force: true });
     }
   });
+
+  it('opens a log larger than the chunk it reads at a time, with appends spanning chunk boundaries and multi-byte text, and cuts a torn tail after them', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'file-event-store-large-'));
+    try {
+      const store = await FileEventStore.open(own, { fsync: false });
+      const meta = { correlationId: 'c', causationId: 'c', actor: 'test', occurredAt: new Date().toISOString(), schemaVersion: 1 };
+      const text = 'grüße-€-'.repeat(600); // about 6 KB per event, multi-byte characters
+      for (let i = 0; i < 1600; i++) await store.appendToStream(`s-${i % 7}`, [{ id: randomUUID(), type: 'T', data: { i, text }, metadata: meta }], { expectedRevision: 'any' });
+      await store.close();
+      const file = join(own, 'events.jsonl');
+      const size = (await stat(file)).size;
+      expect(size).toBeGreaterThan(8 * 2 ** 20); // more than one chunk
+      await appendFile(file, '{"events":[{"id":"torn');
+      const reopened = await FileEventStore.open(own);
+      expect((await stat(file)).size).toBe(size);
+      expect(await reopened.headPosition()).toBe(1600);
+      const stream = await reopened.readStream('s-3');
+      expect(stream.map((e) => (e.data as { i: number }).i)).toEqual(Array.from({ length: 1600 }, (_, i) => i).filter((i) => i % 7 === 3));
+      expect((stream[stream.length - 1]!.data as { text: string }).text).toBe(text);
+      await reopened.close();
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
 });

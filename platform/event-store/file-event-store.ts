@@ -12,6 +12,10 @@ import {
   type SubscribeFrom,
 } from './event-store.js';
 
+/** Bytes read at a time when the log is opened. */
+const LOAD_CHUNK = 8 * 2 ** 20;
+const NEWLINE = 0x0a;
+
 interface PendingAppend {
   streamName: string;
   events: readonly NewEvent[];
@@ -54,25 +58,35 @@ export class FileEventStore implements EventStore {
     return store;
   }
 
+  /**
+   * Reads the log in chunks of LOAD_CHUNK bytes, line by line (a log past V8's largest string,
+   * about 512 MiB, cannot be read as one), and cuts off whatever follows the last whole line.
+   */
   private async load(): Promise<void> {
-    const content = await this.file.readFile({ encoding: 'utf8' });
-    let validLength = 0;
-    let start = 0;
-    for (;;) {
-      const end = content.indexOf('\n', start);
-      if (end < 0) break;
-      const line = content.slice(start, end);
-      let parsed: LogLine;
-      try {
-        parsed = JSON.parse(line) as LogLine;
-      } catch {
-        break; // torn or corrupt: everything from here on is not an acknowledged append
-      }
-      for (const event of parsed.events) this.index(event);
-      start = end + 1;
-      validLength += Buffer.byteLength(line) + 1;
-    }
     const size = (await this.file.stat()).size;
+    const chunk = Buffer.allocUnsafe(LOAD_CHUNK);
+    let carry = Buffer.alloc(0);
+    let offset = 0;
+    let validLength = 0;
+    reading: while (offset < size) {
+      const { bytesRead } = await this.file.read(chunk, 0, chunk.length, offset);
+      if (bytesRead === 0) break;
+      offset += bytesRead;
+      const data = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      let start = 0;
+      for (let end = data.indexOf(NEWLINE, start); end >= 0; end = data.indexOf(NEWLINE, start)) {
+        let parsed: LogLine;
+        try {
+          parsed = JSON.parse(data.toString('utf8', start, end)) as LogLine;
+        } catch {
+          break reading; // torn or corrupt: everything from here on is not an acknowledged append
+        }
+        for (const event of parsed.events) this.index(event);
+        validLength += end + 1 - start;
+        start = end + 1;
+      }
+      carry = Buffer.from(data.subarray(start)); // a copy: the chunk is read into again
+    }
     if (validLength < size) await this.file.truncate(validLength);
   }
 
