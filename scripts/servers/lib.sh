@@ -44,6 +44,19 @@ postgres_bindir() {
   printf '%s\n' "$d"
 }
 
+# The private PostgreSQL cluster's directory: in the run directory when the user PostgreSQL runs
+# as can reach it (run as root, it runs as `postgres`, which cannot pass a 0700 home directory);
+# otherwise a directory of its own under /var/tmp, named after the run directory (stable across
+# starts, one per checkout).
+postgres_dir() {
+  local dir="$STOREFRONT_RUN/postgres"
+  if [[ $(id -u) -ne 0 ]] || setpriv --reuid=postgres --regid=postgres --init-groups --reset-env -- test -x "$STOREFRONT_RUN" 2>/dev/null; then
+    printf '%s\n' "$dir"
+  else
+    printf '/var/tmp/storefront-postgres/%s\n' "$(printf '%s' "$STOREFRONT_RUN" | sha1sum | cut -c1-12)"
+  fi
+}
+
 log() { printf '[servers] %s\n' "$*" >&2; }
 die() { printf '[servers] ERROR: %s\n' "$*" >&2; exit 1; }
 

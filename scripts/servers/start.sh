@@ -169,15 +169,15 @@ postgres_as_owner() {
 }
 
 prepare_postgres() {
-  local bin dir="$STOREFRONT_RUN/postgres"
+  local bin dir
+  dir="$(postgres_dir)"
   bin="$(postgres_bindir)"
   [[ -x "$bin/postgres" && -x "$bin/initdb" ]] || die "postgres: not installed (run scripts/servers/install.sh postgres)"
   mkdir -p "$dir"
   if [[ $(id -u) -eq 0 ]]; then
     id postgres >/dev/null 2>&1 || die "postgres: running as root needs the 'postgres' user (from the postgresql package)"
     chown postgres: "$dir"
-    postgres_as_owner test -w "$dir" ||
-      die "postgres: the postgres user cannot write $dir (a parent directory is not searchable by it); set STOREFRONT_RUN to a directory it can reach"
+    postgres_as_owner test -w "$dir" || die "postgres: the postgres user cannot write $dir"
   fi
   if [[ ! -f "$dir/data/PG_VERSION" ]]; then
     log "postgres: creating a cluster in $dir/data"
@@ -353,7 +353,7 @@ wipe_data() {
   case "$1" in
     redis) rm -rf "$STOREFRONT_RUN/redis" ;;
     kafka) rm -rf "$STOREFRONT_RUN/kafka/data" "$STOREFRONT_RUN/kafka/cluster.id" ;;
-    postgres) rm -rf "$STOREFRONT_RUN/postgres" ;;
+    postgres) rm -rf "$(postgres_dir)" ;;
     ferretdb) rm -rf "$STOREFRONT_RUN/ferretdb/data" "$STOREFRONT_RUN/ferretdb/state" ;;
     prometheus) rm -rf "$STOREFRONT_RUN/prometheus/data" ;;
   esac
