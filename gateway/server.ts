@@ -11,7 +11,7 @@ import { formatError } from '../platform/graphql/errors.js';
 import { boundedDocumentStore } from '../platform/graphql/service.js';
 import { closeServer, createServiceServer, executeApollo, HttpError, listen, readRequestBody } from '../platform/graphql/http.js';
 import { SingleSubgraphRouter, type Route } from './fast-path.js';
-import { SubgraphClient } from './subgraph-client.js';
+import { isQueryBody, SubgraphClient } from './subgraph-client.js';
 import { metricsPlugin } from '../platform/graphql/metrics-plugin.js';
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
@@ -77,6 +77,9 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   // @apollo/gateway otherwise starts "data collection": OTLP metrics to Apollo plus cloud
   // metadata probes (AWS, GCP, Azure link-local addresses). The gateway never phones home.
   process.env.APOLLO_TELEMETRY_DISABLED = 'true';
+  // Subgraph requests of both paths (planned and single-subgraph) go over one keep-alive client,
+  // which lets identical reads in flight share one request.
+  const subgraphs = new SubgraphClient(() => metrics.subgraphFetchesCoalesced.inc());
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph.supergraphSdl,
     // Query plans are cached per distinct operation; clients choose the operations.
@@ -85,6 +88,11 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     buildService: ({ url }) =>
       new RemoteGraphQLDataSource<GatewayContext>({
         url,
+        fetcher: (async (fetchUrl: string, init?: { body?: unknown; headers?: unknown }) => {
+          const body = typeof init?.body === 'string' ? init.body : '';
+          const answer = await subgraphs.post(fetchUrl, body, (init?.headers ?? {}) as Record<string, string>, { coalesce: isQueryBody(body) });
+          return new Response(answer.body, { status: answer.status, headers: answer.contentType ? { 'content-type': answer.contentType } : {} });
+        }) as unknown as RemoteGraphQLDataSource['fetcher'],
         willSendRequest: ({ request, context }) => {
           // Only the gateway's own signed identity reaches a subgraph, never a client's header.
           request.http?.headers.delete(IDENTITY_HEADER);
@@ -136,7 +144,6 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   const bodyLimitBytes = options.limits.maxBodyBytes;
   const signer = new CallerSigner(options.auth.internalSecret);
   const callerContext = async (caller: CallerContext): Promise<GatewayContext> => ({ caller, internalToken: await signer.sign(caller) });
-  const subgraphs = new SubgraphClient();
   const forwarder = new SubscriptionForwarder(supergraph, { logger, metrics, identityHeader: IDENTITY_HEADER, subgraphs, stateFields: new Set(options.stateSubscriptions ?? STATE_SUBSCRIPTIONS) });
   const fastPath = new SingleSubgraphRouter(supergraph);
   const guard = new OperationGuard(supergraph.apiSchema, options.limits);
@@ -157,7 +164,12 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     const label = !name ? 'anonymous' : knownOperations.has(name) || (knownOperations.size < 200 && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) && knownOperations.add(name)) ? name : 'other';
     const end = metrics.graphqlRequestDuration.startTimer({ operation: label, type: route.operation.operation });
     try {
-      const response = await subgraphs.post(route.subgraph.url, JSON.stringify({ query: request.query, variables, ...(name && { operationName: request.operationName }) }), { [IDENTITY_HEADER]: context.internalToken, ...(accept && { accept }) });
+      const response = await subgraphs.post(
+        route.subgraph.url,
+        JSON.stringify({ query: request.query, variables, ...(name && { operationName: request.operationName }) }),
+        { [IDENTITY_HEADER]: context.internalToken, ...(accept && { accept }) },
+        { coalesce: route.operation.operation === OperationTypeNode.QUERY },
+      );
       res.writeHead(response.status, { 'content-type': response.contentType ?? 'application/json; charset=utf-8' });
       res.end(response.body);
     } finally {

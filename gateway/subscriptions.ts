@@ -138,7 +138,7 @@ export class SubscriptionForwarder {
     const fetch: EntityFetch = async (subgraph, query, vars) => {
       const endpoint = this.supergraph.endpoints.get(subgraph);
       if (!endpoint) throw new Error(`unknown subgraph ${subgraph}`);
-      const response = await this.deps.subgraphs.post(endpoint.url, JSON.stringify({ query, variables: vars }), { [this.deps.identityHeader]: await identity() }, 10_000);
+      const response = await this.deps.subgraphs.post(endpoint.url, JSON.stringify({ query, variables: vars }), { [this.deps.identityHeader]: await identity() }, { timeoutMs: 10_000 });
       return JSON.parse(response.body) as Awaited<ReturnType<EntityFetch>>;
     };
     try {

@@ -88,6 +88,11 @@ export function createMetrics(registry: Registry) {
       labelNames: ['projection'],
       registers,
     }),
+    subgraphFetchesCoalesced: new Counter({
+      name: 'storefront_gateway_coalesced_fetches_total',
+      help: 'Subgraph reads the gateway did not send because an identical one (same operation, variables and caller) was in flight: they shared its answer',
+      registers,
+    }),
     projectionErrors: new Counter({
       name: 'storefront_projection_errors_total',
       help: 'Failures applying an event (retried)',
