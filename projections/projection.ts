@@ -16,7 +16,8 @@ export interface ApplyResult {
 }
 
 /**
- * A read model built from events. `apply` must be idempotent by event position (use the
+ * A read model built from events. `apply` must not change the documents it reads (they may be
+ * remembered for later batches), and must be idempotent by event position (use the
  * document store's guarded writes): delivery is at-least-once and replays repeat events.
  * It performs no side effects itself; it returns them, and the projector runs them only when
  * projecting live (never while rebuilding aside).
@@ -36,6 +37,11 @@ export interface Projection {
    */
   onPoison?: 'stop' | 'park';
   handles(event: RecordedEvent): boolean;
+  /**
+   * The documents `apply` reads for this event, so that a batch's documents are read at once,
+   * before it is applied, rather than one round trip each (optional: `apply` reads what is missing).
+   */
+  documents?(event: RecordedEvent): readonly { collection: string; id: string }[];
   apply(event: RecordedEvent, target: ProjectionTarget): Promise<ApplyResult>;
   /**
    * Writes out what `apply` buffered for the batch (the relay publishes a batch in one call).

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Collection, CollectionVersion, Doc } from '../platform/documents/document-store.js';
 import { isTransient } from '../platform/errors.js';
 import type { AllSubscription, RecordedEvent } from '../platform/event-store/event-store.js';
-import { BatchTarget } from './batch-target.js';
+import { BatchTarget, DocumentMemory } from './batch-target.js';
 import { EffectsQueue } from './effects.js';
 import { CHECKPOINTS, checkpointId, lagBehind, type Lag } from './lag.js';
 import type { ApplyResult, Projection, ProjectionTarget } from './projection.js';
@@ -100,6 +100,8 @@ export class Projector {
   /** The event a `stop`-policy projection stands at, until its parked event is retried. */
   private halted: ParkedEvent | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
+  /** What the flushes wrote, so later batches need not read it again (afresh at every start: a rebuild switches collections). */
+  private memory = new DocumentMemory();
 
   constructor(
     private readonly projection: Projection,
@@ -176,6 +178,7 @@ export class Projector {
       return;
     }
     this.stopped = false;
+    this.memory = new DocumentMemory();
     this.progressAt = Date.now();
     this.effects.resume();
     await this.refreshParked();
@@ -275,9 +278,10 @@ export class Projector {
 
   /** Applies a batch through one write-behind target; undefined if any event's handler failed. */
   private async applyBatch(batch: readonly RecordedEvent[]): Promise<{ target: BatchTarget; results: ApplyResult[] } | undefined> {
-    const target = BatchTarget.over(this.deps.documents);
+    const target = BatchTarget.over(this.deps.documents, this.memory);
     const results: ApplyResult[] = [];
     try {
+      await target.prefetch(this.projection, batch);
       for (const event of batch) if (this.projection.handles(event)) results.push(await this.projection.apply(event, target));
       return { target, results };
     } catch (error) {

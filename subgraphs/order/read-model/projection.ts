@@ -27,6 +27,7 @@ export const ordersProjection: Projection = {
     ],
   },
   handles: (event) => ORDER_EVENT_TYPES.has(event.type),
+  documents: (event) => [{ collection: ORDERS, id: (event.data as OrderEvent['data']).orderId }],
   async apply(event: RecordedEvent, target) {
     const orderEvent = { type: event.type, data: event.data } as OrderEvent;
     const collection = target.collection<OrderDoc>(ORDERS);

@@ -82,6 +82,7 @@ export const catalogProjection: Projection = {
     ],
   },
   handles: (event) => PRODUCT_EVENT_TYPES.has(event.type),
+  documents: (event) => [{ collection: CATALOG, id: (event.data as ProductEvent['data']).productId }],
   async apply(event: RecordedEvent, target) {
     const productEvent = { type: event.type, data: event.data } as ProductEvent;
     const collection = target.collection<ProductDoc>(CATALOG);
