@@ -39,7 +39,7 @@ import { productStream } from '../subgraphs/product/events.js';
 const SEED = Number(process.env.READ_SIDE_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const KILLS = 20;
 /** Orders the workload places (about 7 events each, plus the catalog's). */
-const WORKLOAD_ORDERS = Number(process.env.READ_SIDE_ORDERS ?? 500);
+const WORKLOAD_ORDERS = Number(process.env.READ_SIDE_ORDERS ?? 3000);
 
 const quiet = createLogger('read-side-test', 'silent');
 /** Timeouts of the order sweeper that never fire in these tests: it would append events while the projections catch up. */
@@ -153,7 +153,7 @@ withServer('MONGODB_URL', 'read models after kills during catch-up (MongoDB/Ferr
       const expected = await digestOf(cleanUrl);
       // How long the read models work between two visible moves (a batch written and its position
       // taken): a kill that long after a move lands anywhere in the next batch, its writes included.
-      const step = Math.min(2000, Math.max(100, [...moves].sort((a, b) => a - b)[Math.floor(moves.length / 2)] ?? 500));
+      const step = Math.min(2000, Math.max(10, [...moves].sort((a, b) => a - b)[Math.floor(moves.length / 2)] ?? 500));
       console.log(`clean pass: ${cleanMs} ms from spawn to caught up (the read models' progress moved every ${step} ms, median); ${summarizeDigest(expected)}`);
       expect(expected.collections.map((c) => c.count)).toEqual([workload.products, workload.orders]);
 
