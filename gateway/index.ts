@@ -23,6 +23,7 @@ runProcess('gateway', async (config, logger) => {
       limits: config.limits,
       limiter: rateLimiting.limiter,
       corsOrigins: config.corsOrigins,
+      coalesceReads: config.coalesceReads,
       production: config.production,
     },
     { port: config.ports.gateway, host: config.host },

@@ -46,6 +46,8 @@ export interface GatewayOptions {
   limits: GatewayLimits;
   limiter: RateLimiter;
   corsOrigins: readonly string[];
+  /** Identical reads in flight share one subgraph request (default true). */
+  coalesceReads?: boolean;
   production?: boolean;
   compositionTimeoutMs?: number;
   /**
@@ -80,6 +82,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   // Subgraph requests of both paths (planned and single-subgraph) go over one keep-alive client,
   // which lets identical reads in flight share one request.
   const subgraphs = new SubgraphClient(() => metrics.subgraphFetchesCoalesced.inc());
+  const coalesce = options.coalesceReads ?? true;
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph.supergraphSdl,
     // Query plans are cached per distinct operation; clients choose the operations.
@@ -90,7 +93,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
         url,
         fetcher: (async (fetchUrl: string, init?: { body?: unknown; headers?: unknown }) => {
           const body = typeof init?.body === 'string' ? init.body : '';
-          const answer = await subgraphs.post(fetchUrl, body, (init?.headers ?? {}) as Record<string, string>, { coalesce: isQueryBody(body) });
+          const answer = await subgraphs.post(fetchUrl, body, (init?.headers ?? {}) as Record<string, string>, { coalesce: coalesce && isQueryBody(body) });
           return new Response(answer.body, { status: answer.status, headers: answer.contentType ? { 'content-type': answer.contentType } : {} });
         }) as unknown as RemoteGraphQLDataSource['fetcher'],
         willSendRequest: ({ request, context }) => {
@@ -168,7 +171,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
         route.subgraph.url,
         JSON.stringify({ query: request.query, variables, ...(name && { operationName: request.operationName }) }),
         { [IDENTITY_HEADER]: context.internalToken, ...(accept && { accept }) },
-        { coalesce: route.operation.operation === OperationTypeNode.QUERY },
+        { coalesce: coalesce && route.operation.operation === OperationTypeNode.QUERY },
       );
       res.writeHead(response.status, { 'content-type': response.contentType ?? 'application/json; charset=utf-8' });
       res.end(response.body);

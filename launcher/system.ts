@@ -103,6 +103,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
         limits: config.limits,
         limiter: infrastructure.limiter,
         corsOrigins: config.corsOrigins,
+        coalesceReads: config.coalesceReads,
         production: config.production,
       },
       listenOn(config.ports.gateway),

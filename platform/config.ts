@@ -52,6 +52,7 @@ const schema = z.object({
   PROJECTION_MAX_LAG_SECONDS: z.coerce.number().min(0.1).default(10),
   PROJECTION_STALL_SECONDS: z.coerce.number().min(1).default(30),
   PROJECTION_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(5),
+  GATEWAY_COALESCE_READS: z.enum(['true', 'false']).default('true'),
   NAMESPACE: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'lower-case letters, digits, _ and -').default('storefront'),
   EVENTSTORE_URL: optionalUrl,
   MONGODB_URL: optionalUrl,
@@ -114,6 +115,8 @@ export interface Config {
   };
   /** Origins allowed by CORS; ['*'] for any. */
   corsOrigins: string[];
+  /** Identical subgraph reads in flight at the gateway share one request (off: every read is sent). */
+  coalesceReads: boolean;
   /** Prefix for Redis keys and channels (so systems and test runs can share a server). */
   namespace: string;
   /** Unset means the embedded adapter. */
@@ -176,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
     documentsTimeoutMs: e.DOCUMENTS_TIMEOUT_MS,
     projections: { maxLagSeconds: e.PROJECTION_MAX_LAG_SECONDS, stallSeconds: e.PROJECTION_STALL_SECONDS, maxAttempts: e.PROJECTION_MAX_ATTEMPTS },
+    coalesceReads: e.GATEWAY_COALESCE_READS === 'true',
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : e.NODE_ENV === 'production' ? [] : ['*'],
     servers: {
       ...(e.EVENTSTORE_URL && { eventStore: e.EVENTSTORE_URL }),
