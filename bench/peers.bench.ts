@@ -77,8 +77,9 @@ async function main(): Promise<void> {
     );
     // Every gateway answers every workload with the same data before anything is measured.
     for (const [workload, query] of Object.entries(WORKLOADS)) {
-      const answers = await Promise.all(gateways.map(async (g) => JSON.stringify((await graphql(g.url, query)).data)));
-      if (new Set(answers).size !== 1 || answers[0] === undefined) throw new Error(`the gateways disagree on ${workload}`);
+      const answers = await Promise.all(gateways.map((g) => graphql(g.url, query)));
+      for (const [i, a] of answers.entries()) if (a.errors || !a.data) throw new Error(`${gateways[i]!.name} does not answer ${workload}: ${JSON.stringify(a).slice(0, 500)}`);
+      if (new Set(answers.map((a) => JSON.stringify(a.data))).size !== 1) throw new Error(`the gateways disagree on ${workload}`);
     }
     type Sample = { rps: number; p50: number; p99: number; requests: number; cpuMs: number };
     const samples = new Map<string, Sample[]>();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { graphql } from '../platform/testing/graphql-client.js';
 import { startSystemProcess } from '../platform/testing/system-process.js';
+import { DEMO_SELLER_ACCOUNT } from '../subgraphs/product/demo-seed.js';
 
 describe('npm start launcher', () => {
   it('starts on the configured ports, seeds the demo catalog, and exits 0 on SIGTERM', async () => {
@@ -12,6 +13,24 @@ describe('npm start launcher', () => {
       system.child.kill('SIGTERM');
       const code = await Promise.race([exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 10_000))]);
       expect(code).toBe(0);
+    } finally {
+      await system.stop();
+    }
+  });
+
+  it('in production, the demo catalog shows its seller (whose account exists) and nobody signs in with the demo password', async () => {
+    const system = await startSystemProcess({ NODE_ENV: 'production' });
+    try {
+      const r = await graphql<{ products: { edges: { node: { seller: { name: string } } }[] } }>(system.gatewayUrl, '{ products(first: 5) { edges { node { name seller { id name } } } } }');
+      expect(r.errors).toBeUndefined();
+      expect(r.data?.products.edges.map((e) => e.node.seller.name)).toEqual(Array.from({ length: 5 }, () => DEMO_SELLER_ACCOUNT.name));
+      const login = await graphql<{ login: { token: string | null; userErrors: { code: string }[] } }>(
+        system.gatewayUrl,
+        'mutation($email: String!, $password: String!) { login(email: $email, password: $password) { token userErrors { code } } }',
+        { email: DEMO_SELLER_ACCOUNT.email, password: DEMO_SELLER_ACCOUNT.password },
+      );
+      expect(login.data?.login.token).toBeNull();
+      expect(login.data?.login.userErrors.map((e) => e.code)).toEqual(['INVALID_CREDENTIALS']);
     } finally {
       await system.stop();
     }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import type { AuthKeys } from '../../platform/auth/secrets.js';
@@ -42,7 +43,9 @@ export function userSubgraphDeps(
     loginLimits: { perEmail: config.auth.loginAttemptsPerEmail, perAddress: config.auth.loginAttemptsPerAddress },
     readiness: deps.readiness,
     admin: config.auth.admin,
-    demoSeller: config.seedDemoData && !config.production ? deps.demoSeller : undefined,
+    // The demo catalog's products name this seller, so the account exists whenever they are seeded
+    // (or every product's `seller` would fail); in production with a random password nobody knows.
+    demoSeller: config.seedDemoData && deps.demoSeller ? (config.production ? { ...deps.demoSeller, password: randomBytes(32).toString('base64url') } : deps.demoSeller) : undefined,
   };
 }
 
