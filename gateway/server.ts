@@ -1,4 +1,4 @@
-import type { Server, ServerResponse } from 'node:http';
+import { STATUS_CODES, type Server, type ServerResponse } from 'node:http';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
@@ -11,7 +11,7 @@ import { formatError } from '../platform/graphql/errors.js';
 import { boundedDocumentStore } from '../platform/graphql/service.js';
 import { closeServer, createServiceServer, executeApollo, HttpError, listen, readRequestBody } from '../platform/graphql/http.js';
 import { SingleSubgraphRouter, type Route } from './fast-path.js';
-import { isQueryBody, SubgraphClient } from './subgraph-client.js';
+import { isQueryBody, SubgraphClient, type SubgraphAnswer } from './subgraph-client.js';
 import { metricsPlugin } from '../platform/graphql/metrics-plugin.js';
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
@@ -60,6 +60,24 @@ export interface GatewayOptions {
 /** In the contract, `orderStatusChanged` starts with the order as it is. */
 export const STATE_SUBSCRIPTIONS: readonly string[] = ['orderStatusChanged'];
 
+/**
+ * What RemoteGraphQLDataSource reads of a fetch Response (ok, status, statusText, url, the
+ * Content-Type header, json(), text()), over an answer already read: a WHATWG Response (undici)
+ * costs a stream and its machinery per subgraph fetch, 8 % of the gateway's CPU in a profile of
+ * the two-subgraph catalog query.
+ */
+function fetchedResponse(url: string, answer: SubgraphAnswer) {
+  return {
+    ok: answer.status >= 200 && answer.status < 300,
+    status: answer.status,
+    statusText: STATUS_CODES[answer.status] ?? '',
+    url,
+    headers: { get: (name: string) => (name.toLowerCase() === 'content-type' ? (answer.contentType ?? null) : null) },
+    json: () => Promise.resolve(JSON.parse(answer.body) as unknown),
+    text: () => Promise.resolve(answer.body),
+  };
+}
+
 export interface RunningGateway {
   url: string;
   port: number;
@@ -94,7 +112,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
         fetcher: (async (fetchUrl: string, init?: { body?: unknown; headers?: unknown }) => {
           const body = typeof init?.body === 'string' ? init.body : '';
           const answer = await subgraphs.post(fetchUrl, body, (init?.headers ?? {}) as Record<string, string>, { coalesce: coalesce && isQueryBody(body) });
-          return new Response(answer.body, { status: answer.status, headers: answer.contentType ? { 'content-type': answer.contentType } : {} });
+          return fetchedResponse(fetchUrl, answer);
         }) as unknown as RemoteGraphQLDataSource['fetcher'],
         willSendRequest: ({ request, context }) => {
           // Only the gateway's own signed identity reaches a subgraph, never a client's header.
