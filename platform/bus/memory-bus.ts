@@ -48,6 +48,18 @@ export class MemoryBus implements Bus {
 
   constructor(private readonly options: { partitions?: number; observer?: BusObserver } = {}) {}
 
+  /** Messages some consumer group has not yet handled (committed), across its topics' partitions: 0 when every group is idle. */
+  get backlog(): number {
+    let n = 0;
+    for (const group of this.groups.values()) {
+      for (const [key, next] of group.committed) {
+        const [topic, partition] = [key.slice(0, key.lastIndexOf('/')), Number(key.slice(key.lastIndexOf('/') + 1))];
+        n += Math.max(0, (this.topics.get(topic)?.[partition]?.length ?? 0) - next);
+      }
+    }
+    return n;
+  }
+
   private partitions(topic: string): Stored[][] {
     let partitions = this.topics.get(topic);
     if (!partitions) {

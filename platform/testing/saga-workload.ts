@@ -107,11 +107,13 @@ export async function writeSagaWorkload(dataDir: string, options: { seed: number
     }
     // Settled: the relay has published everything and nothing more is appended (the releases and
     // sales that cancellations and payments cause, published and handled).
+    // Every consumer group must also have handled every message (a handler retrying with backoff
+    // would otherwise append after the workload ended, and the log would not be the one measured).
     for (let stable = 0; stable < 3; ) {
       const head = await events.headPosition();
       await relay.waitFor(head, 60_000);
       await sleep(150);
-      stable = (await events.headPosition()) === head ? stable + 1 : 0;
+      stable = (await events.headPosition()) === head && bus.backlog === 0 ? stable + 1 : 0;
     }
     for (const id of all) {
       const status = await statusOf(id);
