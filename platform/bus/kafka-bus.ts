@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type Admin, type IHeaders, type LogEntry, type Producer } from 'kafkajs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { chunksOf } from '../chunks.js';
 import { InfrastructureError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import {
@@ -348,28 +349,9 @@ export class KafkaBus implements Bus {
   async close(): Promise<void> {
     await Promise.allSettled([...this.consumers].map((c) => c.close()));
     this.consumers.clear();
-    await Promise.allSettled([this.connecting, this.producer?.disconnect(), this.admin.disconnect()]);
-    await this.producer?.disconnect().catch(() => undefined); // connected while closing
+    await this.connecting?.catch(() => undefined); // a producer being connected is disconnected too
+    await Promise.allSettled([this.producer?.disconnect(), this.admin.disconnect()]);
   }
-}
-
-/** Consecutive runs of `items` whose estimated sizes add up to at most `limit` (each run at least one item). */
-export function chunksOf<T>(items: readonly T[], size: (item: T) => number, limit: number): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const n = size(item);
-    if (current.length > 0 && bytes + n > limit) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += n;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

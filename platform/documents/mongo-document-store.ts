@@ -1,4 +1,5 @@
 import { MongoBulkWriteError, MongoClient, MongoServerError, type AnyBulkWriteOperation, type CommandFailedEvent, type CommandSucceededEvent, type OptionalId, type Collection as MongoCollection, type Db, type Document, type Filter as MongoFilter } from 'mongodb';
+import { chunksOf } from '../chunks.js';
 import { InfrastructureError } from '../errors.js';
 import { redactUrl } from '../redact.js';
 import type { Logger } from '../logging.js';
@@ -168,7 +169,7 @@ export class MongoDocumentStore implements DocumentStore {
       // One command for the inserts, one for the deletes, updates UPDATE_CHUNK statements at a
       // time: FerretDB v1.24 keeps every statement's query open until its whole update command
       // ends, one backend connection each (see UPDATE_CHUNK).
-      const commands = [inserts, ...chunks(replaces, UPDATE_CHUNK), deletes].filter((c) => c.length > 0);
+      const commands = [inserts, ...chunksOf(replaces, () => 1, UPDATE_CHUNK), deletes].filter((c) => c.length > 0);
       try {
         let applied = 0;
         for (const operations of commands) {
@@ -263,12 +264,6 @@ async function mapLimit<I, O>(items: readonly I[], limit: number, fn: (item: I) 
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 /** Splits writes into consecutive runs in which no id repeats, so that each run may be reordered. */

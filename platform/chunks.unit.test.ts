@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunksOf } from './kafka-bus.js';
+import { chunksOf } from './chunks.js';
 
 describe('chunksOf (splitting a publish into sends the broker accepts)', () => {
   it('keeps order, never exceeds the limit with more than one item, and gives an oversized item a send of its own', () => {
