@@ -1,5 +1,5 @@
 /**
- * Benchmark (not a test): `npm run bench`.
+ * Benchmark (not a test): `npm run bench:catalog`.
  *  1. Catalog query throughput and p99 through the gateway vs. against the product subgraph
  *     directly, in the same run, as a ratio. The gateway shares one subgraph request among
  *     identical reads in flight (gateway/subgraph-client.ts), so under concurrent identical load

@@ -31,9 +31,13 @@ export function authKeys(config: Config, logger: Logger): AuthKeys {
     }
     logger.warn(`!!! DEVELOPMENT SIGNING KEY: JWT_SECRET is not set, so tokens are signed with a generated key kept in ${file}. Never run like this in production. !!!`);
   }
-  const internal = config.auth.internalSecret ?? createHmac('sha256', secret).update('storefront internal identity').digest('base64url');
   return {
     tokens: { secret: new TextEncoder().encode(secret), issuer: config.auth.issuer, audience: config.auth.audience, ttlSeconds: config.auth.ttlSeconds },
-    internalSecret: new TextEncoder().encode(internal),
+    internalSecret: config.auth.internalSecret ? new TextEncoder().encode(config.auth.internalSecret) : internalSecretFor(secret),
   };
+}
+
+/** The internal identity key when INTERNAL_SECRET is not set: derived from JWT_SECRET. */
+export function internalSecretFor(jwtSecret: string): Uint8Array {
+  return new TextEncoder().encode(createHmac('sha256', jwtSecret).update('storefront internal identity').digest('base64url'));
 }
