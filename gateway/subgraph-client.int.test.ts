@@ -32,12 +32,12 @@ describe('SubgraphClient: identical reads in flight share one request', () => {
     const client = new SubgraphClient(() => coalesced++);
     received.length = 0;
     const body = JSON.stringify({ query: '{ products { id } }', variables: {} });
-    const answers = await Promise.all(Array.from({ length: 10 }, () => client.post(url, body, { 'x-identity': 'anonymous@10.0.0.1' }, { coalesce: true })));
+    const answers = await Promise.all(Array.from({ length: 10 }, () => client.post(url, body, { 'x-identity': 'anonymous@10.0.0.1' }, { read: true, coalesce: true })));
     expect(received).toHaveLength(1);
     expect(coalesced).toBe(9);
     expect(new Set(answers.map((a) => a.body))).toEqual(new Set([JSON.stringify({ data: { n: 1 } })]));
     expect(client.shareable).toBe(0); // settled requests are not kept: the next read is sent afresh
-    await client.post(url, body, { 'x-identity': 'anonymous@10.0.0.1' }, { coalesce: true });
+    await client.post(url, body, { 'x-identity': 'anonymous@10.0.0.1' }, { read: true, coalesce: true });
     expect(received).toHaveLength(2);
     client.close();
   });
@@ -49,9 +49,9 @@ describe('SubgraphClient: identical reads in flight share one request', () => {
     const other = JSON.stringify({ query: '{ me { orders { id } } }', variables: { first: 2 } });
     const mutation = JSON.stringify({ query: 'mutation { restockProduct(id: "p", quantity: 1) { product { stock } } }' });
     const answers = await Promise.all([
-      client.post(url, query, { 'x-identity': 'user-a' }, { coalesce: true }),
-      client.post(url, query, { 'x-identity': 'user-b' }, { coalesce: true }),
-      client.post(url, other, { 'x-identity': 'user-a' }, { coalesce: true }),
+      client.post(url, query, { 'x-identity': 'user-a' }, { read: true, coalesce: true }),
+      client.post(url, query, { 'x-identity': 'user-b' }, { read: true, coalesce: true }),
+      client.post(url, other, { 'x-identity': 'user-a' }, { read: true, coalesce: true }),
       client.post(url, mutation, { 'x-identity': 'user-a' }),
       client.post(url, mutation, { 'x-identity': 'user-a' }),
     ]);
@@ -67,12 +67,40 @@ describe('SubgraphClient: identical reads in flight share one request', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const failing = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/graphql`;
     const body = JSON.stringify({ query: '{ a }' });
-    const results = await Promise.allSettled([client.post(failing, body, {}, { coalesce: true }), client.post(failing, body, {}, { coalesce: true })]);
+    const results = await Promise.allSettled([client.post(failing, body, {}, { read: true, coalesce: true }), client.post(failing, body, {}, { read: true, coalesce: true })]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     await sleep(10);
     expect(client.shareable).toBe(0);
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     client.close();
+  });
+});
+
+describe('SubgraphClient: a kept-alive socket closed under a request', () => {
+  it('sends a read once more on a new socket, and lets a mutation fail rather than run it twice', async () => {
+    // A server that closes a kept-alive socket when a second request arrives on it, as one whose
+    // keep-alive timeout expired just as the client reused the socket.
+    const perSocket = new WeakMap<object, number>();
+    let requests = 0;
+    const server = createServer((req, res) => {
+      requests++;
+      const n = (perSocket.get(req.socket) ?? 0) + 1;
+      perSocket.set(req.socket, n);
+      if (n > 1) return req.socket.destroy();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ data: { n: requests } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+    const client = new SubgraphClient();
+    const read = JSON.stringify({ query: '{ a }' });
+    await client.post(url, read, {}, { read: true });
+    const again = await client.post(url, read, {}, { read: true });
+    expect(JSON.parse(again.body)).toEqual({ data: { n: 3 } }); // the reset request, then the retry
+    await expect(client.post(url, JSON.stringify({ query: 'mutation { b }' }), {})).rejects.toThrow(/socket hang up/);
+    expect(requests).toBe(4);
+    client.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 });
 

@@ -8,10 +8,12 @@ export interface SubgraphAnswer {
 
 export interface PostOptions {
   timeoutMs?: number;
+  /** A query (no mutation): may be sent again (see `send`) and may be shared (`coalesce`). */
+  read?: boolean;
   /**
-   * Share the answer with identical requests in flight: same URL, same body (operation and
-   * variables) and same headers (so the same signed identity: one caller's scope, never
-   * another's). Only for reads: a mutation sent twice must run twice.
+   * Share the answer of a read with identical reads in flight: same URL, same body (operation
+   * and variables) and same headers (so the same signed identity: one caller's scope, never
+   * another's). Never for a mutation, which sent twice must run twice.
    */
   coalesce?: boolean;
 }
@@ -23,20 +25,26 @@ export interface PostOptions {
  * subgraph one execution per round trip instead of one per client.
  */
 export class SubgraphClient {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  /**
+   * Idle sockets close after 4 s, before a Node server's 5 s keep-alive timeout closes them under
+   * a request (the pool hands out the most recently used socket first, so under uneven load some
+   * sit idle for long).
+   */
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: 4000 });
   private readonly inFlight = new Map<string, Promise<SubgraphAnswer>>();
 
   constructor(private readonly onCoalesced?: () => void) {}
 
   post(url: string, body: string, headers: Record<string, string>, options: PostOptions = {}): Promise<SubgraphAnswer> {
-    if (!options.coalesce) return this.send(url, body, headers, options.timeoutMs);
+    const read = options.read ?? false;
+    if (!read || !options.coalesce) return this.send(url, body, headers, options.timeoutMs, read);
     const key = `${url}\n${JSON.stringify(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]).sort())}\n${body}`;
     const shared = this.inFlight.get(key);
     if (shared) {
       this.onCoalesced?.();
       return shared;
     }
-    const answer = this.send(url, body, headers, options.timeoutMs).finally(() => this.inFlight.delete(key));
+    const answer = this.send(url, body, headers, options.timeoutMs, true).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, answer);
     return answer;
   }
@@ -46,8 +54,13 @@ export class SubgraphClient {
     return this.inFlight.size;
   }
 
-  private send(url: string, body: string, headers: Record<string, string>, timeoutMs = 30_000): Promise<SubgraphAnswer> {
-    return new Promise((resolve, reject) => {
+  /**
+   * A kept-alive socket the server closed just as it was reused fails with ECONNRESET before the
+   * server read anything; a read is then sent once more on a new socket (`retry`). A mutation is
+   * not: the error reaches the client rather than risk running it twice.
+   */
+  private send(url: string, body: string, headers: Record<string, string>, timeoutMs = 30_000, retry = false): Promise<SubgraphAnswer> {
+    return new Promise<SubgraphAnswer>((resolve, reject) => {
       const req = request(url, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', ...headers, 'content-length': Buffer.byteLength(body) }, timeout: timeoutMs }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -55,7 +68,10 @@ export class SubgraphClient {
         res.on('error', reject);
       });
       req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within ${timeoutMs} ms`)));
-      req.on('error', reject);
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (retry && req.reusedSocket && error.code === 'ECONNRESET') resolve(this.send(url, body, headers, timeoutMs, false));
+        else reject(error);
+      });
       req.end(body);
     });
   }
