@@ -1,5 +1,6 @@
 import { jwtVerify, SignJWT } from 'jose';
 import type { Identity, Role } from './tokens.js';
+import { verifiedTokensFor, type VerifiedTokens } from './verified-tokens.js';
 
 /**
  * How the gateway tells subgraphs who is calling: a short-lived token signed with a key only
@@ -56,16 +57,24 @@ async function signFresh(caller: CallerContext, secret: Uint8Array, lifetime = '
   return jwt.sign(secret);
 }
 
-/** The caller a subgraph request carries; anonymous when the header is missing or not valid. */
+const verifiedCallers = new WeakMap<Uint8Array, VerifiedTokens<CallerContext>>();
+
+/**
+ * The caller a subgraph request carries; anonymous when the header is missing or not valid. A
+ * token is verified once and its caller kept until it expires (the gateway reuses a caller's token).
+ */
 export async function readCaller(header: unknown, secret: Uint8Array): Promise<CallerContext> {
   if (typeof header !== 'string' || header.length === 0 || header.length > 4096) return { identity: undefined, clientAddress: undefined };
   try {
-    const { payload } = await jwtVerify(header, secret, { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE });
-    const role = payload.role as Role | undefined;
-    return {
-      identity: payload.sub && role ? { userId: payload.sub, role } : undefined,
-      clientAddress: typeof payload.ip === 'string' ? payload.ip : undefined,
-    };
+    return await verifiedTokensFor(verifiedCallers, secret).get(header, async (token) => {
+      const { payload } = await jwtVerify(token, secret, { algorithms: ['HS256'], issuer: ISSUER, audience: AUDIENCE, requiredClaims: ['exp'] });
+      const role = payload.role as Role | undefined;
+      const caller = {
+        identity: payload.sub && role ? { userId: payload.sub, role } : undefined,
+        clientAddress: typeof payload.ip === 'string' ? payload.ip : undefined,
+      };
+      return { value: caller, expiresAtMs: payload.exp! * 1000 };
+    });
   } catch {
     return { identity: undefined, clientAddress: undefined };
   }
