@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { ApolloServer, type ApolloServerOptions, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
-import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { readFileSync } from 'node:fs';
 import { concatAST, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
@@ -53,6 +53,9 @@ export async function startGraphQLService<Context extends BaseContext>(options: 
       ApolloServerPluginLandingPageDisabled(),
       ...(options.readModelPositions ? [readModelsPlugin(options.readModelPositions, logger)] : []),
       ApolloServerPluginInlineTraceDisabled(),
+      // Nothing reads cache-control hints from a subgraph, and the plugin wraps every resolver of
+      // every answer to compute them (4 % of a subgraph's CPU under the catalog query).
+      ApolloServerPluginCacheControlDisabled(),
     ],
   });
   await apollo.start();
