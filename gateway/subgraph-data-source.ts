@@ -1,0 +1,72 @@
+import type { GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
+import { STATUS_CODES } from 'node:http';
+import { GraphQLError } from 'graphql';
+import { IDENTITY_HEADER } from '../platform/auth/internal-identity.js';
+import type { SubgraphClient } from './subgraph-client.js';
+
+/** What a planned fetch needs of the request's context. */
+export interface FetchContext {
+  /** The caller, signed for the subgraphs (the only identity they accept). */
+  internalToken?: string;
+  /** Positions of the read models the subgraphs answered from, for `extensions.readModels`. */
+  readModels?: Record<string, number>;
+}
+
+/**
+ * How @apollo/gateway sends the fetches of a query plan: straight over the gateway's keep-alive
+ * SubgraphClient (reads coalesced), with only the gateway's signed identity as a header. It
+ * replaces RemoteGraphQLDataSource, which builds a node-fetch Request and Headers, copies headers
+ * and wraps the answer in a Response-like object for every fetch (4 % of the gateway's CPU on the
+ * two-subgraph catalog query), for what comes down to a POST and a JSON.parse. Behaves as it does
+ * for what the gateway relies on: a non-2xx answer is a GraphQLError `<status>: <reason>` (coded
+ * UNAUTHENTICATED or FORBIDDEN for 401 and 403), an answer that is not a JSON object an Error.
+ */
+export class SubgraphDataSource implements GraphQLDataSource<FetchContext> {
+  constructor(
+    private readonly url: string,
+    private readonly client: SubgraphClient,
+    private readonly coalesce: boolean,
+  ) {}
+
+  async process({ request, context }: GraphQLDataSourceProcessOptions<FetchContext>): Promise<GatewayGraphQLResponse> {
+    const { http: _http, ...operation } = request;
+    if (!operation.query) throw new Error('Missing query');
+    const token = (context as FetchContext).internalToken;
+    const answer = await this.client.post(this.url, JSON.stringify(operation), token ? { [IDENTITY_HEADER]: token } : {}, {
+      read: !/^\s*(mutation|subscription)\b/.test(operation.query),
+      coalesce: this.coalesce,
+    });
+    const json = answer.contentType?.startsWith('application/json') || answer.contentType?.startsWith('application/graphql-response+json');
+    if (answer.status < 200 || answer.status >= 300) {
+      const code = answer.status === 401 ? 'UNAUTHENTICATED' : answer.status === 403 ? 'FORBIDDEN' : undefined;
+      throw new GraphQLError(`${answer.status}: ${STATUS_CODES[answer.status] ?? ''}`, {
+        extensions: { ...(code && { code }), response: { url: this.url, status: answer.status, body: json ? parseOrText(answer.body) : answer.body } },
+      });
+    }
+    const body = json ? parseOrText(answer.body) : answer.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error(`Expected JSON response body, but received: ${answer.body.slice(0, 200)}`);
+    const response = body as GatewayGraphQLResponse;
+    noteReadModels(response, context as FetchContext);
+    return response;
+  }
+}
+
+/**
+ * Each subgraph says how fresh the read models it answered from are; the client gets them all
+ * (the lowest position seen per read model) in the response's extensions.
+ */
+function noteReadModels(response: GatewayGraphQLResponse, context: FetchContext): void {
+  const reported = response.extensions?.readModels as Record<string, unknown> | undefined;
+  if (!reported || typeof reported !== 'object') return;
+  const seen = (context.readModels ??= {});
+  for (const [name, position] of Object.entries(reported)) if (typeof position === 'number') seen[name] = Math.min(seen[name] ?? position, position);
+}
+
+function parseOrText(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
