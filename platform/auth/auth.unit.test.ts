@@ -45,6 +45,14 @@ describe('tokens', () => {
   ])('refuses a token %s', async (_, make) => {
     await expect(verifyToken(await make(), settings)).rejects.toBeInstanceOf(InvalidTokenError);
   });
+
+  it('a token verified once (and kept) is still refused under another issuer or audience with the same key', async () => {
+    const token = await issueToken(identity, settings);
+    await verifyToken(token, settings);
+    await expect(verifyToken(token, { ...settings, issuer: 'evil' })).rejects.toBeInstanceOf(InvalidTokenError);
+    await expect(verifyToken(token, { ...settings, audience: 'someone-else' })).rejects.toBeInstanceOf(InvalidTokenError);
+    expect(await verifyToken(token, settings)).toMatchObject(identity);
+  });
 });
 
 describe('internal identity', () => {
