@@ -29,6 +29,8 @@ export interface GatewayContext {
   internalToken: string;
   /** Positions of the read models the subgraphs answered from, for `extensions.readModels`. */
   readModels?: Record<string, number>;
+  /** The OperationGuard measured this request's operation with its variables (it need not be measured again). */
+  admitted?: boolean;
 }
 
 export interface GatewayLimits extends DocumentLimits {
@@ -108,8 +110,8 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
           Promise.resolve({
             // The guard admitted the document before Apollo saw it; this catches documents Apollo
             // resolved by itself (automatic persisted queries) and their variables.
-            didResolveOperation: ({ document, operationName, request }) => {
-              enforceLimits(measureOperation(supergraph.apiSchema, document, operationName, request.variables ?? {}), options.limits);
+            didResolveOperation: ({ document, operationName, request, contextValue }) => {
+              if (!contextValue.admitted) enforceLimits(measureOperation(supergraph.apiSchema, document, operationName, request.variables ?? {}), options.limits);
               return Promise.resolve();
             },
             willSendResponse: ({ response, contextValue }) => {
@@ -184,6 +186,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
         try {
           const variables = request.variables && typeof request.variables === 'object' ? (request.variables as Record<string, unknown>) : {};
           const { operation } = guard.admit(request.query, request.operationName, variables);
+          context.admitted = true;
           if (operation.operation === OperationTypeNode.SUBSCRIPTION) {
             throw new GraphQLError('subscriptions are served over graphql-ws (a WebSocket to this same URL); HTTP serves queries and mutations', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
           }
@@ -244,7 +247,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
           if (error instanceof HttpError) return [new GraphQLError(error.message, { extensions: { code: 'RATE_LIMITED', retryAfterSeconds: Number(error.headers['retry-after'] ?? 1) } })];
           throw error;
         }
-        return { schema: supergraph.apiSchema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue: await callerContext(caller) };
+        return { schema: supergraph.apiSchema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue: { ...(await callerContext(caller)), admitted: true } };
       },
       subscribe: async (args) => {
         const context = args.contextValue as GatewayContext;

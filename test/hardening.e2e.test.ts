@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +48,18 @@ describe('hardening: hostile and mistaken requests through the gateway', () => {
   afterAll(async () => {
     await system?.stop();
     rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('measures an automatic persisted query sent by hash alone with its own variables (the guard never saw its text)', async () => {
+    const query = 'query Pages($n: Int) { products(first: $n) { edges { node { id name } } } }';
+    const persistedQuery = { version: 1, sha256Hash: createHash('sha256').update(query).digest('hex') };
+    const registered = await post(system.gatewayUrl, { query, variables: { n: 1 }, extensions: { persistedQuery } });
+    expect(registered.status).toBe(200);
+    expect(registered.body.errors).toBeUndefined();
+    const cheap = await post(system.gatewayUrl, { variables: { n: 2 }, extensions: { persistedQuery } });
+    expect(cheap.body.errors).toBeUndefined();
+    const costly = await post(system.gatewayUrl, { variables: { n: 1_000_000 }, extensions: { persistedQuery } });
+    expect(costly.body.errors?.[0]?.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX', limit: 'cost' });
   });
 
   it('refuses fragment fan-out (5 to 8 levels) and 700-level nesting with a coded 400 in under 100 ms each, while another request is served', async () => {
