@@ -4,23 +4,18 @@ import { randomUUID } from 'node:crypto';
 import { handleCommand, toDomainEvent } from '../../platform/eventsourcing/command-handler.js';
 import { NotFoundError } from '../../platform/errors.js';
 import { unauthenticated } from '../../platform/graphql/errors.js';
-import { isUuid, uuidV5 } from '../../platform/ids.js';
+import { isUuid } from '../../platform/ids.js';
 import { GraphQLError } from 'graphql';
 import { liveFeed } from '../../platform/graphql/live-feed.js';
 import { evolveDoc } from './catalog/projection.js';
 import { CatalogQueries } from './catalog/queries.js';
 import { STOCK_CHANNEL, type ProductDoc, type StockNotification } from './catalog/read-model.js';
-import { normaliseSku, productDecider, type Actor, type CreateProduct, type InventoryCommand, type ProductCommand, type UpdateProduct } from './decider.js';
+import { productDecider, productIdForSku, type Actor, type CreateProduct, type InventoryCommand, type ProductCommand, type UpdateProduct } from './decider.js';
 import { productStream, type ProductEvent } from './events.js';
 
-/** Namespace for product ids derived from SKUs (UUIDv5): one SKU, one stream, so a duplicate is a conflict. */
 const MAX_WATCHED_PRODUCTS = 100;
 
-const PRODUCT_ID_NAMESPACE = '2f0b7a34-5c1e-4f4e-9a55-7b9d3c1e8a10';
-
-export function productIdForSku(sku: string): string {
-  return uuidV5(normaliseSku(sku), PRODUCT_ID_NAMESPACE);
-}
+export { productIdForSku };
 
 export interface ProductServiceDeps extends ServicePorts {
   clock: () => Date;

@@ -81,16 +81,16 @@ export async function* readCsv(chunks: AsyncIterable<string | Uint8Array> | Iter
         continue;
       }
       afterCR = false;
+      if (state === 'fieldStart') {
+        if (c === QUOTE) {
+          state = 'quoted';
+          start = i + 1;
+          continue;
+        }
+        state = 'unquoted'; // and the character is read as the field's first
+        start = i;
+      }
       switch (state) {
-        case 'fieldStart':
-          if (c === QUOTE) {
-            state = 'quoted';
-            start = i + 1;
-            continue;
-          }
-          state = 'unquoted';
-          start = i;
-        // falls through: the character belongs to an unquoted field
         case 'unquoted':
           if (c === COMMA) {
             field += text.slice(start, i);
@@ -154,6 +154,18 @@ export async function* readCsv(chunks: AsyncIterable<string | Uint8Array> | Iter
     }
   };
 
+  /** The end of the text: the last record may have no line break after it. */
+  const finish = () => {
+    if (state === 'quoted') {
+      fail('a quoted field is not closed before the end of the file');
+      state = 'fieldStart';
+      endRecord();
+    } else if (state !== 'fieldStart' || fields.length > 0) {
+      state = 'fieldStart';
+      endRecord();
+    }
+  };
+
   for await (const chunk of chunks) {
     let text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
     if (first && text.length > 0) {
@@ -166,13 +178,6 @@ export async function* readCsv(chunks: AsyncIterable<string | Uint8Array> | Iter
   }
   const rest = decoder.decode();
   if (rest) consume(rest);
-  if (state === 'quoted') {
-    fail('a quoted field is not closed before the end of the file');
-    state = 'fieldStart';
-    endRecord();
-  } else if (state !== 'fieldStart' || fields.length > 0) {
-    state = 'fieldStart';
-    endRecord();
-  }
+  finish();
   for (const record of out) yield record;
 }
