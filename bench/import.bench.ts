@@ -9,13 +9,15 @@
  *   3. runs it again on the same file: nothing may be created;
  *   4. projects the log into the catalog read model (embedded document store), which must
  *      hold every imported product.
- * The embedded event store indexes its whole log in memory, so its RSS grows with the log
- * whatever writes to it; the import's own memory is what stays flat (compare the peak over
- * the RSS at open between the sizes, and the second run, which opens the full log).
+ *   5. runs the import core alone (its own process, V8 old space capped at 48 MB) over the same
+ *      file into an event store that keeps nothing (appends acknowledged, streams empty): the
+ *      importer's own memory, which must not grow with the rows (it would run out of memory).
+ * The embedded event store indexes its whole log in memory, so the CLI's RSS grows with the log
+ * whatever writes to it; the importer's own memory (step 5) is what must stay flat.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -32,10 +34,14 @@ import { catalogProjection } from '../subgraphs/product/catalog/projection.js';
 import { CATALOG } from '../subgraphs/product/catalog/read-model.js';
 import { emailDecider, emailStream, userDecider } from '../subgraphs/user/decider.js';
 import { userStream } from '../subgraphs/user/events.js';
+import type { AllSubscription, EventStore } from '../platform/event-store/event-store.js';
+import { importProducts } from '../subgraphs/product/import/import.js';
 
 const SIZES = (process.env.BENCH_IMPORT_SIZES ?? '10000,100000').split(',').map(Number);
 const TARGET_ROWS_PER_SECOND = 5000;
 const MB = 2 ** 20;
+/** The importer-alone run's V8 old space: it would fail with out-of-memory if it held on to rows. */
+const CORE_OLD_SPACE_MB = 48;
 
 interface Summary {
   rows: number;
@@ -87,6 +93,37 @@ async function runCli(dataDir: string, csv: string, seller: string): Promise<Sum
   return JSON.parse(stdout) as Summary;
 }
 
+/** An event store that acknowledges every append and keeps nothing: the importer's memory alone. */
+function discardingStore(): EventStore {
+  let position = 0;
+  const nothing: AllSubscription = { [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve({ done: true, value: undefined }) }), close: () => Promise.resolve() };
+  return {
+    appendToStream: (_stream, events) => new Promise((resolve) => setImmediate(() => resolve({ nextRevision: events.length - 1, position: (position += events.length) }))),
+    readStream: () => Promise.resolve([]),
+    subscribeToAll: () => nothing,
+    headPosition: () => Promise.resolve(position),
+    close: () => Promise.resolve(),
+  };
+}
+
+/** Child (BENCH_IMPORT_CORE=<csv>): the import core over the file into the discarding store; one JSON line. */
+async function coreOnly(csv: string): Promise<void> {
+  const rssAtOpenBytes = process.memoryUsage.rss();
+  const started = performance.now();
+  const counts = await importProducts(discardingStore(), createReadStream(csv, { highWaterMark: 256 * 1024 }), { seller: { userId: randomUUID(), role: 'SELLER' }, clock: () => new Date(), correlationId: randomUUID() });
+  const seconds = (performance.now() - started) / 1000;
+  process.stdout.write(JSON.stringify({ ...counts, seconds, rowsPerSecond: Math.round(counts.rows / seconds), rssAtOpenBytes, peakRssBytes: process.resourceUsage().maxRSS * 1024 }) + '\n');
+}
+
+async function runCoreOnly(csv: string): Promise<Summary> {
+  const child = spawn(process.execPath, [`--max-old-space-size=${CORE_OLD_SPACE_MB}`, '--import', 'tsx', 'bench/import.bench.ts'], { env: { ...process.env, BENCH_IMPORT_CORE: csv }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`core-only import exited with ${code}: ${stdout}`);
+  return JSON.parse(stdout) as Summary;
+}
+
 async function projectedProducts(dataDir: string): Promise<{ products: number; seconds: number }> {
   const events = await FileEventStore.open(join(dataDir, 'events'), { fsync: false });
   const documents = new MemoryDocumentStore();
@@ -124,13 +161,15 @@ async function main(): Promise<void> {
       const again = await runCli(dir, csv, seller);
       if (again.created !== 0 || again.unchanged !== size) throw new Error(`re-run: expected 0 created and ${size} unchanged, got ${JSON.stringify(again)}`);
       const projected = await projectedProducts(dir);
+      const core = await runCoreOnly(csv);
       if (projected.products !== size) throw new Error(`the catalog read model holds ${projected.products} products, expected ${size}`);
       const line = [
-        `${String(size).padStart(7)} rows`,
+        `${size} rows:`,
         `import ${first.rowsPerSecond} rows/s (${fmt(first.rowsPerSecond / TARGET_ROWS_PER_SECOND)}x the ${TARGET_ROWS_PER_SECOND} rows/s target) in ${fmt(first.seconds, 1)} s`,
         `RSS at open ${fmt(first.rssAtOpenBytes / MB, 0)} MB, peak ${fmt(first.peakRssBytes / MB, 0)} MB`,
         `re-run: ${again.created} created, ${again.unchanged} unchanged, ${again.rowsPerSecond} rows/s, RSS at open ${fmt(again.rssAtOpenBytes / MB, 0)} MB, peak ${fmt(again.peakRssBytes / MB, 0)} MB`,
         `catalog read model: ${projected.products} products (projected in ${fmt(projected.seconds, 1)} s)`,
+        `importer alone (a store that keeps nothing, old space capped at ${CORE_OLD_SPACE_MB} MB): ${core.rowsPerSecond} rows/s, RSS at start ${fmt(core.rssAtOpenBytes / MB, 0)} MB, peak ${fmt(core.peakRssBytes / MB, 0)} MB`,
       ].join('\n    ');
       console.log(`  ${line}`);
       results.push(line);
@@ -141,7 +180,7 @@ async function main(): Promise<void> {
   console.log(`\nbench:import summary\n${results.map((r) => `  ${r}`).join('\n')}`);
 }
 
-main().catch((error: unknown) => {
+(process.env.BENCH_IMPORT_CORE ? coreOnly(process.env.BENCH_IMPORT_CORE) : main()).catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });
