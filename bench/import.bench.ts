@@ -18,7 +18,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { MemoryCache } from '../platform/cache/memory-cache.js';
@@ -50,6 +50,8 @@ interface Summary {
   rejected: number;
   seconds: number;
   rowsPerSecond: number;
+  /** CPU time (user + system) of the import: rows per CPU second do not depend on what else the machine runs. */
+  cpuSeconds: number;
   rssAtOpenBytes: number;
   peakRssBytes: number;
 }
@@ -110,9 +112,11 @@ function discardingStore(): EventStore {
 async function coreOnly(csv: string): Promise<void> {
   const rssAtOpenBytes = process.memoryUsage.rss();
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const counts = await importProducts(discardingStore(), createReadStream(csv, { highWaterMark: 256 * 1024 }), { seller: { userId: randomUUID(), role: 'SELLER' }, clock: () => new Date(), correlationId: randomUUID() });
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(JSON.stringify({ ...counts, seconds, rowsPerSecond: Math.round(counts.rows / seconds), rssAtOpenBytes, peakRssBytes: process.resourceUsage().maxRSS * 1024 }) + '\n');
+  const cpu = process.cpuUsage(cpuBefore);
+  process.stdout.write(JSON.stringify({ ...counts, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, rowsPerSecond: Math.round(counts.rows / seconds), rssAtOpenBytes, peakRssBytes: process.resourceUsage().maxRSS * 1024 }) + '\n');
 }
 
 async function runCoreOnly(csv: string): Promise<Summary> {
@@ -155,7 +159,7 @@ async function main(): Promise<void> {
       const csv = join(dir, 'products.csv');
       await writeCsv(csv, size);
       const seller = await registerSeller(dir);
-      console.log(`\n${size} rows (embedded file event store, fsync on, ${dir})`);
+      console.log(`\n${size} rows (embedded file event store, fsync on, ${dir}; load average ${loadavg().map((l) => fmt(l, 1)).join(' ')} on ${availableParallelism()} CPUs)`);
       const first = await runCli(dir, csv, seller);
       if (first.created !== size || first.rejected !== 0) throw new Error(`first run: expected ${size} created, got ${JSON.stringify(first)}`);
       const again = await runCli(dir, csv, seller);
@@ -165,7 +169,7 @@ async function main(): Promise<void> {
       if (projected.products !== size) throw new Error(`the catalog read model holds ${projected.products} products, expected ${size}`);
       const line = [
         `${size} rows:`,
-        `import ${first.rowsPerSecond} rows/s (${fmt(first.rowsPerSecond / TARGET_ROWS_PER_SECOND)}x the ${TARGET_ROWS_PER_SECOND} rows/s target) in ${fmt(first.seconds, 1)} s`,
+        `import ${first.rowsPerSecond} rows/s (${fmt(first.rowsPerSecond / TARGET_ROWS_PER_SECOND)}x the ${TARGET_ROWS_PER_SECOND} rows/s target) in ${fmt(first.seconds, 1)} s; ${Math.round(first.rows / first.cpuSeconds)} rows per CPU second (${fmt(first.cpuSeconds, 1)} s CPU)`,
         `RSS at open ${fmt(first.rssAtOpenBytes / MB, 0)} MB, peak ${fmt(first.peakRssBytes / MB, 0)} MB`,
         `re-run: ${again.created} created, ${again.unchanged} unchanged, ${again.rowsPerSecond} rows/s, RSS at open ${fmt(again.rssAtOpenBytes / MB, 0)} MB, peak ${fmt(again.peakRssBytes / MB, 0)} MB`,
         `catalog read model: ${projected.products} products (projected in ${fmt(projected.seconds, 1)} s)`,
@@ -177,7 +181,7 @@ async function main(): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     }
   }
-  console.log(`\nbench:import summary\n${results.map((r) => `  ${r}`).join('\n')}`);
+  console.log(`\nbench:import summary (load average at the end ${loadavg().map((l) => fmt(l, 1)).join(' ')} on ${availableParallelism()} CPUs: rows/s are wall-clock, so they fall when other work shares the CPUs)\n${results.map((r) => `  ${r}`).join('\n')}`);
 }
 
 (process.env.BENCH_IMPORT_CORE ? coreOnly(process.env.BENCH_IMPORT_CORE) : main()).catch((error: unknown) => {

@@ -110,6 +110,7 @@ async function main(): Promise<number> {
     const input = { bytes: 0 };
     const source = counted(path === '-' ? (process.stdin as AsyncIterable<Buffer>) : createReadStream(path, { highWaterMark: 256 * 1024 }), input);
     const began = performance.now();
+    const cpuBefore = process.cpuUsage();
     let latest: Readonly<ImportCounts> = { rows: 0, created: 0, unchanged: 0, rejected: 0 };
     const tty = process.stderr.isTTY;
     const render = () => {
@@ -133,8 +134,9 @@ async function main(): Promise<number> {
     render();
     if (tty) process.stderr.write('\n');
     const seconds = (performance.now() - began) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
     if (!report && counts.rejected > PRINTED_REJECTIONS) process.stderr.write(`... and ${counts.rejected - PRINTED_REJECTIONS} more rejected rows (--report FILE lists them all)\n`);
-    const summary = { ...counts, seconds: Number(seconds.toFixed(3)), rowsPerSecond: Math.round(counts.rows / Math.max(seconds, 1e-3)), rssAtOpenBytes, peakRssBytes: process.resourceUsage().maxRSS * 1024, seller: seller.userId, eventStore: store.description };
+    const summary = { ...counts, seconds: Number(seconds.toFixed(3)), rowsPerSecond: Math.round(counts.rows / Math.max(seconds, 1e-3)), cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)), rssAtOpenBytes, peakRssBytes: process.resourceUsage().maxRSS * 1024, seller: seller.userId, eventStore: store.description };
     if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else {
       process.stdout.write(
