@@ -28,7 +28,12 @@ export const IMPORT_COLUMNS = ['sku', 'name', 'description', 'category', 'price'
 export type ImportColumn = (typeof IMPORT_COLUMNS)[number];
 const OPTIONAL_COLUMNS = new Set<ImportColumn>(['description']);
 
-/** Appends in flight by default: enough for the embedded store's group commit to write big batches. */
+/**
+ * Appends in flight by default: enough for the embedded store's group commit to write big batches
+ * (one write and fdatasync each). The port has no multi-stream append, and one append per product
+ * keeps "no stream expected" per SKU. Measured 2026-12-01 (20,000 rows, fsync on, a loaded 2-CPU
+ * machine): 1 in flight 620 rows/s, 16 2,473, 64 3,494, 256 7,510, 1,024 7,413.
+ */
 export const DEFAULT_IMPORT_CONCURRENCY = 256;
 
 /** A row that was not imported, and why. */
