@@ -2,7 +2,7 @@
  * Domain errors. Adapters translate driver errors into these; the GraphQL edge translates these
  * into `userErrors` (business failures) or `extensions.code` (auth), once, in one place.
  */
-export const ERROR_CODES = ['INVALID_INPUT', 'NOT_FOUND', 'ALREADY_EXISTS', 'VERSION_CONFLICT', 'INSUFFICIENT_STOCK', 'INVALID_STATE', 'PAYMENT_DECLINED', 'FORBIDDEN', 'INVALID_CREDENTIALS'] as const;
+export const ERROR_CODES = ['INVALID_INPUT', 'NOT_FOUND', 'ALREADY_EXISTS', 'VERSION_CONFLICT', 'INSUFFICIENT_STOCK', 'INVALID_STATE', 'PAYMENT_DECLINED', 'FORBIDDEN', 'INVALID_CREDENTIALS', 'TOO_MANY_ROWS'] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** A failure the client can act on. `field` is the path into the GraphQL input. */
@@ -44,6 +44,17 @@ export class IllegalStateError extends DomainError {
 export class ForbiddenError extends DomainError {
   constructor(message: string) {
     super('FORBIDDEN', message);
+  }
+}
+
+/** A bulk input (a CSV import) has more rows than this path takes; `limit` says how many it does. */
+export class TooManyRowsError extends DomainError {
+  constructor(
+    readonly limit: number,
+    message: string,
+    field?: readonly string[],
+  ) {
+    super('TOO_MANY_ROWS', message, field);
   }
 }
 

@@ -45,6 +45,18 @@ export function busObserver(metrics: Metrics): BusObserver {
 }
 
 /**
+ * The event store the configuration picks, alone (for tools that only append, such as the
+ * product import CLI): EventStoreDB at EVENTSTORE_URL, else the embedded file log in DATA_DIR.
+ */
+export async function openEventStore(config: Config): Promise<{ events: EventStore; description: string; real: boolean }> {
+  if (config.servers.eventStore) {
+    return { events: await EventStoreDBEventStore.connect(config.servers.eventStore), description: `EventStoreDB at ${config.servers.eventStore}`, real: true };
+  }
+  const dir = join(config.dataDir, 'events');
+  return { events: await FileEventStore.open(dir, { fsync: config.eventStoreFsync, writerLock: true }), description: `embedded file log in ${dir}`, real: false };
+}
+
+/**
  * Opens every port on the adapter the configuration picks. A configured server that cannot be
  * reached fails start-up with an InfrastructureError naming it and its URL (one line); anything
  * opened before it is closed again.
@@ -60,19 +72,11 @@ export async function openInfrastructure(config: Config, logger: Logger, options
   const { servers } = config;
   const namespace = config.namespace;
   try {
-    let events: EventStore;
-    if (servers.eventStore) {
-      const esdb = await EventStoreDBEventStore.connect(servers.eventStore);
-      closers.push(() => esdb.close());
-      readiness.eventStore = async () => void (await esdb.headPosition());
-      describe['event store'] = `EventStoreDB at ${servers.eventStore}`;
-      events = esdb;
-    } else {
-      const file = await FileEventStore.open(join(config.dataDir, 'events'), { fsync: config.eventStoreFsync });
-      closers.push(() => file.close());
-      describe['event store'] = `embedded file log in ${join(config.dataDir, 'events')}`;
-      events = file;
-    }
+    const eventStore = await openEventStore(config);
+    const events = eventStore.events;
+    closers.push(() => events.close());
+    if (eventStore.real) readiness.eventStore = async () => void (await events.headPosition());
+    describe['event store'] = eventStore.description;
 
     let documents: DocumentStore;
     if (servers.mongodb) {

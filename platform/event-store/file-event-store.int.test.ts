@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { appendFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +57,29 @@ describe('FileEventStore crash safety', () => {
       expect((stream[stream.length - 1]!.data as { text: string }).text).toBe(text);
       await reopened.close();
     } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('FileEventStore writer lock', () => {
+  it('refuses to open for writing while another live process holds the lock, takes over a dead holder’s, and releases it on close', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'file-event-store-lock-'));
+    const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      writeFileSync(join(own, 'writer.lock'), String(holder.pid));
+      await expect(FileEventStore.open(own, { writerLock: true })).rejects.toThrow(new RegExp(`open for writing in process ${holder.pid}`));
+      const reader = await FileEventStore.open(own); // without the option: a reader, not refused
+      await reader.close();
+      const gone = new Promise((resolve) => holder.once('exit', resolve));
+      holder.kill('SIGKILL');
+      await gone;
+      const store = await FileEventStore.open(own, { writerLock: true });
+      expect(readFileSync(join(own, 'writer.lock'), 'utf8')).toBe(String(process.pid));
+      await store.close();
+      expect(existsSync(join(own, 'writer.lock'))).toBe(false);
+    } finally {
+      if (holder.exitCode === null && holder.signalCode === null) holder.kill('SIGKILL');
       rmSync(own, { recursive: true, force: true });
     }
   });

@@ -1,6 +1,6 @@
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConcurrencyError } from '../errors.js';
+import { ConcurrencyError, InfrastructureError } from '../errors.js';
 import {
   describeExpected,
   type AllSubscription,
@@ -47,13 +47,21 @@ export class FileEventStore implements EventStore {
   private constructor(
     private readonly file: FileHandle,
     private readonly options: { fsync: boolean; clock: () => Date },
+    private readonly lockPath: string | undefined,
   ) {}
 
-  static async open(dir: string, options: { fsync?: boolean; clock?: () => Date } = {}): Promise<FileEventStore> {
+  /**
+   * `writerLock`: take `writer.lock` in the directory (this process's id), and refuse to open
+   * while another live process holds it. The log has one writer: a second process appending
+   * (the import CLI while `npm start` runs on the same DATA_DIR) would give out the same
+   * positions twice. Processes that open the log only to read it leave the option off.
+   */
+  static async open(dir: string, options: { fsync?: boolean; clock?: () => Date; writerLock?: boolean } = {}): Promise<FileEventStore> {
     await mkdir(dir, { recursive: true });
+    const lockPath = options.writerLock ? await takeWriterLock(dir) : undefined;
     const path = join(dir, 'events.jsonl');
     const file = await open(path, 'a+');
-    const store = new FileEventStore(file, { fsync: options.fsync ?? true, clock: options.clock ?? (() => new Date()) });
+    const store = new FileEventStore(file, { fsync: options.fsync ?? true, clock: options.clock ?? (() => new Date()) }, lockPath);
     await store.load();
     return store;
   }
@@ -249,7 +257,39 @@ export class FileEventStore implements EventStore {
     this.closed = true;
     this.wake();
     await this.file.close();
+    if (this.lockPath) await releaseWriterLock(this.lockPath);
   }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+}
+
+/** Takes `writer.lock` in `dir`, or fails naming the live process that holds it; a dead holder's lock is taken over. */
+async function takeWriterLock(dir: string): Promise<string> {
+  const path = join(dir, 'writer.lock');
+  try {
+    await writeFile(path, String(process.pid), { flag: 'wx' });
+    return path;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+  if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+    throw new InfrastructureError('event store', dir, `the event log is open for writing in process ${holder} (a running system?); stop it first, or use EventStoreDB (EVENTSTORE_URL), which takes many writers`);
+  }
+  await writeFile(path, String(process.pid));
+  return path;
+}
+
+async function releaseWriterLock(path: string): Promise<void> {
+  const holder = await readFile(path, 'utf8').catch(() => '');
+  if (holder.trim() === String(process.pid)) await unlink(path).catch(() => undefined);
 }
 
 function revisionMatches(expected: ExpectedRevision, actual: number): boolean {

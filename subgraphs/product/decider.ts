@@ -1,6 +1,7 @@
 import { assertNever, ForbiddenError, IllegalStateError, NotFoundError, ValidationError, AlreadyExistsError, ConcurrencyError } from '../../platform/errors.js';
 import type { Identity } from '../../platform/auth/tokens.js';
 import type { Decider } from '../../platform/eventsourcing/decider.js';
+import { uuidV5 } from '../../platform/ids.js';
 import type { Money, ProductEvent } from './events.js';
 
 /** Who is acting, as the gateway verified it. */
@@ -140,6 +141,13 @@ function requireExisting(state: ProductState, productId: string): Extract<Produc
 
 export function normaliseSku(sku: string): string {
   return sku.trim().toUpperCase();
+}
+
+/** Namespace for product ids derived from SKUs (UUIDv5): one SKU, one stream, so a duplicate is a conflict. */
+const PRODUCT_ID_NAMESPACE = '2f0b7a34-5c1e-4f4e-9a55-7b9d3c1e8a10';
+
+export function productIdForSku(sku: string): string {
+  return uuidV5(normaliseSku(sku), PRODUCT_ID_NAMESPACE);
 }
 
 export function decide(command: ProductCommand, state: ProductState): ProductEvent[] {

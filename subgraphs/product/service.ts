@@ -2,25 +2,32 @@ import type { Metrics } from '../../platform/metrics/metrics.js';
 import type { ServicePorts } from '../../platform/ports.js';
 import { randomUUID } from 'node:crypto';
 import { handleCommand, toDomainEvent } from '../../platform/eventsourcing/command-handler.js';
-import { NotFoundError } from '../../platform/errors.js';
+import { ForbiddenError, NotFoundError, TooManyRowsError } from '../../platform/errors.js';
 import { unauthenticated } from '../../platform/graphql/errors.js';
-import { isUuid, uuidV5 } from '../../platform/ids.js';
+import { isUuid } from '../../platform/ids.js';
 import { GraphQLError } from 'graphql';
 import { liveFeed } from '../../platform/graphql/live-feed.js';
 import { evolveDoc } from './catalog/projection.js';
 import { CatalogQueries } from './catalog/queries.js';
 import { STOCK_CHANNEL, type ProductDoc, type StockNotification } from './catalog/read-model.js';
-import { normaliseSku, productDecider, type Actor, type CreateProduct, type InventoryCommand, type ProductCommand, type UpdateProduct } from './decider.js';
+import { productDecider, productIdForSku, type Actor, type CreateProduct, type InventoryCommand, type ProductCommand, type UpdateProduct } from './decider.js';
 import { productStream, type ProductEvent } from './events.js';
+import { countRows, importProducts, type ImportCounts, type ImportRejection } from './import/import.js';
 
-/** Namespace for product ids derived from SKUs (UUIDv5): one SKU, one stream, so a duplicate is a conflict. */
 const MAX_WATCHED_PRODUCTS = 100;
 
-const PRODUCT_ID_NAMESPACE = '2f0b7a34-5c1e-4f4e-9a55-7b9d3c1e8a10';
+/**
+ * Rows one importProducts mutation takes. The gateway's MAX_BODY_BYTES (100 kB by default) binds
+ * first for long rows; bigger files go through `npm run import`, which streams them.
+ */
+export const MAX_IMPORT_ROWS = 1000;
 
-export function productIdForSku(sku: string): string {
-  return uuidV5(normaliseSku(sku), PRODUCT_ID_NAMESPACE);
+export interface ImportResult extends ImportCounts {
+  /** In line order. */
+  rejections: ImportRejection[];
 }
+
+export { productIdForSku };
 
 export interface ProductServiceDeps extends ServicePorts {
   clock: () => Date;
@@ -99,6 +106,22 @@ export class ProductService {
 
   restock(productId: string, quantity: number, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<ProductDoc> {
     return this.execute(productId, { type: 'RestockProduct', quantity }, actor, correlationId);
+  }
+
+  /**
+   * The importProducts mutation: the CSV's products, owned by the caller (a SELLER or ADMIN).
+   * More than MAX_IMPORT_ROWS rows is TooManyRowsError, before anything is imported.
+   */
+  async importCsv(csv: string, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<ImportResult> {
+    if (!actor) throw unauthenticated('sign in as a seller first');
+    if (actor.role !== 'SELLER' && actor.role !== 'ADMIN') throw new ForbiddenError('only sellers may import products');
+    const rows = await countRows([csv]);
+    if (rows > MAX_IMPORT_ROWS) {
+      throw new TooManyRowsError(MAX_IMPORT_ROWS, `the CSV has ${rows} rows; importProducts takes at most ${MAX_IMPORT_ROWS} (import bigger files with \`npm run import\`)`, ['csv']);
+    }
+    const rejections: ImportRejection[] = [];
+    const counts = await importProducts(this.deps.events, [csv], { seller: actor, clock: this.deps.clock, correlationId, onRejected: (r) => rejections.push(r) });
+    return { ...counts, rejections: rejections.sort((a, b) => a.line - b.line) };
   }
 
   discontinue(productId: string, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<ProductDoc> {

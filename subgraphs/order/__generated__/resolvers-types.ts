@@ -29,6 +29,8 @@ export type ErrorCode =
   | 'INVALID_STATE'
   | 'NOT_FOUND'
   | 'PAYMENT_DECLINED'
+  /** A bulk input has more rows than the operation takes (importProducts: use the CLI for big files). */
+  | 'TOO_MANY_ROWS'
   | 'VERSION_CONFLICT';
 
 /** Money in integer minor units (cents) of an ISO 4217 currency. Never floats. */

@@ -37,7 +37,53 @@ export type ErrorCode =
   | 'INVALID_STATE'
   | 'NOT_FOUND'
   | 'PAYMENT_DECLINED'
+  /** A bulk input has more rows than the operation takes (importProducts: use the CLI for big files). */
+  | 'TOO_MANY_ROWS'
   | 'VERSION_CONFLICT';
+
+/**
+ * A CSV column of importProducts. The CSV's header row names its columns (any order):
+ * sku,name,description,category,price,currency,stock (description may be left out).
+ */
+export type ImportColumn =
+  | 'CATEGORY'
+  | 'CURRENCY'
+  | 'DESCRIPTION'
+  | 'NAME'
+  /** A decimal in the currency's major unit (12.99 EUR), at most as many decimals as the currency has. */
+  | 'PRICE'
+  | 'SKU'
+  /** Whole units, 0 or more. */
+  | 'STOCK';
+
+/**
+ * What an import did. Null counts (and a userError) when the CSV as a whole was refused: no or a
+ * wrong header, more than 1,000 rows (TOO_MANY_ROWS), a malformed record that cannot be read past.
+ */
+export type ImportProductsPayload = {
+  __typename?: 'ImportProductsPayload';
+  created?: Maybe<Scalars['Int']['output']>;
+  rejected?: Maybe<Scalars['Int']['output']>;
+  /** The rejected rows, in line order. */
+  rejections?: Maybe<Array<ImportRejection>>;
+  /** Data rows read (the header and empty lines not counted). */
+  rows?: Maybe<Scalars['Int']['output']>;
+  /** Rows whose SKU the caller already has: importing the same CSV again creates nothing. */
+  unchanged?: Maybe<Scalars['Int']['output']>;
+  userErrors: Array<UserError>;
+};
+
+/** A CSV row that was not imported. */
+export type ImportRejection = {
+  __typename?: 'ImportRejection';
+  code: ErrorCode;
+  /** The column at fault, when one is. */
+  column?: Maybe<ImportColumn>;
+  /** 1-based line where the row starts (line 1 is the header). */
+  line: Scalars['Int']['output'];
+  message: Scalars['String']['output'];
+  sku?: Maybe<Scalars['String']['output']>;
+};
 
 /** Money in integer minor units (cents) of an ISO 4217 currency. Never floats. */
 export type Money = {
@@ -56,6 +102,14 @@ export type Mutation = {
   /** SELLER (or ADMIN) only. */
   createProduct: ProductPayload;
   discontinueProduct: ProductPayload;
+  /**
+   * SELLER (or ADMIN) only: creates a product, owned by the caller, for every good row of a CSV
+   * (see ImportColumn). Good rows land even when others are rejected; a row whose SKU the caller
+   * already has is counted unchanged, one whose SKU another seller has is rejected (ALREADY_EXISTS).
+   * At most 1,000 rows, within the gateway's request size limit (MAX_BODY_BYTES, 100 kB by
+   * default); more rows give TOO_MANY_ROWS and import nothing. Bigger files: `npm run import`.
+   */
+  importProducts: ImportProductsPayload;
   restockProduct: ProductPayload;
   /** The owning seller (or an ADMIN). A stale expectedVersion gives VERSION_CONFLICT. */
   updateProduct: ProductPayload;
@@ -69,6 +123,11 @@ export type MutationCreateProductArgs = {
 
 export type MutationDiscontinueProductArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationImportProductsArgs = {
+  csv: Scalars['String']['input'];
 };
 
 
@@ -328,6 +387,9 @@ export type ResolversTypes = ResolversObject<{
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   ErrorCode: ErrorCode;
+  ImportColumn: ImportColumn;
+  ImportProductsPayload: ResolverTypeWrapper<ImportProductsPayload>;
+  ImportRejection: ResolverTypeWrapper<ImportRejection>;
   Money: ResolverTypeWrapper<Money>;
   MoneyInput: MoneyInput;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -356,6 +418,8 @@ export type ResolversParentTypes = ResolversObject<{
   String: Scalars['String']['output'];
   Int: Scalars['Int']['output'];
   DateTime: Scalars['DateTime']['output'];
+  ImportProductsPayload: ImportProductsPayload;
+  ImportRejection: ImportRejection;
   Money: Money;
   MoneyInput: MoneyInput;
   Mutation: Record<PropertyKey, never>;
@@ -379,6 +443,23 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
+export type ImportProductsPayloadResolvers<ContextType = ProductContext, ParentType extends ResolversParentTypes['ImportProductsPayload'] = ResolversParentTypes['ImportProductsPayload']> = ResolversObject<{
+  created?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  rejected?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  rejections?: Resolver<Maybe<Array<ResolversTypes['ImportRejection']>>, ParentType, ContextType>;
+  rows?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  unchanged?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+}>;
+
+export type ImportRejectionResolvers<ContextType = ProductContext, ParentType extends ResolversParentTypes['ImportRejection'] = ResolversParentTypes['ImportRejection']> = ResolversObject<{
+  code?: Resolver<ResolversTypes['ErrorCode'], ParentType, ContextType>;
+  column?: Resolver<Maybe<ResolversTypes['ImportColumn']>, ParentType, ContextType>;
+  line?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sku?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
 export type MoneyResolvers<ContextType = ProductContext, ParentType extends ResolversParentTypes['Money'] = ResolversParentTypes['Money']> = ResolversObject<{
   amount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -387,6 +468,7 @@ export type MoneyResolvers<ContextType = ProductContext, ParentType extends Reso
 export type MutationResolvers<ContextType = ProductContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   createProduct?: Resolver<ResolversTypes['ProductPayload'], ParentType, ContextType, RequireFields<MutationCreateProductArgs, 'input'>>;
   discontinueProduct?: Resolver<ResolversTypes['ProductPayload'], ParentType, ContextType, RequireFields<MutationDiscontinueProductArgs, 'id'>>;
+  importProducts?: Resolver<ResolversTypes['ImportProductsPayload'], ParentType, ContextType, RequireFields<MutationImportProductsArgs, 'csv'>>;
   restockProduct?: Resolver<ResolversTypes['ProductPayload'], ParentType, ContextType, RequireFields<MutationRestockProductArgs, 'id' | 'quantity'>>;
   updateProduct?: Resolver<ResolversTypes['ProductPayload'], ParentType, ContextType, RequireFields<MutationUpdateProductArgs, 'id' | 'input'>>;
 }>;
@@ -459,6 +541,8 @@ export type UserErrorResolvers<ContextType = ProductContext, ParentType extends 
 
 export type Resolvers<ContextType = ProductContext> = ResolversObject<{
   DateTime?: GraphQLScalarType;
+  ImportProductsPayload?: ImportProductsPayloadResolvers<ContextType>;
+  ImportRejection?: ImportRejectionResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;

@@ -2,6 +2,7 @@ import type { MutationResolvers } from '../__generated__/resolvers-types.js';
 import { withUserErrors } from '../../../platform/graphql/errors.js';
 
 const noProduct = { product: null };
+const noImport = { rows: null, created: null, unchanged: null, rejected: null, rejections: null };
 
 export const Mutation: MutationResolvers = {
   createProduct: (_, { input }, { service, actor }) =>
@@ -27,4 +28,13 @@ export const Mutation: MutationResolvers = {
   restockProduct: (_, { id, quantity }, { service, actor }) =>
     withUserErrors(service.metrics, async () => ({ product: await service.restock(id, quantity, actor) }), noProduct),
   discontinueProduct: (_, { id }, { service, actor }) => withUserErrors(service.metrics, async () => ({ product: await service.discontinue(id, actor) }), noProduct),
+  importProducts: (_, { csv }, { service, actor }) =>
+    withUserErrors(
+      service.metrics,
+      async () => {
+        const { rows, created, unchanged, rejected, rejections } = await service.importCsv(csv, actor);
+        return { rows, created, unchanged, rejected, rejections: rejections.map((r) => ({ ...r, column: r.column && (r.column.toUpperCase() as Uppercase<typeof r.column>) })) };
+      },
+      noImport,
+    ),
 };
