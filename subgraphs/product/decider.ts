@@ -1,7 +1,7 @@
 import { assertNever, ForbiddenError, IllegalStateError, NotFoundError, ValidationError, AlreadyExistsError, ConcurrencyError } from '../../platform/errors.js';
 import type { Identity } from '../../platform/auth/tokens.js';
 import type { Decider } from '../../platform/eventsourcing/decider.js';
-import type { Money, ProductEvent } from './events.js';
+import type { InventoryEvent, Money, ProductEvent } from './events.js';
 
 /** Who is acting, as the gateway verified it. */
 export type Actor = Identity;
@@ -38,7 +38,12 @@ interface InventoryCommandBase {
   orderId: string;
   at: string;
 }
-export type ReserveStock = InventoryCommandBase & { type: 'ReserveStock'; quantity: number };
+export type ReserveStock = InventoryCommandBase & {
+  type: 'ReserveStock';
+  quantity: number;
+  /** When the order was placed (its OrderPlaced event): an order older than the memory is not reserved for. */
+  placedAt: string;
+};
 export type ReleaseStock = InventoryCommandBase & { type: 'ReleaseStock' };
 export type SellStock = InventoryCommandBase & { type: 'SellStock' };
 export type InventoryCommand = ReserveStock | ReleaseStock | SellStock;
@@ -49,12 +54,28 @@ export type ProductCommand = CreateProduct | UpdateProduct | RestockProduct | Di
 export interface Reservation {
   quantity: number;
   state: 'reserved' | 'sold' | 'released' | 'rejected';
+  /** When it came to this state (the event's own time). */
+  at: string;
 }
+
+/**
+ * How long a product remembers what it did for an order once that is finished (sold, released or
+ * rejected). Open reservations are remembered until they finish. Within this window every
+ * inventory command is idempotent per order; after it, the product's state forgets the order (so
+ * the state, and its snapshots, stay bounded however long the stream grows) and treats a
+ * ReserveStock for an order placed before the window as stale: it decides nothing, so a very late
+ * redelivery can never reserve a second time for an order that ended long ago. Orders are ended
+ * (expired) by the order service long before this: an order pending or unpaid this long no longer
+ * exists as an open order. A paid order cancelled more than this after its sale gets no units back
+ * into stock (they are not sold again; see docs/stream-cost.md).
+ */
+export const RESERVATION_MEMORY_MS = 30 * 24 * 3600 * 1000;
 
 /**
  * Every order's latest reservation outcome, newest first, as a persistent list: `evolve` adds an
  * entry in O(1) without copying (folding a hot product's long stream stays linear) and earlier
- * states stay valid. A command looks its order up once.
+ * states stay valid. A command looks its order up once. Entries that the decider no longer looks
+ * at (finished longer than RESERVATION_MEMORY_MS ago) are dropped when the state is snapshotted.
  */
 export interface ReservationLog {
   orderId: string;
@@ -66,6 +87,28 @@ export function reservationFor(state: ProductState, orderId: string): Reservatio
   if (state.status === 'none') return undefined;
   for (let entry = state.reservations; entry; entry = entry.previous) if (entry.orderId === orderId) return entry.reservation;
   return undefined;
+}
+
+/** Whether the product still remembers a reservation at time `now`: open ones always, finished ones for RESERVATION_MEMORY_MS. */
+export function isRemembered(reservation: Reservation, now: string): boolean {
+  return reservation.state === 'reserved' || Date.parse(reservation.at) >= Date.parse(now) - RESERVATION_MEMORY_MS;
+}
+
+/** The reservation of an order as the decider sees it at `now` (undefined once forgotten). */
+function rememberedReservation(state: ProductState, orderId: string, now: string): Reservation | undefined {
+  const reservation = reservationFor(state, orderId);
+  return reservation && isRemembered(reservation, now) ? reservation : undefined;
+}
+
+/**
+ * The latest reservation of every order the decider will still look at from `now` on (newest first):
+ * what a snapshot keeps. `now` must not be later than any later command's time; the snapshot takes
+ * the state's last event time less a day, so clocks of several instances a little apart are safe.
+ */
+export function rememberedReservations(state: ProductState, now: string): { orderId: string; reservation: Reservation }[] {
+  const kept: { orderId: string; reservation: Reservation }[] = [];
+  for (const [orderId, reservation] of reservationsOf(state)) if (isRemembered(reservation, now)) kept.push({ orderId, reservation });
+  return kept;
 }
 
 /** Each order's current reservation outcome. */
@@ -91,6 +134,10 @@ export type ProductState =
       reservations: ReservationLog | null;
       /** Revision of the stream: the number of events applied minus one. */
       version: number;
+      sku: string;
+      createdAt: string;
+      /** Time of the last event (its own time field). */
+      updatedAt: string;
     };
 
 export const MAX_STOCK = 1_000_000_000; // GraphQL Int is 32-bit; stay well inside it
@@ -227,10 +274,14 @@ export function decide(command: ProductCommand, state: ProductState): ProductEve
  */
 function decideInventory(command: InventoryCommand, state: Extract<ProductState, { productId: string }>): ProductEvent[] {
   const { productId, orderId, at } = command;
-  const existing = reservationFor(state, orderId);
+  const existing = rememberedReservation(state, orderId, at);
   switch (command.type) {
     case 'ReserveStock': {
       if (existing) return [];
+      // Placed before the memory: this product may have reserved for it and forgotten (a very late
+      // redelivery). Reserving again could hold units for an order that ended long ago, which
+      // nothing would release; the order itself expired long since, so nothing waits for an answer.
+      if (Date.parse(command.placedAt) < Date.parse(at) - RESERVATION_MEMORY_MS) return [];
       const quantity = requireQuantity(command.quantity, ['quantity'], 'quantity', 1);
       if (state.status === 'discontinued') {
         return [{ type: 'StockReservationRejected', data: { productId, orderId, quantity, reason: 'DISCONTINUED', available: 0, rejectedAt: at } }];
@@ -270,6 +321,9 @@ export function evolve(state: ProductState, event: ProductEvent): ProductState {
         stock: d.initialStock,
         reservations: null,
         version: 0,
+        sku: d.sku,
+        createdAt: d.createdAt,
+        updatedAt: d.createdAt,
       };
     }
     case 'ProductUpdated': {
@@ -282,29 +336,46 @@ export function evolve(state: ProductState, event: ProductEvent): ProductState {
         category: c.category ?? state.category,
         price: c.price ?? state.price,
         version: state.version + 1,
+        updatedAt: event.data.updatedAt,
       };
     }
     case 'ProductRestocked':
-      return state.status === 'none' ? state : { ...state, stock: event.data.stock, version: state.version + 1 };
+      return state.status === 'none' ? state : { ...state, stock: event.data.stock, version: state.version + 1, updatedAt: event.data.restockedAt };
     case 'ProductDiscontinued':
-      return state.status === 'none' ? state : { ...state, status: 'discontinued', stock: 0, version: state.version + 1 };
+      return state.status === 'none' ? state : { ...state, status: 'discontinued', stock: 0, version: state.version + 1, updatedAt: event.data.discontinuedAt };
     case 'StockReserved':
     case 'StockReservationRejected':
     case 'StockReleased':
     case 'StockSold': {
       if (state.status === 'none') return state;
       const d = event.data;
+      const at = inventoryEventTime(event);
       const next: Reservation =
         event.type === 'StockReserved'
-          ? { quantity: d.quantity, state: 'reserved' }
+          ? { quantity: d.quantity, state: 'reserved', at }
           : event.type === 'StockReservationRejected'
-            ? { quantity: d.quantity, state: 'rejected' }
-            : { quantity: d.quantity, state: event.type === 'StockReleased' ? 'released' : 'sold' };
+            ? { quantity: d.quantity, state: 'rejected', at }
+            : { quantity: d.quantity, state: event.type === 'StockReleased' ? 'released' : 'sold', at };
       const stock = event.type === 'StockReserved' || event.type === 'StockReleased' ? event.data.stock : state.stock;
-      return { ...state, stock, reservations: { orderId: d.orderId, reservation: next, previous: state.reservations }, version: state.version + 1 };
+      return { ...state, stock, reservations: { orderId: d.orderId, reservation: next, previous: state.reservations }, version: state.version + 1, updatedAt: at };
     }
     default:
       return assertNever(event, 'product event');
+  }
+}
+
+function inventoryEventTime(event: InventoryEvent): string {
+  switch (event.type) {
+    case 'StockReserved':
+      return event.data.reservedAt;
+    case 'StockReservationRejected':
+      return event.data.rejectedAt;
+    case 'StockReleased':
+      return event.data.releasedAt;
+    case 'StockSold':
+      return event.data.soldAt;
+    default:
+      return assertNever(event, 'inventory event');
   }
 }
 

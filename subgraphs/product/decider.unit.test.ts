@@ -173,7 +173,7 @@ describe('DiscontinueProduct', () => {
 
 describe('inventory for the order saga', () => {
   const price = { amount: 1299, currency: 'EUR' };
-  const inv = (f: ReturnType<typeof fixture>, orderId: string) => ({ productId: f.productId, orderId, at });
+  const inv = (f: ReturnType<typeof fixture>, orderId: string) => ({ productId: f.productId, orderId, at, placedAt: at });
   const reserved = (f: ReturnType<typeof fixture>, orderId: string, quantity: number, stock: number): ProductEvent => ({
     type: 'StockReserved',
     data: { productId: f.productId, orderId, quantity, unitPrice: price, sellerId: f.seller.userId, stock, reservedAt: at },
