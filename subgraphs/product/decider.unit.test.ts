@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'vitest';
 import { deciderSpec } from '../../platform/eventsourcing/testing.js';
-import { productDecider, type Actor, type CreateProduct } from './decider.js';
+import { productDecider, RESERVATION_MEMORY_MS, type Actor, type CreateProduct } from './decider.js';
 import type { ProductCreated, ProductEvent } from './events.js';
 
 const spec = deciderSpec(productDecider);
@@ -236,6 +236,46 @@ describe('inventory for the order saga', () => {
     spec.given([f.created, rejected]).when({ type: 'ReleaseStock', ...inv(f, orderId) }).thenNothingHappens();
     spec.given([f.created]).when({ type: 'ReleaseStock', ...inv(f, orderId) }).thenNothingHappens();
     spec.given([f.created]).when({ type: 'SellStock', ...inv(f, orderId) }).thenNothingHappens();
+  });
+
+  describe('memory of finished reservations (RESERVATION_MEMORY_MS)', () => {
+    const later = (ms: number) => new Date(Date.parse(at) + ms).toISOString();
+    const afterMemory = later(RESERVATION_MEMORY_MS + 1);
+
+    it('forgets a finished reservation after the memory: a redelivered release, sale or reservation decides nothing', () => {
+      const f = fixture();
+      const orderId = randomUUID();
+      const sold: ProductEvent = { type: 'StockSold', data: { productId: f.productId, orderId, quantity: 4, soldAt: at } };
+      const given = spec.given([f.created, reserved(f, orderId, 4, 6), sold]);
+      given.when({ type: 'ReleaseStock', productId: f.productId, orderId, at: afterMemory }).thenNothingHappens();
+      given.when({ type: 'SellStock', productId: f.productId, orderId, at: afterMemory }).thenNothingHappens();
+      given.when({ type: 'ReserveStock', productId: f.productId, orderId, at: afterMemory, placedAt: at, quantity: 4 }).thenNothingHappens();
+      // Within the memory, a paid order cancelled before shipping still gets its units back.
+      given
+        .when({ type: 'ReleaseStock', productId: f.productId, orderId, at: later(RESERVATION_MEMORY_MS) })
+        .then([{ type: 'StockReleased', data: { productId: f.productId, orderId, quantity: 4, stock: 10, releasedAt: later(RESERVATION_MEMORY_MS) } }]);
+    });
+
+    it('does not reserve for an order placed before the memory (it may have been forgotten), but does for one placed within it', () => {
+      const f = fixture();
+      const orderId = randomUUID();
+      spec.given([f.created]).when({ type: 'ReserveStock', productId: f.productId, orderId, at: afterMemory, placedAt: at, quantity: 1 }).thenNothingHappens();
+      spec
+        .given([f.created])
+        .when({ type: 'ReserveStock', productId: f.productId, orderId, at: afterMemory, placedAt: later(2), quantity: 1 })
+        .then([{ type: 'StockReserved', data: { productId: f.productId, orderId, quantity: 1, unitPrice: price, sellerId: f.seller.userId, stock: 9, reservedAt: afterMemory } }]);
+    });
+
+    it('remembers an open reservation however old: it is still sold or released, and never reserved twice', () => {
+      const f = fixture();
+      const orderId = randomUUID();
+      const given = spec.given([f.created, reserved(f, orderId, 4, 6)]);
+      given.when({ type: 'SellStock', productId: f.productId, orderId, at: afterMemory }).then([{ type: 'StockSold', data: { productId: f.productId, orderId, quantity: 4, soldAt: afterMemory } }]);
+      given
+        .when({ type: 'ReleaseStock', productId: f.productId, orderId, at: afterMemory })
+        .then([{ type: 'StockReleased', data: { productId: f.productId, orderId, quantity: 4, stock: 10, releasedAt: afterMemory } }]);
+      given.when({ type: 'ReserveStock', productId: f.productId, orderId, at: afterMemory, placedAt: afterMemory, quantity: 4 }).thenNothingHappens();
+    });
   });
 
   it('does not return released units of a discontinued product to its sellable stock', () => {
