@@ -59,17 +59,22 @@ export interface Reservation {
 }
 
 /**
- * How long a product remembers what it did for an order once that is finished (sold, released or
- * rejected). Open reservations are remembered until they finish. Within this window every
- * inventory command is idempotent per order; after it, the product's state forgets the order (so
- * the state, and its snapshots, stay bounded however long the stream grows) and treats a
- * ReserveStock for an order placed before the window as stale: it decides nothing, so a very late
- * redelivery can never reserve a second time for an order that ended long ago. Orders are ended
- * (expired) by the order service long before this: an order pending or unpaid this long no longer
- * exists as an open order. A paid order cancelled more than this after its sale gets no units back
- * into stock (they are not sold again; see docs/stream-cost.md).
+ * A ReserveStock for an order placed longer ago than this is stale: the product decides nothing
+ * (the order service expired such an order long before; nothing waits for the answer).
  */
-export const RESERVATION_MEMORY_MS = 30 * 24 * 3600 * 1000;
+export const STALE_ORDER_MS = 30 * 24 * 3600 * 1000;
+
+/**
+ * How long a product remembers what it did for an order once that is finished (sold, released or
+ * rejected); open reservations are remembered until they finish. Within it every inventory command
+ * is idempotent per order; after it the state forgets the order, so the state (and its snapshots)
+ * stays bounded however long the stream grows. A day longer than STALE_ORDER_MS: an order is
+ * forgotten only once it was placed before the stale horizon (even with the two services' clocks a
+ * little apart), so a very late redelivery of its OrderPlaced can never reserve a second time.
+ * A paid order cancelled more than this after its sale gets no units back into stock (see
+ * docs/stream-cost.md).
+ */
+export const RESERVATION_MEMORY_MS = STALE_ORDER_MS + 24 * 3600 * 1000;
 
 /**
  * Every order's latest reservation outcome, newest first, as a persistent list: `evolve` adds an
@@ -281,7 +286,7 @@ function decideInventory(command: InventoryCommand, state: Extract<ProductState,
       // Placed before the memory: this product may have reserved for it and forgotten (a very late
       // redelivery). Reserving again could hold units for an order that ended long ago, which
       // nothing would release; the order itself expired long since, so nothing waits for an answer.
-      if (Date.parse(command.placedAt) < Date.parse(at) - RESERVATION_MEMORY_MS) return [];
+      if (Date.parse(command.placedAt) < Date.parse(at) - STALE_ORDER_MS) return [];
       const quantity = requireQuantity(command.quantity, ['quantity'], 'quantity', 1);
       if (state.status === 'discontinued') {
         return [{ type: 'StockReservationRejected', data: { productId, orderId, quantity, reason: 'DISCONTINUED', available: 0, rejectedAt: at } }];

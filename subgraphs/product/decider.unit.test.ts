@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deciderSpec } from '../../platform/eventsourcing/testing.js';
-import { productDecider, RESERVATION_MEMORY_MS, type Actor, type CreateProduct } from './decider.js';
+import { productDecider, RESERVATION_MEMORY_MS, STALE_ORDER_MS, type Actor, type CreateProduct } from './decider.js';
 import type { ProductCreated, ProductEvent } from './events.js';
 
 const spec = deciderSpec(productDecider);
@@ -256,14 +256,16 @@ describe('inventory for the order saga', () => {
         .then([{ type: 'StockReleased', data: { productId: f.productId, orderId, quantity: 4, stock: 10, releasedAt: later(RESERVATION_MEMORY_MS) } }]);
     });
 
-    it('does not reserve for an order placed before the memory (it may have been forgotten), but does for one placed within it', () => {
+    it('does not reserve for an order placed before the stale horizon (it may have been forgotten), but does for one placed after it', () => {
       const f = fixture();
       const orderId = randomUUID();
-      spec.given([f.created]).when({ type: 'ReserveStock', productId: f.productId, orderId, at: afterMemory, placedAt: at, quantity: 1 }).thenNothingHappens();
+      const now = later(STALE_ORDER_MS);
+      spec.given([f.created]).when({ type: 'ReserveStock', productId: f.productId, orderId, at: now, placedAt: later(-1), quantity: 1 }).thenNothingHappens();
       spec
         .given([f.created])
-        .when({ type: 'ReserveStock', productId: f.productId, orderId, at: afterMemory, placedAt: later(2), quantity: 1 })
-        .then([{ type: 'StockReserved', data: { productId: f.productId, orderId, quantity: 1, unitPrice: price, sellerId: f.seller.userId, stock: 9, reservedAt: afterMemory } }]);
+        .when({ type: 'ReserveStock', productId: f.productId, orderId, at: now, placedAt: at, quantity: 1 })
+        .then([{ type: 'StockReserved', data: { productId: f.productId, orderId, quantity: 1, unitPrice: price, sellerId: f.seller.userId, stock: 9, reservedAt: now } }]);
+      expect(RESERVATION_MEMORY_MS).toBeGreaterThan(STALE_ORDER_MS); // an order is forgotten only once it is stale
     });
 
     it('remembers an open reservation however old: it is still sold or released, and never reserved twice', () => {

@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { fold } from '../../platform/eventsourcing/decider.js';
 import { SeededRandom } from '../../platform/testing/seeded-random.js';
-import { evolveDoc } from './catalog/projection.js';
+import { catalogProjection, evolveDoc } from './catalog/projection.js';
 import { productDecider, RESERVATION_MEMORY_MS, reservationsOf, type InventoryCommand, type ProductCommand, type ProductState } from './decider.js';
-import type { ProductEvent } from './events.js';
+import { PRODUCT_EVENT_TYPES, type ProductEvent } from './events.js';
+import { productPublicEvents } from './public-events.js';
 import { productDoc } from './service.js';
-import { productSnapshots } from './snapshot.js';
+import { PRODUCT_SNAPSHOT_TYPE, productSnapshots } from './snapshot.js';
 
 const DAY = 24 * 3600 * 1000;
 const policy = productSnapshots(100);
@@ -96,5 +97,12 @@ describe('product snapshots', () => {
     const h = history(11, 40);
     const fromEvents = h.events.reduce<ReturnType<typeof evolveDoc>>((doc, event, revision) => evolveDoc(doc, event, '2026-01-01T00:00:00.000Z', revision), undefined);
     expect(productDoc(fold(productDecider, h.events))).toEqual(fromEvents);
+  });
+
+  it('are no product event: the catalog projection and the public contract pass over them', () => {
+    const snapshot = { id: randomUUID(), type: PRODUCT_SNAPSHOT_TYPE, data: {}, metadata: { correlationId: 'c', causationId: 'c', actor: 'a', occurredAt: new Date().toISOString(), schemaVersion: 1 }, streamName: 'snapshot-product-x', revision: 0, position: 1, recordedAt: new Date().toISOString() };
+    expect(catalogProjection.handles(snapshot)).toBe(false);
+    expect(productPublicEvents(snapshot)).toBeUndefined();
+    expect(PRODUCT_EVENT_TYPES.has(PRODUCT_SNAPSHOT_TYPE)).toBe(false);
   });
 });
