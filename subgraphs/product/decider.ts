@@ -89,9 +89,31 @@ export interface ReservationLog {
 }
 
 export function reservationFor(state: ProductState, orderId: string): Reservation | undefined {
-  if (state.status === 'none') return undefined;
-  for (let entry = state.reservations; entry; entry = entry.previous) if (entry.orderId === orderId) return entry.reservation;
-  return undefined;
+  if (state.status === 'none' || !state.reservations) return undefined;
+  return indexOf(state.reservations).get(orderId);
+}
+
+/**
+ * Each order's latest reservation in the log from a given entry down, memoised per entry so that
+ * a lookup costs O(1) however many orders the product remembers (a linear scan of a best seller's
+ * month of orders took about 0.1 ms per command). A state is usually looked up once and then
+ * evolved, so the index of the entry below a new one is taken over and extended by the newer
+ * entries (usually one); an older state looked up again afterwards rebuilds its own. The memo is
+ * not part of the state: deciding is the same with or without it.
+ */
+const indexes = new WeakMap<ReservationLog, Map<string, Reservation>>();
+
+function indexOf(head: ReservationLog): Map<string, Reservation> {
+  const known = indexes.get(head);
+  if (known) return known;
+  const newer: ReservationLog[] = [];
+  let entry: ReservationLog | null = head;
+  for (; entry && !indexes.has(entry); entry = entry.previous) newer.push(entry);
+  const index = entry ? indexes.get(entry)! : new Map<string, Reservation>();
+  if (entry) indexes.delete(entry); // taken over: that state rebuilds its own if it is looked up again
+  for (let i = newer.length - 1; i >= 0; i--) index.set(newer[i]!.orderId, newer[i]!.reservation); // oldest first: the newest wins
+  indexes.set(head, index);
+  return index;
 }
 
 /** Whether the product still remembers a reservation at time `now`: open ones always, finished ones for RESERVATION_MEMORY_MS. */

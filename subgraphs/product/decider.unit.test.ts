@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { fold } from '../../platform/eventsourcing/decider.js';
 import { deciderSpec } from '../../platform/eventsourcing/testing.js';
 import { productDecider, RESERVATION_MEMORY_MS, STALE_ORDER_MS, type Actor, type CreateProduct } from './decider.js';
 import type { ProductCreated, ProductEvent } from './events.js';
@@ -278,6 +279,18 @@ describe('inventory for the order saga', () => {
         .then([{ type: 'StockReleased', data: { productId: f.productId, orderId, quantity: 4, stock: 10, releasedAt: afterMemory } }]);
       given.when({ type: 'ReserveStock', productId: f.productId, orderId, at: afterMemory, placedAt: afterMemory, quantity: 4 }).thenNothingHappens();
     });
+  });
+
+  it('answers from any state, older or newer, whichever was looked up first (the lookup index is only a memo)', () => {
+    const f = fixture();
+    const orderId = randomUUID();
+    const older = fold(productDecider, [f.created, reserved(f, randomUUID(), 1, 9), reserved(f, orderId, 4, 5)]);
+    const newer = productDecider.evolve(older, { type: 'StockSold', data: { productId: f.productId, orderId, quantity: 4, soldAt: at } });
+    const sell = { type: 'SellStock' as const, ...inv(f, orderId) };
+    expect(productDecider.decide(sell, older)).toHaveLength(1); // older first
+    expect(productDecider.decide(sell, newer)).toEqual([]); // newer takes the older one's index over
+    expect(productDecider.decide(sell, older)).toHaveLength(1); // older rebuilds its own
+    expect(productDecider.decide(sell, newer)).toEqual([]);
   });
 
   it('does not return released units of a discontinued product to its sellable stock', () => {
