@@ -90,30 +90,43 @@ export interface ReservationLog {
 
 export function reservationFor(state: ProductState, orderId: string): Reservation | undefined {
   if (state.status === 'none' || !state.reservations) return undefined;
-  return indexOf(state.reservations).get(orderId);
+  return lookup(state.reservations, orderId);
 }
 
 /**
  * Each order's latest reservation in the log from a given entry down, memoised per entry so that
- * a lookup costs O(1) however many orders the product remembers (a linear scan of a best seller's
- * month of orders took about 0.1 ms per command). A state is usually looked up once and then
- * evolved, so the index of the entry below a new one is taken over and extended by the newer
- * entries (usually one); an older state looked up again afterwards rebuilds its own. The memo is
- * not part of the state: deciding is the same with or without it.
+ * a command on a hot product looks its order up in O(1) however many orders the product
+ * remembers (a scan of a best seller's month of orders took about 0.1 ms per command). A state is
+ * usually looked up once and then evolved, so the index of the entry below a new one is taken
+ * over and extended by the newer entries (usually one); a state looked up for the first time is
+ * scanned (a cold start decides once, and building an index costs more than one scan), and indexed
+ * when a state evolved from it is looked up in turn. An older state looked up again after its
+ * index was taken over is scanned or rebuilds its own. The memo is not part of the state: deciding
+ * is the same with or without it.
  */
 const indexes = new WeakMap<ReservationLog, Map<string, Reservation>>();
+const scanned = new WeakSet<ReservationLog>();
 
-function indexOf(head: ReservationLog): Map<string, Reservation> {
-  const known = indexes.get(head);
-  if (known) return known;
+function lookup(head: ReservationLog, orderId: string): Reservation | undefined {
   const newer: ReservationLog[] = [];
   let entry: ReservationLog | null = head;
-  for (; entry && !indexes.has(entry); entry = entry.previous) newer.push(entry);
-  const index = entry ? indexes.get(entry)! : new Map<string, Reservation>();
-  if (entry) indexes.delete(entry); // taken over: that state rebuilds its own if it is looked up again
+  for (; entry && !indexes.has(entry) && !scanned.has(entry); entry = entry.previous) newer.push(entry);
+  if (!entry) {
+    // Nothing below was ever looked up: this was a scan of the whole log.
+    scanned.add(head);
+    return newer.find((e) => e.orderId === orderId)?.reservation;
+  }
+  let index = indexes.get(entry);
+  if (index) {
+    indexes.delete(entry); // taken over: that state scans or rebuilds if it is looked up again
+  } else {
+    index = new Map<string, Reservation>(); // below was scanned once already: index the whole log
+    newer.length = 0;
+    for (let all: ReservationLog | null = head; all; all = all.previous) newer.push(all);
+  }
   for (let i = newer.length - 1; i >= 0; i--) index.set(newer[i]!.orderId, newer[i]!.reservation); // oldest first: the newest wins
   indexes.set(head, index);
-  return index;
+  return index.get(orderId);
 }
 
 /** Whether the product still remembers a reservation at time `now`: open ones always, finished ones for RESERVATION_MEMORY_MS. */
