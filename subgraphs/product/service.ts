@@ -1,7 +1,7 @@
 import type { Metrics } from '../../platform/metrics/metrics.js';
 import type { ServicePorts } from '../../platform/ports.js';
 import { randomUUID } from 'node:crypto';
-import { handleCommand, loadState } from '../../platform/eventsourcing/command-handler.js';
+import { handleCommand } from '../../platform/eventsourcing/command-handler.js';
 import { StreamStates } from '../../platform/eventsourcing/stream-states.js';
 import { NotFoundError } from '../../platform/errors.js';
 import { unauthenticated } from '../../platform/graphql/errors.js';
@@ -50,10 +50,6 @@ export class ProductService {
     this.states = new StreamStates(productSnapshots(options.snapshotEvery), { enabled: options.enabled ?? true, maxStreams: options.maxCachedProducts ?? 1000 });
   }
 
-  /** A product's current state, as a command would start from it. */
-  state(productId: string): Promise<ProductState> {
-    return loadState(this.deps.events, productDecider, productStream(productId), this.states);
-  }
 
   get metrics(): Metrics {
     return this.deps.metrics;
