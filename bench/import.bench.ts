@@ -102,6 +102,7 @@ function discardingStore(): EventStore {
   return {
     appendToStream: (_stream, events) => new Promise((resolve) => setImmediate(() => resolve({ nextRevision: events.length - 1, position: (position += events.length) }))),
     readStream: () => Promise.resolve([]),
+    readLastEvent: () => Promise.resolve(undefined),
     subscribeToAll: () => nothing,
     headPosition: () => Promise.resolve(position),
     close: () => Promise.resolve(),

@@ -75,6 +75,10 @@ export class StreamedLog implements EventStore {
     return Promise.reject(new Error('StreamedLog reads $all only'));
   }
 
+  readLastEvent(): Promise<RecordedEvent | undefined> {
+    return Promise.reject(new Error('StreamedLog reads $all only'));
+  }
+
   close(): Promise<void> {
     return Promise.resolve(); // nothing is held open between subscriptions
   }

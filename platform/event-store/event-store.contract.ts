@@ -107,6 +107,18 @@ export function eventStoreContract(name: string, open: () => Promise<EventStore>
       expect((await store.readStream(s, { fromRevision: 1 })).map((e) => e.revision)).toEqual([1, 2]);
     });
 
+    it('reads the last event of a stream, and nothing of a stream that does not exist', async () => {
+      const store = await fresh();
+      const s = stream();
+      expect(await store.readLastEvent(s)).toBeUndefined();
+      const events = [event('A'), event('B'), event('C', { c: 3 })];
+      await store.appendToStream(s, events, { expectedRevision: 'no_stream' });
+      const last = await store.readLastEvent(s);
+      expect(last && [last.id, last.type, last.data, last.revision, last.streamName]).toEqual([events[2]!.id, 'C', { c: 3 }, 2, s]);
+      await store.appendToStream(s, [event('D')], { expectedRevision: 2 });
+      expect((await store.readLastEvent(s))?.type).toBe('D');
+    });
+
     it('subscribes to all: catches up from a position, then delivers live events, in position order', async () => {
       const store = await fresh();
       const s1 = stream();

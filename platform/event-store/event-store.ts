@@ -57,6 +57,11 @@ export interface EventStore {
   appendToStream(streamName: string, events: readonly NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult>;
   /** Events of one stream in revision order; a stream that does not exist is empty. */
   readStream(streamName: string, options?: { fromRevision?: number }): Promise<RecordedEvent[]>;
+  /**
+   * The last event of one stream (the one with the highest revision), or undefined when the stream
+   * does not exist: one event read however long the stream is (e.g. the newest snapshot).
+   */
+  readLastEvent(streamName: string): Promise<RecordedEvent | undefined>;
   /** Catch-up subscription to every (non-system) event after a position, then live. */
   subscribeToAll(options: { from: SubscribeFrom }): AllSubscription;
   /** Position of the last event in the store, 0 when empty. */

@@ -104,6 +104,19 @@ export class EventStoreDBEventStore implements EventStore {
     return events;
   }
 
+  async readLastEvent(streamName: string): Promise<RecordedEvent | undefined> {
+    try {
+      for await (const resolved of this.client.readStream(streamName, { direction: BACKWARDS, fromRevision: END, maxCount: 1 })) {
+        const recorded = toRecorded(resolved);
+        if (recorded) return recorded;
+      }
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return undefined;
+      throw error;
+    }
+    return undefined;
+  }
+
   subscribeToAll(options: { from: SubscribeFrom }): AllSubscription {
     const from = options.from === 'start' ? START : { commit: BigInt(options.from.after), prepare: BigInt(options.from.after) };
     const subscription = this.client.subscribeToAll({ fromPosition: from, filter: excludeSystemEvents() });

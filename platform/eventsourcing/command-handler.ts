@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConcurrencyError } from '../errors.js';
-import type { EventStore, NewEvent, RecordedEvent } from '../event-store/event-store.js';
+import type { EventMetadata, EventStore, NewEvent, RecordedEvent } from '../event-store/event-store.js';
 import { fold, type Decider, type DomainEvent } from './decider.js';
+import type { StreamStates } from './stream-states.js';
 
 /** Who and what caused a command; becomes every resulting event's metadata. */
 export interface CommandContext {
@@ -19,7 +20,10 @@ export interface HandleResult<State, Event> {
   state: State;
   /** The events this command appended (empty when the decider decided nothing). */
   events: Event[];
-  /** The stream as it was read before deciding. */
+  /**
+   * The events read before deciding: the whole stream, or, with `states`, only those after the
+   * cached or snapshotted state the command started from.
+   */
   history: RecordedEvent[];
   /** Revision of the stream after the command; -1 if the stream still does not exist. */
   revision: number;
@@ -30,6 +34,11 @@ export interface RetryOptions {
   /** Attempts after the first on a concurrency conflict. */
   maxRetries?: number;
   baseDelayMs?: number;
+}
+
+export interface CommandOptions<State> extends RetryOptions {
+  /** Cached and snapshotted states of the aggregate's streams: a command reads only newer events. */
+  states?: StreamStates<State>;
 }
 
 export const SCHEMA_VERSION = 1;
@@ -68,32 +77,33 @@ export function handleCommand<Command, Event extends DomainEvent, State>(
   streamName: string,
   command: Command | ((state: State, revision: number) => Command),
   context: CommandContext,
-  options: RetryOptions = {},
+  options: CommandOptions<State> = {},
 ): Promise<HandleResult<State, Event>> {
   return queuedPerStream(store, streamName, async () => {
     const maxRetries = options.maxRetries ?? 10;
+    const states = options.states;
+    const metadata: EventMetadata = {
+      correlationId: context.correlationId,
+      causationId: context.causationId ?? context.correlationId,
+      actor: context.actor,
+      occurredAt: context.now.toISOString(),
+      schemaVersion: SCHEMA_VERSION,
+    };
     for (let attempt = 0; ; attempt++) {
-      const recorded = await store.readStream(streamName);
-      const before = fold(decider, recorded.map((e) => toDomainEvent<Event>(e)));
-      const revision = recorded.length - 1;
+      const loaded = states ? await states.load(store, decider, streamName) : await readWhole(store, decider, streamName);
+      const { state: before, revision, read } = loaded;
       const cmd = typeof command === 'function' ? (command as (s: State, r: number) => Command)(before, revision) : command;
       const events = decider.decide(cmd, before);
-      if (events.length === 0) return { before, state: before, events, history: recorded, revision, position: undefined };
-      const envelopes: NewEvent[] = events.map((event) => ({
-        id: randomUUID(),
-        type: event.type,
-        data: event.data,
-        metadata: {
-          correlationId: context.correlationId,
-          causationId: context.causationId ?? context.correlationId,
-          actor: context.actor,
-          occurredAt: context.now.toISOString(),
-          schemaVersion: SCHEMA_VERSION,
-        },
-      }));
+      if (events.length === 0) {
+        await states?.remember(store, streamName, loaded, metadata);
+        return { before, state: before, events, history: read, revision, position: undefined };
+      }
+      const envelopes: NewEvent[] = events.map((event) => ({ id: randomUUID(), type: event.type, data: event.data, metadata }));
       try {
         const result = await store.appendToStream(streamName, envelopes, { expectedRevision: revision < 0 ? 'no_stream' : revision });
-        return { before, state: fold(decider, events, before), events, history: recorded, revision: result.nextRevision, position: result.position };
+        const state = fold(decider, events, before);
+        await states?.remember(store, streamName, { state, revision: result.nextRevision, snapshotRevision: loaded.snapshotRevision }, metadata);
+        return { before, state, events, history: read, revision: result.nextRevision, position: result.position };
       } catch (error) {
         if (!(error instanceof ConcurrencyError) || attempt >= maxRetries) throw error;
         const base = options.baseDelayMs ?? 5;
@@ -103,9 +113,19 @@ export function handleCommand<Command, Event extends DomainEvent, State>(
   });
 }
 
-/** The current state of a stream, folded by its decider: a read, no command. */
-export async function loadState<Event extends DomainEvent, State>(store: EventStore, decider: Pick<Decider<unknown, Event, State>, 'evolve' | 'initialState'>, streamName: string): Promise<State> {
-  return fold(decider, (await store.readStream(streamName)).map((e) => toDomainEvent<Event>(e)));
+async function readWhole<Event extends DomainEvent, State>(store: EventStore, decider: Pick<Decider<unknown, Event, State>, 'evolve' | 'initialState'>, streamName: string) {
+  const read = await store.readStream(streamName);
+  return { state: fold(decider, read.map((e) => toDomainEvent<Event>(e))), revision: read.length - 1, read, snapshotRevision: -1 };
+}
+
+/** The current state of a stream, folded by its decider (from a cached or snapshotted state when given): a read, no command. */
+export async function loadState<Event extends DomainEvent, State>(
+  store: EventStore,
+  decider: Pick<Decider<unknown, Event, State>, 'evolve' | 'initialState'>,
+  streamName: string,
+  states?: StreamStates<State>,
+): Promise<State> {
+  return (states ? await states.load(store, decider, streamName) : await readWhole(store, decider, streamName)).state;
 }
 
 export function toDomainEvent<Event extends DomainEvent>(recorded: RecordedEvent): Event {

@@ -19,6 +19,7 @@ export function instrumentEventStore(store: EventStore, metrics: Metrics): Event
       }
     },
     readStream: (streamName, options) => store.readStream(streamName, options),
+    readLastEvent: (streamName) => store.readLastEvent(streamName),
     subscribeToAll: (options) => store.subscribeToAll(options),
     headPosition: () => store.headPosition(),
     close: () => store.close(),

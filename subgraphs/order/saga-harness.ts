@@ -11,7 +11,7 @@ import { Projector } from '../../projections/projector.js';
 import { PUBLIC_CONTRACTS } from '../../projections/registry.js';
 import { relayProjection } from '../../projections/relay.js';
 import { startReservationConsumer } from '../product/reservations.js';
-import { ProductService } from '../product/service.js';
+import { ProductService, type ProductServiceDeps } from '../product/service.js';
 import { SimulatedPaymentProvider, type PaymentProvider } from './payments.js';
 import { ordersProjection } from './read-model/projection.js';
 import { startReservationReplies } from './reservation-replies.js';
@@ -40,15 +40,19 @@ export async function startSaga(deps: {
   payments?: PaymentProvider;
   paymentRetry?: OrderServiceDeps['paymentRetry'];
   timeouts?: OrderServiceDeps['timeouts'];
+  /** Both services' clock (default: the system clock). */
+  clock?: () => Date;
+  productStates?: ProductServiceDeps['streamStates'];
 }): Promise<Saga> {
+  const clock = deps.clock ?? (() => new Date());
   const metrics = () => createMetrics(serviceRegistry('saga', { processMetrics: false }));
   const pubsub = deps.pubsub ?? new MemoryPubSub();
   const ports = { events: deps.events, documents: deps.documents ?? new MemoryDocumentStore(), cache: new MemoryCache(), pubsub, logger: deps.logger };
-  const products = new ProductService({ ...ports, metrics: metrics(), clock: () => new Date() });
+  const products = new ProductService({ ...ports, metrics: metrics(), clock, ...(deps.productStates && { streamStates: deps.productStates }) });
   const orders = new OrderService({
     ...ports,
     metrics: metrics(),
-    clock: () => new Date(),
+    clock,
     payments: deps.payments ?? new SimulatedPaymentProvider(),
     ...(deps.paymentRetry && { paymentRetry: deps.paymentRetry }),
     ...(deps.timeouts && { timeouts: deps.timeouts }),

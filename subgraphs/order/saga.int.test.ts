@@ -12,7 +12,9 @@ import { FileEventStore } from '../../platform/event-store/file-event-store.js';
 import { createLogger } from '../../platform/logging.js';
 import { eventually } from '../../platform/testing/eventually.js';
 import { withServer } from '../../platform/testing/servers.js';
-import { productDecider, reservationsOf } from '../product/decider.js';
+import { StreamStates } from '../../platform/eventsourcing/stream-states.js';
+import { productDecider, RESERVATION_MEMORY_MS, reservationsOf } from '../product/decider.js';
+import { PRODUCT_SNAPSHOT_TYPE, productSnapshots } from '../product/snapshot.js';
 import { productStream, type ProductEvent } from '../product/events.js';
 import { PRODUCT_TOPIC } from '../product/public-events.js';
 import { RESERVATIONS_GROUP } from '../product/reservations.js';
@@ -53,7 +55,11 @@ function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus
      * topics subscribed before the saga starts (a Kafka redelivery is collected once); closes
      * everything afterwards.
      */
-    async function withSaga(collect: readonly string[], test: (env: { saga: Saga; events: FileEventStore; bus: Bus; counter: HandledCounter; collected: DeliveredMessage[] }) => Promise<void>) {
+    async function withSaga(
+      collect: readonly string[],
+      test: (env: { saga: Saga; events: FileEventStore; bus: Bus; counter: HandledCounter; collected: DeliveredMessage[] }) => Promise<void>,
+      options: Pick<Parameters<typeof startSaga>[0], 'clock' | 'productStates'> = {},
+    ) {
       const dir = mkdtempSync(join(tmpdir(), 'saga-'));
       dirs.push(dir);
       const counter = new HandledCounter();
@@ -71,7 +77,7 @@ function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus
                 return Promise.resolve();
               },
             });
-      const saga = await startSaga({ bus, events, logger });
+      const saga = await startSaga({ bus, events, logger, ...options });
       try {
         await test({ saga, events, bus, counter, collected });
       } finally {
@@ -173,6 +179,65 @@ function sagaSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus
         const status = await loadState(events, orderDecider, orderStream(order._id));
         expect(status.status).toBe('CANCELLED'); // late reservation replies changed nothing
       });
+    }, 120_000);
+
+    it('a very late redelivery, after the product has forgotten the orders, reserves, sells and releases nothing', async () => {
+      let offset = 0; // the services' clock runs `offset` ms ahead of the real one
+      const clock = () => new Date(Date.now() + offset);
+      const snapshotEvery = 4;
+      await withSaga(
+        [ORDER_TOPIC],
+        async ({ saga: { products, orders }, events, bus, counter, collected }) => {
+          const seller: Actor = { userId: randomUUID(), role: 'SELLER' };
+          const customer: Actor = { userId: randomUUID(), role: 'CUSTOMER' };
+          const p = await products.create({ sku: `LATE-${randomUUID().slice(0, 8)}`, name: 'Late', category: 'c', description: null, price: { amount: 100, currency: 'EUR' }, initialStock: 10 }, seller);
+          const statusOf = async (id: string) => (await loadState(events, orderDecider, orderStream(id))).status;
+          const settled = async (id: string, status: string) => eventually(async () => expect(await statusOf(id)).toBe(status), 60_000);
+          const reservationOf = async (id: string) => reservationsOf(await loadState(events, productDecider, productStream(p._id))).get(id)?.state;
+
+          // Three orders that end: one sold, one released, one rejected.
+          const sold = await orders.place({ items: [{ productId: p._id, quantity: 2 }] }, customer);
+          await settled(sold._id, 'CONFIRMED');
+          expect((await orders.pay(sold._id, { token: 'tok_visa' }, customer)).order.status).toBe('PAID');
+          const released = await orders.place({ items: [{ productId: p._id, quantity: 3 }] }, customer);
+          await settled(released._id, 'CONFIRMED');
+          expect((await orders.cancel(released._id, customer)).status).toBe('CANCELLED');
+          const rejected = await orders.place({ items: [{ productId: p._id, quantity: 50 }] }, customer);
+          await settled(rejected._id, 'REJECTED');
+          await eventually(async () => expect([await reservationOf(sold._id), await reservationOf(released._id)]).toEqual(['sold', 'released']), 60_000);
+          const ended = [sold._id, released._id, rejected._id];
+
+          // Weeks later, more orders: the product's snapshots now leave the ended orders out.
+          offset = RESERVATION_MEMORY_MS + 10 * 24 * 3600 * 1000;
+          const later = [];
+          for (let i = 0; i < snapshotEvery + 2; i++) later.push(await orders.place({ items: [{ productId: p._id, quantity: 1 }] }, customer));
+          for (const o of later) await settled(o._id, 'CONFIRMED');
+          const cold = await loadState(events, productDecider, productStream(p._id), new StreamStates(productSnapshots(snapshotEvery)));
+          if (cold.status === 'none') throw new Error('no product');
+          expect((await events.readLastEvent(`snapshot-${productStream(p._id)}`))?.type).toBe(PRODUCT_SNAPSHOT_TYPE);
+          for (const id of ended) expect(reservationsOf(cold).has(id)).toBe(false); // forgotten
+          for (const o of later) expect(reservationsOf(cold).get(o._id)?.state).toBe('reserved');
+          expect(cold.stock).toBe(10 - 2 - later.length);
+
+          // Every order event of the ended orders delivered again (OrderPlaced, OrderPaid, OrderCancelled, ...).
+          await eventually(() => expect(collected.filter((m) => ended.includes((m.value as { orderId: string }).orderId)).length).toBeGreaterThanOrEqual(7), 60_000);
+          const again = collected.filter((m) => ended.includes((m.value as { orderId: string }).orderId));
+          const streamBefore = (await events.readStream(productStream(p._id))).length;
+          const before = new Map(again.map((m) => [m.id, counter.times(ORDER_TOPIC, RESERVATIONS_GROUP, m.id)]));
+          await bus.publish(
+            ORDER_TOPIC,
+            again.map(({ id, key, type, value, headers }) => ({ id, key, type, value, ...(headers && { headers }) })),
+          );
+          await eventually(() => expect(again.filter((m) => counter.times(ORDER_TOPIC, RESERVATIONS_GROUP, m.id) <= before.get(m.id)!)).toEqual([]), 60_000);
+
+          expect(await events.readStream(productStream(p._id))).toHaveLength(streamBefore); // nothing reserved, sold or released again
+          const after = await loadState(events, productDecider, productStream(p._id));
+          expect(after.status !== 'none' && after.stock).toBe(10 - 2 - later.length);
+          expect(await Promise.all(ended.map(statusOf))).toEqual(['PAID', 'CANCELLED', 'REJECTED']);
+          for (const e of await events.readStream(productStream(p._id))) if (e.type === 'StockReserved' || e.type === 'StockReleased') expect((e.data as { stock: number }).stock).toBeGreaterThanOrEqual(0);
+        },
+        { clock, productStates: { snapshotEvery } },
+      );
     }, 120_000);
 
     it('parks malformed integration events on the dead-letter topics with the error, and goes on', async () => {

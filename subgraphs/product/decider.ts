@@ -2,7 +2,7 @@ import { assertNever, ForbiddenError, IllegalStateError, NotFoundError, Validati
 import type { Identity } from '../../platform/auth/tokens.js';
 import type { Decider } from '../../platform/eventsourcing/decider.js';
 import { uuidV5 } from '../../platform/ids.js';
-import type { Money, ProductEvent } from './events.js';
+import type { InventoryEvent, Money, ProductEvent } from './events.js';
 
 /** Who is acting, as the gateway verified it. */
 export type Actor = Identity;
@@ -39,7 +39,12 @@ interface InventoryCommandBase {
   orderId: string;
   at: string;
 }
-export type ReserveStock = InventoryCommandBase & { type: 'ReserveStock'; quantity: number };
+export type ReserveStock = InventoryCommandBase & {
+  type: 'ReserveStock';
+  quantity: number;
+  /** When the order was placed (its OrderPlaced event): an order older than the memory is not reserved for. */
+  placedAt: string;
+};
 export type ReleaseStock = InventoryCommandBase & { type: 'ReleaseStock' };
 export type SellStock = InventoryCommandBase & { type: 'SellStock' };
 export type InventoryCommand = ReserveStock | ReleaseStock | SellStock;
@@ -50,12 +55,33 @@ export type ProductCommand = CreateProduct | UpdateProduct | RestockProduct | Di
 export interface Reservation {
   quantity: number;
   state: 'reserved' | 'sold' | 'released' | 'rejected';
+  /** When it came to this state (the event's own time). */
+  at: string;
 }
+
+/**
+ * A ReserveStock for an order placed longer ago than this is stale: the product decides nothing
+ * (the order service expired such an order long before; nothing waits for the answer).
+ */
+export const STALE_ORDER_MS = 30 * 24 * 3600 * 1000;
+
+/**
+ * How long a product remembers what it did for an order once that is finished (sold, released or
+ * rejected); open reservations are remembered until they finish. Within it every inventory command
+ * is idempotent per order; after it the state forgets the order, so the state (and its snapshots)
+ * stays bounded however long the stream grows. A day longer than STALE_ORDER_MS: an order is
+ * forgotten only once it was placed before the stale horizon (even with the two services' clocks a
+ * little apart), so a very late redelivery of its OrderPlaced can never reserve a second time.
+ * A paid order cancelled more than this after its sale gets no units back into stock (see
+ * docs/stream-cost.md).
+ */
+export const RESERVATION_MEMORY_MS = STALE_ORDER_MS + 24 * 3600 * 1000;
 
 /**
  * Every order's latest reservation outcome, newest first, as a persistent list: `evolve` adds an
  * entry in O(1) without copying (folding a hot product's long stream stays linear) and earlier
- * states stay valid. A command looks its order up once.
+ * states stay valid. A command looks its order up once. Entries that the decider no longer looks
+ * at (finished longer than RESERVATION_MEMORY_MS ago) are dropped when the state is snapshotted.
  */
 export interface ReservationLog {
   orderId: string;
@@ -64,9 +90,66 @@ export interface ReservationLog {
 }
 
 export function reservationFor(state: ProductState, orderId: string): Reservation | undefined {
-  if (state.status === 'none') return undefined;
-  for (let entry = state.reservations; entry; entry = entry.previous) if (entry.orderId === orderId) return entry.reservation;
-  return undefined;
+  if (state.status === 'none' || !state.reservations) return undefined;
+  return lookup(state.reservations, orderId);
+}
+
+/**
+ * Each order's latest reservation in the log from a given entry down, memoised per entry so that
+ * a command on a hot product looks its order up in O(1) however many orders the product
+ * remembers (a scan of a best seller's month of orders took about 0.1 ms per command). A state is
+ * usually looked up once and then evolved, so the index of the entry below a new one is taken
+ * over and extended by the newer entries (usually one); a state looked up for the first time is
+ * scanned (a cold start decides once, and building an index costs more than one scan), and indexed
+ * when a state evolved from it is looked up in turn. An older state looked up again after its
+ * index was taken over is scanned or rebuilds its own. The memo is not part of the state: deciding
+ * is the same with or without it.
+ */
+const indexes = new WeakMap<ReservationLog, Map<string, Reservation>>();
+const scanned = new WeakSet<ReservationLog>();
+
+function lookup(head: ReservationLog, orderId: string): Reservation | undefined {
+  const newer: ReservationLog[] = [];
+  let entry: ReservationLog | null = head;
+  for (; entry && !indexes.has(entry) && !scanned.has(entry); entry = entry.previous) newer.push(entry);
+  if (!entry) {
+    // Nothing below was ever looked up: this was a scan of the whole log.
+    scanned.add(head);
+    return newer.find((e) => e.orderId === orderId)?.reservation;
+  }
+  let index = indexes.get(entry);
+  if (index) {
+    indexes.delete(entry); // taken over: that state scans or rebuilds if it is looked up again
+  } else {
+    index = new Map<string, Reservation>(); // below was scanned once already: index the whole log
+    newer.length = 0;
+    for (let all: ReservationLog | null = head; all; all = all.previous) newer.push(all);
+  }
+  for (let i = newer.length - 1; i >= 0; i--) index.set(newer[i]!.orderId, newer[i]!.reservation); // oldest first: the newest wins
+  indexes.set(head, index);
+  return index.get(orderId);
+}
+
+/** Whether the product still remembers a reservation at time `now`: open ones always, finished ones for RESERVATION_MEMORY_MS. */
+export function isRemembered(reservation: Reservation, now: string): boolean {
+  return reservation.state === 'reserved' || Date.parse(reservation.at) >= Date.parse(now) - RESERVATION_MEMORY_MS;
+}
+
+/** The reservation of an order as the decider sees it at `now` (undefined once forgotten). */
+function rememberedReservation(state: ProductState, orderId: string, now: string): Reservation | undefined {
+  const reservation = reservationFor(state, orderId);
+  return reservation && isRemembered(reservation, now) ? reservation : undefined;
+}
+
+/**
+ * The latest reservation of every order the decider will still look at from `now` on (newest first):
+ * what a snapshot keeps. `now` must not be later than any later command's time; the snapshot takes
+ * the state's last event time less a day, so clocks of several instances a little apart are safe.
+ */
+export function rememberedReservations(state: ProductState, now: string): { orderId: string; reservation: Reservation }[] {
+  const kept: { orderId: string; reservation: Reservation }[] = [];
+  for (const [orderId, reservation] of reservationsOf(state)) if (isRemembered(reservation, now)) kept.push({ orderId, reservation });
+  return kept;
 }
 
 /** Each order's current reservation outcome. */
@@ -92,6 +175,10 @@ export type ProductState =
       reservations: ReservationLog | null;
       /** Revision of the stream: the number of events applied minus one. */
       version: number;
+      sku: string;
+      createdAt: string;
+      /** Time of the last event (its own time field). */
+      updatedAt: string;
     };
 
 export const MAX_STOCK = 1_000_000_000; // GraphQL Int is 32-bit; stay well inside it
@@ -235,10 +322,14 @@ export function decide(command: ProductCommand, state: ProductState): ProductEve
  */
 function decideInventory(command: InventoryCommand, state: Extract<ProductState, { productId: string }>): ProductEvent[] {
   const { productId, orderId, at } = command;
-  const existing = reservationFor(state, orderId);
+  const existing = rememberedReservation(state, orderId, at);
   switch (command.type) {
     case 'ReserveStock': {
       if (existing) return [];
+      // Placed before the memory: this product may have reserved for it and forgotten (a very late
+      // redelivery). Reserving again could hold units for an order that ended long ago, which
+      // nothing would release; the order itself expired long since, so nothing waits for an answer.
+      if (Date.parse(command.placedAt) < Date.parse(at) - STALE_ORDER_MS) return [];
       const quantity = requireQuantity(command.quantity, ['quantity'], 'quantity', 1);
       if (state.status === 'discontinued') {
         return [{ type: 'StockReservationRejected', data: { productId, orderId, quantity, reason: 'DISCONTINUED', available: 0, rejectedAt: at } }];
@@ -278,6 +369,9 @@ export function evolve(state: ProductState, event: ProductEvent): ProductState {
         stock: d.initialStock,
         reservations: null,
         version: 0,
+        sku: d.sku,
+        createdAt: d.createdAt,
+        updatedAt: d.createdAt,
       };
     }
     case 'ProductUpdated': {
@@ -290,29 +384,46 @@ export function evolve(state: ProductState, event: ProductEvent): ProductState {
         category: c.category ?? state.category,
         price: c.price ?? state.price,
         version: state.version + 1,
+        updatedAt: event.data.updatedAt,
       };
     }
     case 'ProductRestocked':
-      return state.status === 'none' ? state : { ...state, stock: event.data.stock, version: state.version + 1 };
+      return state.status === 'none' ? state : { ...state, stock: event.data.stock, version: state.version + 1, updatedAt: event.data.restockedAt };
     case 'ProductDiscontinued':
-      return state.status === 'none' ? state : { ...state, status: 'discontinued', stock: 0, version: state.version + 1 };
+      return state.status === 'none' ? state : { ...state, status: 'discontinued', stock: 0, version: state.version + 1, updatedAt: event.data.discontinuedAt };
     case 'StockReserved':
     case 'StockReservationRejected':
     case 'StockReleased':
     case 'StockSold': {
       if (state.status === 'none') return state;
       const d = event.data;
+      const at = inventoryEventTime(event);
       const next: Reservation =
         event.type === 'StockReserved'
-          ? { quantity: d.quantity, state: 'reserved' }
+          ? { quantity: d.quantity, state: 'reserved', at }
           : event.type === 'StockReservationRejected'
-            ? { quantity: d.quantity, state: 'rejected' }
-            : { quantity: d.quantity, state: event.type === 'StockReleased' ? 'released' : 'sold' };
+            ? { quantity: d.quantity, state: 'rejected', at }
+            : { quantity: d.quantity, state: event.type === 'StockReleased' ? 'released' : 'sold', at };
       const stock = event.type === 'StockReserved' || event.type === 'StockReleased' ? event.data.stock : state.stock;
-      return { ...state, stock, reservations: { orderId: d.orderId, reservation: next, previous: state.reservations }, version: state.version + 1 };
+      return { ...state, stock, reservations: { orderId: d.orderId, reservation: next, previous: state.reservations }, version: state.version + 1, updatedAt: at };
     }
     default:
       return assertNever(event, 'product event');
+  }
+}
+
+function inventoryEventTime(event: InventoryEvent): string {
+  switch (event.type) {
+    case 'StockReserved':
+      return event.data.reservedAt;
+    case 'StockReservationRejected':
+      return event.data.rejectedAt;
+    case 'StockReleased':
+      return event.data.releasedAt;
+    case 'StockSold':
+      return event.data.soldAt;
+    default:
+      return assertNever(event, 'inventory event');
   }
 }
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { fold } from '../../platform/eventsourcing/decider.js';
 import { deciderSpec } from '../../platform/eventsourcing/testing.js';
-import { productDecider, type Actor, type CreateProduct } from './decider.js';
+import { productDecider, RESERVATION_MEMORY_MS, STALE_ORDER_MS, type Actor, type CreateProduct } from './decider.js';
 import type { ProductCreated, ProductEvent } from './events.js';
 
 const spec = deciderSpec(productDecider);
@@ -173,7 +174,7 @@ describe('DiscontinueProduct', () => {
 
 describe('inventory for the order saga', () => {
   const price = { amount: 1299, currency: 'EUR' };
-  const inv = (f: ReturnType<typeof fixture>, orderId: string) => ({ productId: f.productId, orderId, at });
+  const inv = (f: ReturnType<typeof fixture>, orderId: string) => ({ productId: f.productId, orderId, at, placedAt: at });
   const reserved = (f: ReturnType<typeof fixture>, orderId: string, quantity: number, stock: number): ProductEvent => ({
     type: 'StockReserved',
     data: { productId: f.productId, orderId, quantity, unitPrice: price, sellerId: f.seller.userId, stock, reservedAt: at },
@@ -236,6 +237,60 @@ describe('inventory for the order saga', () => {
     spec.given([f.created, rejected]).when({ type: 'ReleaseStock', ...inv(f, orderId) }).thenNothingHappens();
     spec.given([f.created]).when({ type: 'ReleaseStock', ...inv(f, orderId) }).thenNothingHappens();
     spec.given([f.created]).when({ type: 'SellStock', ...inv(f, orderId) }).thenNothingHappens();
+  });
+
+  describe('memory of finished reservations (RESERVATION_MEMORY_MS)', () => {
+    const later = (ms: number) => new Date(Date.parse(at) + ms).toISOString();
+    const afterMemory = later(RESERVATION_MEMORY_MS + 1);
+
+    it('forgets a finished reservation after the memory: a redelivered release, sale or reservation decides nothing', () => {
+      const f = fixture();
+      const orderId = randomUUID();
+      const sold: ProductEvent = { type: 'StockSold', data: { productId: f.productId, orderId, quantity: 4, soldAt: at } };
+      const given = spec.given([f.created, reserved(f, orderId, 4, 6), sold]);
+      given.when({ type: 'ReleaseStock', productId: f.productId, orderId, at: afterMemory }).thenNothingHappens();
+      given.when({ type: 'SellStock', productId: f.productId, orderId, at: afterMemory }).thenNothingHappens();
+      given.when({ type: 'ReserveStock', productId: f.productId, orderId, at: afterMemory, placedAt: at, quantity: 4 }).thenNothingHappens();
+      // Within the memory, a paid order cancelled before shipping still gets its units back.
+      given
+        .when({ type: 'ReleaseStock', productId: f.productId, orderId, at: later(RESERVATION_MEMORY_MS) })
+        .then([{ type: 'StockReleased', data: { productId: f.productId, orderId, quantity: 4, stock: 10, releasedAt: later(RESERVATION_MEMORY_MS) } }]);
+    });
+
+    it('does not reserve for an order placed before the stale horizon (it may have been forgotten), but does for one placed after it', () => {
+      const f = fixture();
+      const orderId = randomUUID();
+      const now = later(STALE_ORDER_MS);
+      spec.given([f.created]).when({ type: 'ReserveStock', productId: f.productId, orderId, at: now, placedAt: later(-1), quantity: 1 }).thenNothingHappens();
+      spec
+        .given([f.created])
+        .when({ type: 'ReserveStock', productId: f.productId, orderId, at: now, placedAt: at, quantity: 1 })
+        .then([{ type: 'StockReserved', data: { productId: f.productId, orderId, quantity: 1, unitPrice: price, sellerId: f.seller.userId, stock: 9, reservedAt: now } }]);
+      expect(RESERVATION_MEMORY_MS).toBeGreaterThan(STALE_ORDER_MS); // an order is forgotten only once it is stale
+    });
+
+    it('remembers an open reservation however old: it is still sold or released, and never reserved twice', () => {
+      const f = fixture();
+      const orderId = randomUUID();
+      const given = spec.given([f.created, reserved(f, orderId, 4, 6)]);
+      given.when({ type: 'SellStock', productId: f.productId, orderId, at: afterMemory }).then([{ type: 'StockSold', data: { productId: f.productId, orderId, quantity: 4, soldAt: afterMemory } }]);
+      given
+        .when({ type: 'ReleaseStock', productId: f.productId, orderId, at: afterMemory })
+        .then([{ type: 'StockReleased', data: { productId: f.productId, orderId, quantity: 4, stock: 10, releasedAt: afterMemory } }]);
+      given.when({ type: 'ReserveStock', productId: f.productId, orderId, at: afterMemory, placedAt: afterMemory, quantity: 4 }).thenNothingHappens();
+    });
+  });
+
+  it('answers from any state, older or newer, whichever was looked up first (the lookup index is only a memo)', () => {
+    const f = fixture();
+    const orderId = randomUUID();
+    const older = fold(productDecider, [f.created, reserved(f, randomUUID(), 1, 9), reserved(f, orderId, 4, 5)]);
+    const newer = productDecider.evolve(older, { type: 'StockSold', data: { productId: f.productId, orderId, quantity: 4, soldAt: at } });
+    const sell = { type: 'SellStock' as const, ...inv(f, orderId) };
+    expect(productDecider.decide(sell, older)).toHaveLength(1); // older first
+    expect(productDecider.decide(sell, newer)).toEqual([]); // newer takes the older one's index over
+    expect(productDecider.decide(sell, older)).toHaveLength(1); // older rebuilds its own
+    expect(productDecider.decide(sell, newer)).toEqual([]);
   });
 
   it('does not return released units of a discontinued product to its sellable stock', () => {

@@ -10,7 +10,8 @@ import type { ProductService } from './service.js';
 export const RESERVATIONS_GROUP = 'product.reservations';
 
 const lines = z.array(z.object({ productId: z.string(), quantity: z.number().int().positive() })).min(1);
-const withItems = z.object({ orderId: z.string(), items: lines });
+// occurredAt: when the order event happened; for OrderPlaced, when the order was placed.
+const withItems = z.object({ orderId: z.string(), items: lines, occurredAt: z.string().refine((t) => !Number.isNaN(Date.parse(t)), 'not a timestamp') });
 
 /** Which inventory command each order event asks of every product on the order. */
 const ACTIONS = {
@@ -44,13 +45,13 @@ export function startReservationConsumer(bus: Bus, service: ProductService, logg
       if (!action) return; // confirmations and shipments need nothing from inventory
       const parsed = withItems.safeParse(message.value);
       if (!parsed.success) throw Object.assign(new Error(`malformed ${message.type}: ${parsed.error.message}`), { retryable: false });
-      const { orderId, items } = parsed.data;
+      const { orderId, items, occurredAt } = parsed.data;
       const causation = { messageId: message.id, ...(message.headers?.['x-correlation-id'] && { correlationId: message.headers['x-correlation-id'] }) };
       // Lines one after another: a rejected line does not stop the others (the order service
       // rejects the order at its first rejection and the release that follows frees the rest).
       for (const line of items) {
         try {
-          await service.inventory(action === 'ReserveStock' ? { type: action, orderId, quantity: line.quantity } : { type: action, orderId }, line.productId, causation);
+          await service.inventory(action === 'ReserveStock' ? { type: action, orderId, quantity: line.quantity, placedAt: occurredAt } : { type: action, orderId }, line.productId, causation);
         } catch (error) {
           if (!(error instanceof NotFoundError)) throw error;
           if (action !== 'ReserveStock') continue; // nothing was ever reserved on a product that does not exist

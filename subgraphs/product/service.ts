@@ -1,18 +1,19 @@
 import type { Metrics } from '../../platform/metrics/metrics.js';
 import type { ServicePorts } from '../../platform/ports.js';
 import { randomUUID } from 'node:crypto';
-import { handleCommand, toDomainEvent } from '../../platform/eventsourcing/command-handler.js';
+import { handleCommand } from '../../platform/eventsourcing/command-handler.js';
+import { StreamStates } from '../../platform/eventsourcing/stream-states.js';
 import { ForbiddenError, NotFoundError, TooManyRowsError } from '../../platform/errors.js';
 import { unauthenticated } from '../../platform/graphql/errors.js';
 import { isUuid } from '../../platform/ids.js';
 import { GraphQLError } from 'graphql';
 import { liveFeed } from '../../platform/graphql/live-feed.js';
-import { evolveDoc } from './catalog/projection.js';
 import { CatalogQueries } from './catalog/queries.js';
 import { STOCK_CHANNEL, type ProductDoc, type StockNotification } from './catalog/read-model.js';
-import { productDecider, productIdForSku, type Actor, type CreateProduct, type InventoryCommand, type ProductCommand, type UpdateProduct } from './decider.js';
+import { productDecider, productIdForSku, type Actor, type CreateProduct, type InventoryCommand, type ProductCommand, type ProductState, type UpdateProduct } from './decider.js';
 import { productStream, type ProductEvent } from './events.js';
 import { countRows, importProducts, type ImportCounts, type ImportRejection } from './import/import.js';
+import { productSnapshots } from './snapshot.js';
 
 const MAX_WATCHED_PRODUCTS = 100;
 
@@ -31,6 +32,12 @@ export { productIdForSku };
 
 export interface ProductServiceDeps extends ServicePorts {
   clock: () => Date;
+  /**
+   * How a command finds a product's state without reading its whole stream: folded states kept in
+   * process (per product, revision-checked) and snapshots every `snapshotEvery` events.
+   * `enabled: false` reads and folds the whole stream on every command (a baseline for benchmarks).
+   */
+  streamStates?: { enabled?: boolean; snapshotEvery?: number; maxCachedProducts?: number };
 }
 
 type CommandInput<C> = C extends unknown ? Omit<C, 'productId' | 'by' | 'at'> : never;
@@ -42,9 +49,12 @@ type CommandInput<C> = C extends unknown ? Omit<C, 'productId' | 'by' | 'at'> : 
  */
 export class ProductService {
   readonly queries: CatalogQueries;
+  private readonly states: StreamStates<ProductState>;
 
   constructor(private readonly deps: ProductServiceDeps) {
     this.queries = new CatalogQueries(deps.documents, deps.cache, deps.metrics, deps.logger);
+    const options = deps.streamStates ?? {};
+    this.states = new StreamStates(productSnapshots(options.snapshotEvery), { enabled: options.enabled ?? true, maxStreams: options.maxCachedProducts ?? 1000 });
   }
 
   get metrics(): Metrics {
@@ -73,12 +83,8 @@ export class ProductService {
     if (command.type !== 'CreateProduct' && !isUuid(productId)) throw new NotFoundError(`product ${productId} does not exist`, ['id']);
     const now = this.deps.clock();
     const full = { ...command, productId, by: actor, at: now.toISOString() };
-    const result = await handleCommand(this.deps.events, productDecider, productStream(productId), full, { actor: actor.userId, correlationId, now });
-    let doc: ProductDoc | undefined;
-    const history = result.history.map((e) => ({ event: toDomainEvent<ProductEvent>(e), recordedAt: e.recordedAt, revision: e.revision }));
-    const firstNew = result.history.length;
-    const appended = result.events.map((event, i) => ({ event, recordedAt: now.toISOString(), revision: firstNew + i }));
-    for (const { event, recordedAt, revision } of [...history, ...appended]) doc = evolveDoc(doc, event, recordedAt, revision);
+    const result = await handleCommand(this.deps.events, productDecider, productStream(productId), full, { actor: actor.userId, correlationId, now }, { states: this.states });
+    const doc = productDoc(result.state);
     if (!doc) throw new NotFoundError(`product ${productId} does not exist`, ['id']);
     return doc;
   }
@@ -93,7 +99,7 @@ export class ProductService {
     const now = this.deps.clock();
     const full: InventoryCommand = { ...command, productId, at: now.toISOString() };
     const context = { actor: 'saga:inventory', correlationId: causation.correlationId ?? causation.messageId, causationId: causation.messageId, now };
-    return (await handleCommand(this.deps.events, productDecider, productStream(productId), full, context)).events;
+    return (await handleCommand(this.deps.events, productDecider, productStream(productId), full, context, { states: this.states })).events;
   }
 
   create(input: Omit<CreateProduct, 'type' | 'productId' | 'by' | 'at'>, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<ProductDoc> {
@@ -127,4 +133,24 @@ export class ProductService {
   discontinue(productId: string, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<ProductDoc> {
     return this.execute(productId, { type: 'DiscontinueProduct' }, actor, correlationId);
   }
+}
+
+/** The product's catalog document as the projection will build it from the same events (evolveDoc). */
+export function productDoc(state: ProductState): ProductDoc | undefined {
+  if (state.status === 'none') return undefined;
+  return {
+    _id: state.productId,
+    sku: state.sku,
+    name: state.name,
+    nameKey: state.name.toLowerCase(),
+    description: state.description,
+    category: state.category,
+    price: state.price,
+    stock: state.stock,
+    status: state.status === 'discontinued' ? 'DISCONTINUED' : 'ACTIVE',
+    sellerId: state.sellerId,
+    version: state.version,
+    createdAt: state.createdAt,
+    updatedAt: state.updatedAt,
+  };
 }
