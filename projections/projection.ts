@@ -11,6 +11,11 @@ export interface ApplyResult {
   changed: boolean;
   /** Cache tags made stale by the change. */
   invalidateTags?: string[];
+  /**
+   * Tags of the gateway's cached responses made stale by the change (platform/cache/response-tags.ts:
+   * the entities changed, and their type's list tag when lists may hold or order them differently).
+   */
+  responseTags?: string[];
   /** Live notifications for subscriptions. */
   notifications?: { channel: string; message: unknown }[];
 }

@@ -5,6 +5,7 @@ import { isTransient } from '../platform/errors.js';
 import type { AllSubscription, RecordedEvent } from '../platform/event-store/event-store.js';
 import { BatchTarget, DocumentMemory } from './batch-target.js';
 import { EffectsQueue } from './effects.js';
+import { readModelTag } from '../platform/cache/response-tags.js';
 import { CHECKPOINTS, checkpointId, lagBehind, type Lag } from './lag.js';
 import type { ApplyResult, Projection, ProjectionTarget } from './projection.js';
 
@@ -247,7 +248,7 @@ export class Projector {
           return;
         }
         for (const result of applied.results) metrics.projectionEvents.inc({ projection: name, result: result.changed ? 'applied' : 'skipped' });
-        await this.runEffects(applied.results);
+        await this.runEffects(applied.results, done);
       } else {
         // An event of the batch failed: the batch's writes are dropped (a failed handler may have
         // written part of its change) and its events are applied one by one, each with its own
@@ -262,7 +263,7 @@ export class Projector {
           }
           if (result === 'parked') continue;
           metrics.projectionEvents.inc({ projection: name, result: result.changed ? 'applied' : 'skipped' });
-          await this.runEffects([result]);
+          await this.runEffects([result], event.position);
         }
       }
       if (done > this.position) {
@@ -292,11 +293,12 @@ export class Projector {
     }
   }
 
-  private async runEffects(results: readonly ApplyResult[]): Promise<void> {
+  private async runEffects(results: readonly ApplyResult[], position: number): Promise<void> {
     const changed = results.filter((r) => r.changed);
     const tags = changed.flatMap((r) => r.invalidateTags ?? []);
     const notifications = changed.flatMap((r) => r.notifications ?? []);
-    if (tags.length > 0 || notifications.length > 0) await this.effects.enqueue(tags, notifications);
+    const response = { tags: changed.flatMap((r) => r.responseTags ?? []), readModel: this.projection.name, position };
+    if (tags.length > 0 || notifications.length > 0 || response.tags.length > 0) await this.effects.enqueue(tags, notifications, response);
   }
 
   /** The run loop must end: stopping, or restarting its subscription. */
@@ -425,7 +427,7 @@ export class Projector {
           const result = await this.projection.apply(event, target);
           await target.flush();
           await this.projection.flush?.();
-          if (result.changed) await this.effects.enqueue(result.invalidateTags ?? [], result.notifications ?? []);
+          if (result.changed) await this.effects.enqueue(result.invalidateTags ?? [], result.notifications ?? [], { tags: result.responseTags ?? [], readModel: this.projection.name, position: event.position });
           await collection.deleteIfNewer(entry._id, Number.MAX_SAFE_INTEGER);
           retried++;
         } catch (error) {
@@ -619,6 +621,8 @@ export class Projector {
       metrics.replayProgress.set({ projection: name }, 1);
       await this.deps.cache.invalidateTags(this.projection.collections.map(collectionTag));
       await this.start();
+      // Every response the gateway keeps from the old version is stale (delivered, or retried, in order).
+      await this.effects.enqueue([], [], { tags: [readModelTag(name)], readModel: name, position: this.rebuildState.position });
       return this.rebuildProgress;
     } catch (error) {
       this.rebuildState.state = 'failed';
