@@ -1,4 +1,4 @@
-import { STATUS_CODES, type Server, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
@@ -16,11 +16,17 @@ import { metricsPlugin } from '../platform/graphql/metrics-plugin.js';
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
 import type { RateLimiter } from '../platform/ratelimit/rate-limiter.js';
-import { authenticate, clientAddress, cors, graphQLRequest, rateLimit, sendGraphQLError } from './http-guards.js';
+import { authenticate, clientAddress, cors, graphQLRequest, rateLimit, sendGraphQLError, type GraphQLHttpRequest } from './http-guards.js';
 import { enforceLimits, measureOperation, OperationGuard, type DocumentLimits } from './limits.js';
 import { guardSlowSockets, TrackedWebSocket } from './slow-sockets.js';
 import { loadSupergraph, type SubgraphEndpoint } from './compose.js';
 import { SubscriptionForwarder } from './subscriptions.js';
+import type { PubSub } from '../platform/pubsub/pubsub.js';
+import { etagOf, ResponseCache, type ResponseCacheOptions, type Ticket } from './response-cache.js';
+import { ResponseCachePlanner, type CachePlan, type ResponseCachePolicy } from './response-cache-policy.js';
+
+/** Internal header carrying a cacheable request's epoch from willSendRequest to the fetcher (never sent on). */
+const EPOCH_HEADER = 'x-gateway-cache-epoch';
 
 export interface GatewayContext {
   caller: CallerContext;
@@ -28,6 +34,8 @@ export interface GatewayContext {
   internalToken: string;
   /** Positions of the read models the subgraphs answered from, for `extensions.readModels`. */
   readModels?: Record<string, number>;
+  /** Set when the answer may be kept by the response cache: taken before any subgraph was asked. */
+  cacheTicket?: Ticket;
 }
 
 export interface GatewayLimits extends DocumentLimits {
@@ -48,6 +56,11 @@ export interface GatewayOptions {
   corsOrigins: readonly string[];
   /** Identical reads in flight share one subgraph request (default true). */
   coalesceReads?: boolean;
+  /**
+   * The response cache (gateway/response-cache.ts), fed by the projector's invalidations on this
+   * pub/sub (the projector's own: in-process in the embedded launcher, Redis otherwise). Absent: off.
+   */
+  responseCache?: { pubsub: PubSub; policy?: ResponseCachePolicy } & ResponseCacheOptions;
   production?: boolean;
   compositionTimeoutMs?: number;
   /**
@@ -83,7 +96,21 @@ export interface RunningGateway {
   port: number;
   server: Server;
   forwarder: SubscriptionForwarder;
+  /** The response cache, when on. */
+  responseCache: ResponseCache | undefined;
   close(): Promise<void>;
+}
+
+/** What a cacheable request needs to use the cache: its key, its plan, and its ticket once it fetches. */
+interface CacheUse {
+  key: string;
+  plan: CachePlan;
+  variables: Record<string, unknown>;
+  ticket: Ticket;
+  /** Cache-Control of the answer: shared caches may keep an anonymous answer, but must revalidate it. */
+  cacheControl: string;
+  /** The client's If-None-Match, for a GET (the only method a 304 answers). */
+  ifNoneMatch: string | undefined;
 }
 
 /**
@@ -111,7 +138,8 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
         url,
         fetcher: (async (fetchUrl: string, init?: { body?: unknown; headers?: unknown }) => {
           const body = typeof init?.body === 'string' ? init.body : '';
-          const answer = await subgraphs.post(fetchUrl, body, (init?.headers ?? {}) as Record<string, string>, { coalesce: coalesce && isQueryBody(body) });
+          const { [EPOCH_HEADER]: epoch, ...headers } = (init?.headers ?? {}) as Record<string, string>;
+          const answer = await subgraphs.post(fetchUrl, body, headers, { coalesce: coalesce && isQueryBody(body), ...(epoch && { generation: Number(epoch) }) });
           return fetchedResponse(fetchUrl, answer);
         }) as unknown as RemoteGraphQLDataSource['fetcher'],
         willSendRequest: ({ request, context }) => {
@@ -119,6 +147,9 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
           request.http?.headers.delete(IDENTITY_HEADER);
           const token = (context as Partial<GatewayContext>).internalToken;
           if (token) request.http?.headers.set(IDENTITY_HEADER, token);
+          request.http?.headers.delete(EPOCH_HEADER);
+          const ticket = (context as Partial<GatewayContext>).cacheTicket;
+          if (ticket) request.http?.headers.set(EPOCH_HEADER, String(ticket.epoch));
         },
         // Each subgraph says how fresh the read models it answered from are; the client gets
         // them all (the lowest position seen per read model) in the response's extensions.
@@ -162,6 +193,14 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     ],
   });
   await apollo.start();
+  let responseCache: ResponseCache | undefined;
+  let planner: ResponseCachePlanner | undefined;
+  if (options.responseCache) {
+    const { pubsub, policy, ...cacheOptions } = options.responseCache;
+    responseCache = new ResponseCache({ pubsub, metrics, logger }, cacheOptions);
+    await responseCache.start();
+    planner = new ResponseCachePlanner(supergraph.apiSchema, supergraph.ownership, policy);
+  }
   const bodyLimitBytes = options.limits.maxBodyBytes;
   const signer = new CallerSigner(options.auth.internalSecret);
   const callerContext = async (caller: CallerContext): Promise<GatewayContext> => ({ caller, internalToken: await signer.sign(caller) });
@@ -179,7 +218,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   };
   const knownOperations = new Set<string>();
   /** Sends a single-subgraph operation (admitted by the guard) straight to its subgraph and relays the answer as it is. */
-  const forward = async (route: Route, request: { query?: unknown; operationName?: unknown; variables?: unknown }, context: GatewayContext, accept: string | undefined, res: ServerResponse) => {
+  const forward = async (route: Route, request: { query?: unknown; operationName?: unknown; variables?: unknown }, context: GatewayContext, accept: string | undefined, res: ServerResponse, cache: CacheUse | undefined) => {
     const variables = request.variables && typeof request.variables === 'object' ? (request.variables as Record<string, unknown>) : {};
     const name = route.operation.name?.value;
     const label = !name ? 'anonymous' : knownOperations.has(name) || (knownOperations.size < 200 && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) && knownOperations.add(name)) ? name : 'other';
@@ -189,13 +228,58 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
         route.subgraph.url,
         JSON.stringify({ query: request.query, variables, ...(name && { operationName: request.operationName }) }),
         { [IDENTITY_HEADER]: context.internalToken, ...(accept && { accept }) },
-        { coalesce: coalesce && route.operation.operation === OperationTypeNode.QUERY },
+        { coalesce: coalesce && route.operation.operation === OperationTypeNode.QUERY, ...(cache && { generation: cache.ticket.epoch }) },
       );
-      res.writeHead(response.status, { 'content-type': response.contentType ?? 'application/json; charset=utf-8' });
+      const contentType = response.contentType ?? 'application/json; charset=utf-8';
+      const seen = cache && response.status === 200 ? keep(res, cache, contentType, response.body) : undefined;
+      if (seen?.notModified) {
+        res.writeHead(304, seen.headers);
+        res.end();
+        return;
+      }
+      res.writeHead(response.status, { 'content-type': contentType, ...seen?.headers });
       res.end(response.body);
     } finally {
       end();
     }
+  };
+  /** Offers a complete answer to the cache; says which headers it gets, and whether a 304 answers it instead. */
+  const keep = (res: ServerResponse, cache: CacheUse, contentType: string, body: string): { headers: Record<string, string>; notModified: boolean } | undefined => {
+    const etag = responseCache?.store(cache.ticket, cache.key, contentType, body, (data) => cache.plan.tagsFor(cache.variables, data)) ?? etagOf(body);
+    if (!etag) return undefined;
+    return { headers: cacheHeaders(res, etag, cache.cacheControl, 'MISS'), notModified: matches(cache.ifNoneMatch, etag) };
+  };
+  /**
+   * The cache's part for a request: undefined unless the cache serves and the request is a GET or
+   * POST of a query the policy covers (no extensions, such as persisted queries). Answers a hit
+   * (or a 304) itself and returns 'answered'.
+   */
+  const useCache = (req: IncomingMessage, res: ServerResponse, request: GraphQLHttpRequest | undefined, anonymous: boolean): CacheUse | 'answered' | undefined => {
+    if (!responseCache?.serving || !planner || !request || request.extensions !== undefined || typeof request.query !== 'string') return undefined;
+    if (req.method !== 'POST' && !(req.method === 'GET' && passesCsrfCheck(req))) return undefined;
+    // Anything malformed goes on to Apollo, which refuses it (a cached answer must not hide that).
+    const variables = wellFormedVariables(req, request);
+    if (!variables || (request.operationName !== undefined && request.operationName !== null && typeof request.operationName !== 'string')) return undefined;
+    const operationName = typeof request.operationName === 'string' && request.operationName !== '' ? request.operationName : undefined;
+    const plan = planner.plan(request.query, operationName);
+    if (!plan) return undefined;
+    const key = `${req.headers.accept ?? ''}\n${operationName ?? ''}\n${JSON.stringify(variables)}\n${request.query}`;
+    const cacheControl = anonymous ? 'public, no-cache' : 'private, no-cache';
+    const ifNoneMatch = req.method === 'GET' ? req.headers['if-none-match'] : undefined;
+    // A client asking for a fresh answer (Cache-Control: no-cache) gets one, which the cache then keeps.
+    const hit = /\bno-(cache|store)\b/i.test(`${req.headers['cache-control'] ?? ''} ${req.headers.pragma ?? ''}`) ? undefined : responseCache.get(key);
+    if (hit) {
+      const headers = cacheHeaders(res, hit.etag, cacheControl, 'HIT');
+      if (matches(ifNoneMatch, hit.etag)) {
+        res.writeHead(304, headers);
+        res.end();
+      } else {
+        res.writeHead(200, { 'content-type': hit.contentType, ...headers });
+        res.end(hit.body);
+      }
+      return 'answered';
+    }
+    return { key, plan, variables, ticket: responseCache.begin(), cacheControl, ifNoneMatch };
   };
   const httpServer = createServiceServer({
     logger,
@@ -215,7 +299,6 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
       const address = clientAddress(req);
       const identity = await identify(req.headers.authorization, address);
       await rateLimit(options.limiter, identity ? `user:${identity.userId}` : `address:${address}`, options.limits.requestsPerMinute);
-      const context = await callerContext({ identity, clientAddress: address });
       const body = await readRequestBody(req, bodyLimitBytes);
       const request = graphQLRequest(req, body);
       // Every limit is enforced here, in time linear in the document, before anything expands,
@@ -233,13 +316,21 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
           return;
         }
       }
+      const cache = useCache(req, res, request, identity === undefined);
+      if (cache === 'answered') return;
+      const context = await callerContext({ identity, clientAddress: address });
       const route = req.method === 'POST' && request && !request.extensions ? fastPath.route(request.query, request.operationName) : undefined;
       if (request && route) {
         // The client's Accept goes along: the subgraph answers in the media type it asked for.
-        await forward(route, request, context, req.headers.accept, res);
+        await forward(route, request, context, req.headers.accept, res, cache);
         return;
       }
-      await executeApollo(apollo, req, res, () => Promise.resolve(context), { bodyLimitBytes, body });
+      if (cache) context.cacheTicket = cache.ticket;
+      await executeApollo(apollo, req, res, () => Promise.resolve(context), {
+        bodyLimitBytes,
+        body,
+        ...(cache && { complete: (answer) => (answer.status === 200 ? keep(res, cache, answer.contentType ?? 'application/json; charset=utf-8', answer.body) : undefined) }),
+      });
     },
   });
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: bodyLimitBytes, WebSocket: TrackedWebSocket });
@@ -322,8 +413,10 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     port,
     server: httpServer,
     forwarder,
+    responseCache,
     close: async () => {
       slowSockets.stop();
+      await responseCache?.close();
       await ws.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       await forwarder.close();
@@ -332,6 +425,45 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
       await closeServer(httpServer);
     },
   };
+}
+
+/** Headers of an answer the cache has seen: its ETag, how HTTP caches may keep it, and whether it was a hit. */
+function cacheHeaders(res: ServerResponse, etag: string, cacheControl: string, outcome: 'HIT' | 'MISS'): Record<string, string> {
+  const vary = [res.getHeader('vary'), 'Accept'].filter(Boolean).join(', ');
+  return { etag, 'cache-control': cacheControl, vary, 'x-cache': outcome };
+}
+
+/**
+ * A request's variables if they are well formed (absent, null or an object; in a GET, a `variables`
+ * parameter that parses as such, and no `extensions` parameter), else undefined.
+ */
+function wellFormedVariables(req: IncomingMessage, request: GraphQLHttpRequest): Record<string, unknown> | undefined {
+  if (req.method === 'GET') {
+    const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
+    if (params.has('extensions')) return undefined;
+    if (params.has('variables') && (request.variables === undefined || params.get('variables') === '')) return undefined;
+  }
+  const { variables } = request;
+  if (variables === undefined || variables === null) return {};
+  return typeof variables === 'object' && !Array.isArray(variables) ? (variables as Record<string, unknown>) : undefined;
+}
+
+/** Whether an If-None-Match header names this (weak) ETag. */
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+  return ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((tag) => opaque(tag) === opaque(etag));
+}
+
+/**
+ * What Apollo Server's CSRF prevention asks of a GET before it executes it: a header a browser
+ * sends only after a preflight. A cached GET answer is given only to such a request (the others
+ * go on to Apollo, which refuses them).
+ */
+function passesCsrfCheck(req: IncomingMessage): boolean {
+  if (req.headers['apollo-require-preflight'] || req.headers['x-apollo-operation-name']) return true;
+  const contentType = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+  return contentType !== undefined && !['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data'].includes(contentType);
 }
 
 /**

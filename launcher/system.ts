@@ -104,6 +104,8 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
         limiter: infrastructure.limiter,
         corsOrigins: config.corsOrigins,
         coalesceReads: config.coalesceReads,
+        // The projector runs in this process: its pub/sub (in-process, or Redis) carries its invalidations.
+        ...(config.responseCache.enabled !== 'off' && { responseCache: { pubsub: infrastructure.pubsub, maxBytes: config.responseCache.maxBytes } }),
         production: config.production,
       },
       listenOn(config.ports.gateway),
