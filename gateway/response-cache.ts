@@ -1,5 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { RESPONSE_INVALIDATIONS_CHANNEL, type ResponseInvalidation } from '../platform/cache/response-tags.js';
+import { createHash } from 'node:crypto';
+import { readModelTag, RESPONSE_INVALIDATIONS_CHANNEL, type ResponseInvalidation } from '../platform/cache/response-tags.js';
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
 import type { PubSub, Subscription } from '../platform/pubsub/pubsub.js';
@@ -11,10 +11,10 @@ export interface ResponseCacheOptions {
   maxEntries?: number;
   /** Tags whose last invalidation is remembered; beyond it, everything is dropped (default 100 000). */
   maxTrackedTags?: number;
-  /** How often the feed is probed while live (default 1 s). */
-  heartbeatMs?: number;
-  /** A probe not heard back within this long means the feed is not live (default 2 s). */
-  probeTimeoutMs?: number;
+  /** A read model whose projector has not said it is alive for this long is not served from (default 3.5 s). */
+  staleAfterMs?: number;
+  /** Which read models the cache serves answers from (their heartbeats are awaited at start). */
+  readModels?: readonly string[];
 }
 
 /** An answer as kept: its data (JSON) and the rest, so the positions it states can be brought up to date. */
@@ -25,6 +25,8 @@ interface Entry {
   readModels: Record<string, number> | undefined;
   etag: string;
   tags: readonly string[];
+  /** The read models it was read from (its `read-model:` tags). */
+  sources: readonly string[];
   /** The epoch the request that fetched it started in: valid while none of its tags is invalidated later. */
   epoch: number;
 }
@@ -41,6 +43,12 @@ export interface Ticket {
   readonly epoch: number;
 }
 
+/** What the cache knows of a read model's projector from its heartbeats. */
+interface Source {
+  instance: string;
+  heardAt: number;
+}
+
 /**
  * The gateway's response cache: answers to cacheable operations (gateway/response-cache-policy.ts),
  * kept in a weighted LRU, each tagged with the entities, lists and read models it holds. The
@@ -49,12 +57,15 @@ export interface Ticket {
  * invalidated since the request that fetched it started (per-tag epochs, checked when it is
  * stored and at every hit), so a request racing an invalidation never keeps what it read before.
  *
- * Nothing is served unless the invalidation feed is known to be live: the cache publishes a probe
- * on the feed and serves only once it hears it back, then probes again every `heartbeatMs`. When
- * pub/sub reports an interruption (messages may have been lost), when a probe is not heard back
- * within `probeTimeoutMs` (a connection that died silently), or when the subscriber falls behind,
- * the cache is emptied and unused until a probe comes back again. No TTL: an answer stays until
- * invalidated or evicted.
+ * Nothing is served from a read model unless the feed is known to carry its invalidations: its
+ * projector says on the same feed, every second, that it runs with nothing left undelivered
+ * (projections/effects.ts). Answers from a read model whose heartbeat is older than
+ * `staleAfterMs` are neither served nor kept; when its heartbeat comes back after such a lapse,
+ * from a new projector instance (a restart may have lost invalidations), or for the first time,
+ * the cache forgets everything first. So does an interruption reported by pub/sub (messages may
+ * have been lost) or a subscriber that fell behind. A gateway and a projector on different feeds
+ * (another Redis, another NAMESPACE, no Redis) thus never serve from the cache, rather than serve
+ * stale answers. No TTL: an answer stays until invalidated or evicted.
  */
 export class ResponseCache {
   private readonly entries: WeightedLru<string, Entry>;
@@ -62,17 +73,15 @@ export class ResponseCache {
   private readonly tagEpochs = new Map<string, number>();
   private epoch = 1;
   private floor = 1;
-  /** The latest position each read model is known to have reached with a change (from the feed). */
+  /** The latest position each read model is known to have reached (from the feed). */
   private readonly heard: Record<string, number> = {};
-  private live = false;
-  /** The probe sent and not yet heard back. */
-  private probe: string | undefined;
-  private wake: (() => void) | undefined;
+  private readonly sources = new Map<string, Source>();
   private subscription: Subscription<ResponseInvalidation> | undefined;
   private stopInterruptions: (() => void) | undefined;
-  private loops: Promise<void>[] = [];
+  private loop: Promise<void> | undefined;
   private closed = false;
-  private wentLive: (() => void) | undefined;
+  private heartbeatHeard: (() => void) | undefined;
+  private readonly gaugeTimer: NodeJS.Timeout;
 
   constructor(
     private readonly deps: { pubsub: PubSub; metrics: Metrics; logger: Logger },
@@ -80,26 +89,41 @@ export class ResponseCache {
   ) {
     this.entries = new WeightedLru(options.maxBytes ?? 64 * 1024 * 1024, options.maxEntries ?? 10_000);
     deps.metrics.responseCacheLive.set(0);
+    this.gaugeTimer = setInterval(() => deps.metrics.responseCacheLive.set(this.serving ? 1 : 0), 1000);
+    this.gaugeTimer.unref();
   }
 
-  /** Subscribes to the invalidation feed; resolves once it is live, or after `waitMs` (it goes live by itself later). */
+  /**
+   * Subscribes to the invalidation feed; resolves once every read model of `options.readModels`
+   * has been heard from, or after `waitMs` (the cache serves as soon as they are, later).
+   */
   async start(waitMs = 5000): Promise<void> {
-    this.stopInterruptions = this.deps.pubsub.onInterrupted(() => this.pause('pub/sub connection interrupted'));
+    this.stopInterruptions = this.deps.pubsub.onInterrupted(() => this.forget('pub/sub connection interrupted'));
     const subscription = this.deps.pubsub.subscribe<ResponseInvalidation>(RESPONSE_INVALIDATIONS_CHANNEL);
     this.subscription = subscription;
-    this.loops.push(this.follow(subscription));
-    const live = new Promise<void>((resolve) => (this.wentLive = resolve));
+    this.loop = this.follow(subscription);
     await subscription.ready;
-    this.loops.push(this.watch());
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([live, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
-    clearTimeout(timer);
-    if (!this.live) this.deps.logger.warn('the response cache is not serving yet: its invalidation feed has not answered');
+    const expected = this.options.readModels ?? [];
+    const deadline = Date.now() + waitMs;
+    while (!this.closed && expected.some((name) => !this.alive(name)) && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        this.heartbeatHeard = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.heartbeatHeard = undefined;
+    }
+    const silent = expected.filter((name) => !this.alive(name));
+    if (silent.length > 0) this.deps.logger.warn({ readModels: silent }, 'response cache: no heartbeat yet from these read models\' projector on the invalidation feed; answers from them are not cached until one comes');
   }
 
-  /** Whether answers are served and kept now. */
+  /** Whether answers are served and kept now (from at least one read model). */
   get serving(): boolean {
-    return this.live;
+    if (this.closed) return false;
+    for (const name of this.sources.keys()) if (this.alive(name)) return true;
+    return false;
   }
 
   get size(): number {
@@ -112,13 +136,13 @@ export class ResponseCache {
   }
 
   get(key: string): CachedAnswer | undefined {
-    if (!this.live) {
-      this.deps.metrics.cacheRequests.inc({ cache: 'gateway_response', result: 'paused' });
-      return undefined;
-    }
     const entry = this.entries.get(key);
     if (!entry) {
       this.deps.metrics.cacheRequests.inc({ cache: 'gateway_response', result: 'miss' });
+      return undefined;
+    }
+    if (!entry.sources.every((name) => this.alive(name))) {
+      this.deps.metrics.cacheRequests.inc({ cache: 'gateway_response', result: 'paused' });
       return undefined;
     }
     if (!this.valid(entry)) {
@@ -133,22 +157,29 @@ export class ResponseCache {
 
   /**
    * Keeps an answer (a complete GraphQL response body) under `key`, unless it holds errors or no
-   * data, the feed is not live, or one of its tags was invalidated after `ticket` was taken.
-   * Returns the answer's ETag whether kept or not (undefined for errors or no data).
+   * data, `tagsOf` finds no tags for it, a read model it was read from is not heard from, or one
+   * of its tags was invalidated after `ticket` was taken. Returns the answer's ETag whether kept
+   * or not (undefined for errors or no data).
    */
   store(ticket: Ticket, key: string, contentType: string, body: string, tagsOf: (data: unknown) => readonly string[] | undefined): string | undefined {
     const parsed = parseAnswer(body);
     if (!parsed) return undefined;
     const tags = tagsOf(parsed.value);
     if (!tags) return parsed.etag;
-    const entry: Entry = { contentType, tags, epoch: ticket.epoch, data: parsed.data, etag: parsed.etag, extensions: parsed.extensions, readModels: parsed.readModels };
-    if (!this.live || !this.valid(entry)) {
+    const sources = tags.filter((t) => t.startsWith(READ_MODEL_PREFIX)).map((t) => t.slice(READ_MODEL_PREFIX.length));
+    const entry: Entry = { contentType, tags, sources, epoch: ticket.epoch, data: parsed.data, etag: parsed.etag, extensions: parsed.extensions, readModels: parsed.readModels };
+    if (this.closed || !sources.every((name) => this.alive(name)) || !this.valid(entry)) {
       this.deps.metrics.responseCacheStoresRefused.inc();
       return entry.etag;
     }
     this.entries.set(key, entry, key.length + entry.data.length + 256);
     this.gauges();
     return entry.etag;
+  }
+
+  private alive(readModel: string): boolean {
+    const source = this.sources.get(readModel);
+    return source !== undefined && Date.now() - source.heardAt <= (this.options.staleAfterMs ?? 3500);
   }
 
   private valid(entry: Entry): boolean {
@@ -169,35 +200,44 @@ export class ResponseCache {
     for await (const message of subscription) {
       if (subscription.dropped() > dropped) {
         dropped = subscription.dropped();
-        this.pause('invalidations dropped: the subscriber fell behind');
+        this.forget('invalidations dropped: the subscriber fell behind');
       }
       this.receive(message);
     }
     if (!this.closed) {
       this.deps.logger.error('the response cache stopped: its invalidation feed ended');
-      this.pause('the invalidation feed ended');
+      this.forget('the invalidation feed ended');
       this.closed = true;
-      this.wake?.();
     }
   }
 
   private receive(message: ResponseInvalidation): void {
-    if (message.probe !== undefined) {
-      if (message.probe === this.probe) {
-        this.probe = undefined;
-        this.wake?.();
-      }
-      return;
+    if (message.alive) {
+      this.heartbeat(message.alive.readModel, message.alive.instance);
+    } else {
+      const tags = message.tags ?? [];
+      // Entries and requests from before this epoch that hold a tag are void; requests begun after are not.
+      this.epoch++;
+      for (const tag of tags) this.tagEpochs.set(tag, this.epoch);
+      this.epoch++;
+      this.deps.metrics.responseCacheInvalidations.inc(tags.length);
+      // Forgetting a tag's epoch would let an older entry holding it pass: drop everything instead.
+      if (this.tagEpochs.size > (this.options.maxTrackedTags ?? 100_000)) this.flush('too many tags tracked');
     }
-    const tags = message.tags ?? [];
-    // Entries and requests from before this epoch that hold a tag are void; requests begun after are not.
-    this.epoch++;
-    for (const tag of tags) this.tagEpochs.set(tag, this.epoch);
-    this.epoch++;
-    this.deps.metrics.responseCacheInvalidations.inc(tags.length);
     for (const [name, position] of Object.entries(message.positions ?? {})) if (typeof position === 'number') this.heard[name] = Math.max(this.heard[name] ?? 0, position);
-    // Forgetting a tag's epoch would let an older entry holding it pass: drop everything instead.
-    if (this.tagEpochs.size > (this.options.maxTrackedTags ?? 100_000)) this.flush('too many tags tracked');
+  }
+
+  private heartbeat(readModel: string, instance: string): void {
+    const known = this.sources.get(readModel);
+    if (!known || known.instance !== instance || !this.alive(readModel)) {
+      // Heard for the first time, again after a lapse, or from a restarted projector: what was
+      // kept (and what is being fetched) may have missed an invalidation.
+      this.flush(!known ? 'read model heard' : known.instance !== instance ? 'projector restarted' : 'heartbeat back after a lapse');
+      if (known) this.deps.logger.info({ readModel }, 'response cache: the read model\'s projector is heard again; serving from it');
+    }
+    this.sources.set(readModel, { instance, heardAt: Date.now() });
+    this.deps.metrics.responseCacheLive.set(this.serving ? 1 : 0);
+    this.heartbeatHeard?.();
   }
 
   /** Everything kept, and every request in flight, is void. */
@@ -210,63 +250,12 @@ export class ResponseCache {
     this.deps.metrics.responseCacheFlushes.inc({ reason });
   }
 
-  /** Empties the cache and stops using it until a probe comes back. */
-  private pause(reason: string): void {
-    if (this.live) this.deps.logger.warn({ reason }, 'response cache emptied and paused until its invalidation feed is live again');
-    this.live = false;
-    this.deps.metrics.responseCacheLive.set(0);
+  /** Messages may have been lost: forgets everything, and every read model, until heard from again. */
+  private forget(reason: string): void {
+    if (this.serving) this.deps.logger.warn({ reason }, 'response cache emptied and paused until the projector is heard from again');
+    this.sources.clear();
     this.flush(reason);
-    this.wake?.();
-  }
-
-  /** Probes the feed: goes live when a probe comes back, pauses when one does not. */
-  private async watch(): Promise<void> {
-    const heartbeat = this.options.heartbeatMs ?? 1000;
-    const timeout = this.options.probeTimeoutMs ?? 2000;
-    while (!this.closed) {
-      const probe = randomUUID();
-      this.probe = probe;
-      const sent = this.deps.pubsub.publish(RESPONSE_INVALIDATIONS_CHANNEL, { probe } satisfies ResponseInvalidation).then(
-        () => true,
-        (error: unknown) => {
-          this.deps.logger.debug({ err: error }, 'response cache probe not published');
-          return false;
-        },
-      );
-      await this.sleep(timeout, () => this.probe !== probe);
-      if (this.closed) return;
-      if (this.probe === probe) {
-        // Not heard back in time (or not sent): the feed may be down.
-        if (this.live) this.pause((await sent) ? 'probe not heard back' : 'probe not published');
-        await this.sleep(Math.min(heartbeat, 250), () => false);
-        continue;
-      }
-      if (!this.live) {
-        // Anything fetched before now may have missed an invalidation.
-        this.flush('invalidation feed live');
-        this.live = true;
-        this.deps.metrics.responseCacheLive.set(1);
-        this.wentLive?.();
-      }
-      await this.sleep(heartbeat, () => !this.live);
-    }
-  }
-
-  /** Waits `ms`, or less once `done()` holds (checked whenever something wakes the watcher). */
-  private async sleep(ms: number, done: () => boolean): Promise<void> {
-    if (done() || this.closed) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(finish, ms);
-      timer.unref();
-      function finish() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = () => {
-        if (done() || this.closed) finish();
-      };
-    });
-    this.wake = undefined;
+    this.deps.metrics.responseCacheLive.set(0);
   }
 
   private gauges(): void {
@@ -276,13 +265,15 @@ export class ResponseCache {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.live = false;
-    this.wake?.();
+    clearInterval(this.gaugeTimer);
+    this.heartbeatHeard?.();
     this.stopInterruptions?.();
     await this.subscription?.return?.();
-    await Promise.all(this.loops);
+    await this.loop;
   }
 }
+
+const READ_MODEL_PREFIX = readModelTag('');
 
 /** The parts of an error-free answer the cache keeps, with its ETag (over its data only). */
 function parseAnswer(body: string): (Pick<Entry, 'data' | 'extensions' | 'readModels' | 'etag'> & { value: unknown }) | undefined {

@@ -23,7 +23,7 @@ import { loadSupergraph, type SubgraphEndpoint } from './compose.js';
 import { SubscriptionForwarder } from './subscriptions.js';
 import type { PubSub } from '../platform/pubsub/pubsub.js';
 import { etagOf, ResponseCache, type ResponseCacheOptions, type Ticket } from './response-cache.js';
-import { ResponseCachePlanner, type CachePlan, type ResponseCachePolicy } from './response-cache-policy.js';
+import { RESPONSE_CACHE_POLICY, ResponseCachePlanner, type CachePlan, type ResponseCachePolicy } from './response-cache-policy.js';
 
 /** Internal header carrying a cacheable request's epoch from willSendRequest to the fetcher (never sent on). */
 const EPOCH_HEADER = 'x-gateway-cache-epoch';
@@ -57,8 +57,9 @@ export interface GatewayOptions {
   /** Identical reads in flight share one subgraph request (default true). */
   coalesceReads?: boolean;
   /**
-   * The response cache (gateway/response-cache.ts), fed by the projector's invalidations on this
-   * pub/sub (the projector's own: in-process in the embedded launcher, Redis otherwise). Absent: off.
+   * The response cache (gateway/response-cache.ts), fed by the projector's invalidations and
+   * heartbeats on this pub/sub (the projector's own: in-process in the embedded launcher, Redis
+   * otherwise; on any other, the cache never serves). Absent: off.
    */
   responseCache?: { pubsub: PubSub; policy?: ResponseCachePolicy } & ResponseCacheOptions;
   production?: boolean;
@@ -197,7 +198,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   let planner: ResponseCachePlanner | undefined;
   if (options.responseCache) {
     const { pubsub, policy, ...cacheOptions } = options.responseCache;
-    responseCache = new ResponseCache({ pubsub, metrics, logger }, cacheOptions);
+    responseCache = new ResponseCache({ pubsub, metrics, logger }, { readModels: [...new Set(Object.values((policy ?? RESPONSE_CACHE_POLICY).entities).map((e) => e.readModel))], ...cacheOptions });
     await responseCache.start();
     planner = new ResponseCachePlanner(supergraph.apiSchema, supergraph.ownership, policy);
   }

@@ -102,6 +102,21 @@ export class EffectsQueue {
     }
   }
 
+  /**
+   * Tells the gateway's response cache that this read model's projector runs, at `position`, with
+   * no invalidation left undelivered (nothing is said otherwise: the gateway stops serving answers
+   * from the read model until it hears this again).
+   */
+  async heartbeat(readModel: string, instance: string, position: number): Promise<void> {
+    if (this.pending > 0 || this.draining) return;
+    const message: ResponseInvalidation = { alive: { readModel, instance }, positions: { ...this.positions, [readModel]: Math.max(position, this.positions[readModel] ?? 0) } };
+    try {
+      await this.deps.pubsub.publish(RESPONSE_INVALIDATIONS_CHANNEL, message);
+    } catch (error) {
+      this.deps.logger.debug({ err: error, readModel }, 'response cache heartbeat not published');
+    }
+  }
+
   /** Waits until everything queued is delivered (or the queue is stopped). */
   async settle(): Promise<void> {
     while (this.draining) await this.draining;

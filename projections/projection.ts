@@ -32,6 +32,11 @@ export interface Projection {
   /** The logical collections this projection owns (rebuilt and switched together). */
   collections: readonly string[];
   indexes?: Readonly<Record<string, readonly IndexSpec[]>>;
+  /**
+   * Whether its changes feed the gateway's response cache (`responseTags`): its projector then
+   * says on the invalidation feed, every second, that it runs with nothing left undelivered.
+   */
+  feedsGateway?: boolean;
   /** False for a projection whose replay would repeat outside effects (the relay). */
   rebuildable?: boolean;
   /**

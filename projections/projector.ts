@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ServicePorts } from '../platform/ports.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Collection, CollectionVersion, Doc } from '../platform/documents/document-store.js';
@@ -39,6 +40,8 @@ export interface ProjectorOptions {
   stallSeconds?: number;
   /** Attempts at an event whose handler keeps failing (not a server outage) before it is parked. */
   maxAttempts?: number;
+  /** How often a projection that feeds the gateway's response cache says it is alive (default 1 s). */
+  heartbeatMs?: number;
 }
 
 export interface ProjectorHealth {
@@ -90,6 +93,7 @@ export class Projector {
   private lastSaved = 0;
   private waiters: { position: number; resolve: () => void }[] = [];
   private lagTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
   private rebuildState: RebuildProgress;
   private readonly effects: EffectsQueue;
   private rebuildingAtStart = false;
@@ -187,6 +191,14 @@ export class Projector {
     await this.updateLag(); // the lag gauges and health are measured from the start, not after the first interval
     this.lagTimer = setInterval(() => void this.updateLag(), this.options.lagIntervalMs ?? 1000);
     this.lagTimer.unref();
+    if (this.projection.feedsGateway) {
+      // A new instance for every start: invalidations held before (a crash, a rebuild) may be lost.
+      const instance = randomUUID();
+      const beat = () => void this.effects.heartbeat(this.projection.name, instance, this.position);
+      beat();
+      this.heartbeatTimer = setInterval(beat, this.options.heartbeatMs ?? 1000);
+      this.heartbeatTimer.unref();
+    }
     this.deps.logger.info({ projection: this.projection.name, from: this.position }, 'projector started');
   }
 
@@ -537,6 +549,7 @@ export class Projector {
     if (this.stopped) return;
     this.stopped = true;
     if (this.lagTimer) clearInterval(this.lagTimer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     clearTimeout(this.checkpointTimer);
     this.checkpointTimer = undefined;
     await this.subscription?.close();

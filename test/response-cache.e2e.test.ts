@@ -202,3 +202,23 @@ responseCacheSuite('embedded, in-process invalidations', {}, { immediate: true }
 withServer('REDIS_URL', 'the gateway response cache over Redis pub/sub', (url) => {
   responseCacheSuite('Redis pub/sub invalidations', { REDIS_URL: url, NAMESPACE: `rc-${randomUUID().slice(0, 8)}` }, { immediate: false });
 });
+
+describe('the gateway response cache switched off (GATEWAY_RESPONSE_CACHE=false)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'response-cache-off-'));
+  let system: RunningSystem;
+  beforeAll(async () => {
+    system = await startSystem(testSystemConfig(dataDir, { GATEWAY_RESPONSE_CACHE: 'false' }), { logger: createLogger('e2e', 'silent') });
+  }, 60_000);
+  afterAll(async () => {
+    await system?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('answers every request afresh, with no cache headers', async () => {
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(system.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: CATALOG }) });
+      expect(response.status).toBe(200);
+      expect([response.headers.get('x-cache'), response.headers.get('etag')]).toEqual([null, null]);
+    }
+  });
+});

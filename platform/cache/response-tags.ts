@@ -19,11 +19,13 @@ export const RESPONSE_INVALIDATIONS_CHANNEL = 'gateway.response-invalidations';
 
 /**
  * One message on that channel: tags made stale, and the position each read model reached with
- * the change (so the gateway can say how fresh an answer it keeps is). `probe` messages carry no
- * tags: a gateway publishes one to learn that its subscription is live (it receives its own).
+ * the change (so the gateway can say how fresh an answer it keeps is); or a projector's heartbeat
+ * (`alive`), sent every second while it runs with no invalidation left undelivered: the gateway
+ * serves answers read from a read model only while it hears that read model's heartbeats.
+ * `instance` changes whenever the projector (re)starts: invalidations it held may have been lost.
  */
 export interface ResponseInvalidation {
   tags?: string[];
   positions?: Record<string, number>;
-  probe?: string;
+  alive?: { readModel: string; instance: string };
 }

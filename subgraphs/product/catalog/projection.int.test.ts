@@ -168,7 +168,7 @@ describe('product catalog projection', () => {
     expect((await catalogProjection.apply(all[2]!, { collection: (name) => documents.collection(name) })).responseTags).toBeUndefined();
   });
 
-  it('publishes the announcements on pub/sub once the read model is written, with its position', async () => {
+  it('publishes the announcements on pub/sub once the read model is written, with its position, and says it is alive', async () => {
     const pubsub = new MemoryPubSub();
     const documents = new MemoryDocumentStore();
     const heard = pubsub.subscribe<ResponseInvalidation>(RESPONSE_INVALIDATIONS_CHANNEL);
@@ -176,7 +176,9 @@ describe('product catalog projection', () => {
     await projector.start();
     try {
       const p = await service.create({ sku: `P-${randomUUID().slice(0, 8)}`, name: 'Pub', category: 'c', description: null, price: { amount: 100, currency: 'EUR' }, initialStock: 1 }, seller);
-      const message = (await heard.next()).value as ResponseInvalidation;
+      let message = (await heard.next()).value as ResponseInvalidation;
+      expect(message).toMatchObject({ alive: { readModel: 'product-catalog' } }); // the heartbeat, at once
+      while (message.alive) message = (await heard.next()).value as ResponseInvalidation;
       expect(message.tags).toEqual(expect.arrayContaining([`Product:${p._id}`, 'Product:list']));
       expect(message.positions?.['product-catalog']).toBe(await events.headPosition());
       expect(await documents.collection(CATALOG).get(p._id)).toBeTruthy();

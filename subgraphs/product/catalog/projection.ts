@@ -90,6 +90,7 @@ const STOCK_REASON: Partial<Record<ProductEvent['type'], StockChangeReason>> = {
 export const catalogProjection: Projection = {
   name: 'product-catalog',
   collections: [CATALOG],
+  feedsGateway: true,
   indexes: {
     [CATALOG]: [
       { keys: [['createdAt', -1]] },
