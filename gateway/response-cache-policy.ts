@@ -30,24 +30,31 @@ import type { Ownership } from './ownership.js';
  */
 export interface ResponseCachePolicy {
   /**
-   * Object types read from one read model: every field of theirs that `subgraph` resolves may be
-   * cached. Objects of these types are tagged by id (`entityTag`), or `anyTag` without an id.
+   * Object types whose changes one projection announces: every field of theirs that `subgraph`
+   * resolves may be cached, except `personal` ones (which answer differently per caller). Objects
+   * of these types are tagged by id (`entityTag`), or `anyTag` without an id.
    */
-  entities: Readonly<Record<string, { subgraph: string; readModel: string }>>;
+  entities: Readonly<Record<string, { subgraph: string; readModel: string; personal?: readonly string[] }>>;
   /** Types that only hold others (connections, edges, money, page info): cached under a cached parent. */
   values: readonly string[];
   /** Other fields that may be cached, with the tags a response selecting them carries. */
   fields: Readonly<Record<string, (args: Record<string, unknown>) => string[]>>;
 }
 
-/** The catalog: products, lists of them (also a seller's) and the seller's id; nothing of users or orders. */
+/**
+ * The catalog: products, lists of them (also a seller's), and their sellers' public profile (the
+ * user-profiles feed announces its changes; a user's email is personal). Nothing else: not `me`,
+ * `user`, orders or a user's orders.
+ */
 export const RESPONSE_CACHE_POLICY: ResponseCachePolicy = {
-  entities: { Product: { subgraph: 'product', readModel: 'product-catalog' } },
+  entities: {
+    Product: { subgraph: 'product', readModel: 'product-catalog' },
+    User: { subgraph: 'user', readModel: 'user-profiles', personal: ['email'] },
+  },
   values: ['Money', 'PageInfo', 'ProductConnection', 'ProductEdge'],
   fields: {
     'Query.product': (args) => [entityTag('Product', String(args.id))],
     'Query.products': () => [listTag('Product')],
-    'User.id': () => [],
     'User.products': () => [listTag('Product')],
   },
 };
@@ -125,7 +132,7 @@ export class ResponseCachePlanner {
         const field = type.getFields()[name];
         if (!field) return false;
         const entity = this.policy.entities[type.name];
-        const covered = entity ? this.ownership.resolves(entity.subgraph, type.name, name) : this.policy.values.includes(type.name);
+        const covered = entity ? this.ownership.resolves(entity.subgraph, type.name, name) && !entity.personal?.includes(name) : this.policy.values.includes(type.name);
         if (!covered) {
           const tags = this.policy.fields[`${type.name}.${name}`];
           if (!tags) return false;

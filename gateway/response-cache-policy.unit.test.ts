@@ -17,12 +17,17 @@ describe('which answers the gateway may cache, and their tags', () => {
 
   it('follows aliases and fragments, and tags a product looked up by id even when it is not there', () => {
     const query = 'query P($id: ID!) { thing: product(id: $id) { ...F } } fragment F on Product { key: id name seller { id } }';
-    expect(tags(query, { thing: { key: 'x', name: 'n', seller: { id: 's' } } }, { id: 'x' })).toEqual(['Product:x', 'read-model:product-catalog']);
-    expect(tags(query, { thing: null }, { id: 'y' })).toEqual(['Product:y', 'read-model:product-catalog']);
+    expect(tags(query, { thing: { key: 'x', name: 'n', seller: { id: 's' } } }, { id: 'x' })).toEqual(['Product:x', 'User:s', 'read-model:product-catalog', 'read-model:user-profiles']);
+    expect(tags(query, { thing: null }, { id: 'y' })).toEqual(['Product:y', 'read-model:product-catalog', 'read-model:user-profiles']);
   });
 
   it('tags products whose id is not selected with a tag any product change invalidates', () => {
     expect(tags('{ products { edges { node { name } } } }', { products: { edges: [{ node: { name: 'n' } }] } })).toContain('Product:*');
+  });
+
+  it('tags sellers (their public profile) with the user and the user-profiles feed', () => {
+    const data = { products: { edges: [{ node: { id: 'a', seller: { id: 's', name: 'Sam', role: 'SELLER' } } }] } };
+    expect(tags('{ products { edges { node { id seller { id name role } } } } }', data)).toEqual(['Product:a', 'Product:list', 'User:s', 'read-model:product-catalog', 'read-model:user-profiles']);
   });
 
   it('refuses personal data, data with no invalidations, mutations, introspection and other directives', () => {
@@ -31,7 +36,7 @@ describe('which answers the gateway may cache, and their tags', () => {
       '{ products { edges { node { id } } } me { id } }',
       'query($id: ID!) { user(id: $id) { email } }',
       'query($id: ID!) { order(id: $id) { id } }',
-      '{ products { edges { node { id seller { name } } } } }',
+      '{ products { edges { node { id seller { name email } } } } }',
       '{ products { edges { node { id seller { orders { totalCount } } } } } }',
       'mutation { restockProduct(id: "1", quantity: 1) { product { id } } }',
       '{ __schema { queryType { name } } }',

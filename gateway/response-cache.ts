@@ -38,9 +38,14 @@ export interface CachedAnswer {
   etag: string;
 }
 
-/** Taken when a request whose answer may be kept starts: the answer is refused if anything it holds was invalidated since. */
+/**
+ * Taken when a request whose answer may be kept starts: the answer is refused if anything it
+ * holds was invalidated since. `heard`: the positions the read models had reached then (what the
+ * request reads is at least that fresh).
+ */
 export interface Ticket {
   readonly epoch: number;
+  readonly heard: Readonly<Record<string, number>>;
 }
 
 /** What the cache knows of a read model's projector from its heartbeats. */
@@ -132,7 +137,7 @@ export class ResponseCache {
 
   /** Taken before fetching an answer that may be kept. */
   begin(): Ticket {
-    return { epoch: this.epoch };
+    return { epoch: this.epoch, heard: { ...this.heard } };
   }
 
   get(key: string): CachedAnswer | undefined {
@@ -158,23 +163,27 @@ export class ResponseCache {
   /**
    * Keeps an answer (a complete GraphQL response body) under `key`, unless it holds errors or no
    * data, `tagsOf` finds no tags for it, a read model it was read from is not heard from, or one
-   * of its tags was invalidated after `ticket` was taken. Returns the answer's ETag whether kept
-   * or not (undefined for errors or no data).
+   * of its tags was invalidated after `ticket` was taken. Returns, kept or not, the answer's ETag
+   * and the body to send: the answer stating, for each read model, at least the position heard
+   * when the request began (undefined for errors or no data: send the answer as it is).
    */
-  store(ticket: Ticket, key: string, contentType: string, body: string, tagsOf: (data: unknown) => readonly string[] | undefined): string | undefined {
+  store(ticket: Ticket, key: string, contentType: string, body: string, tagsOf: (data: unknown) => readonly string[] | undefined): { etag: string; body: string } | undefined {
     const parsed = parseAnswer(body);
     if (!parsed) return undefined;
+    const readModels = parsed.readModels && fresher(parsed.readModels, ticket.heard);
+    const entry: Entry = { contentType, tags: [], sources: [], epoch: ticket.epoch, data: parsed.data, etag: parsed.etag, extensions: parsed.extensions, readModels };
+    const answer = { etag: entry.etag, body: render(entry, readModels) };
     const tags = tagsOf(parsed.value);
-    if (!tags) return parsed.etag;
+    if (!tags) return answer;
     const sources = tags.filter((t) => t.startsWith(READ_MODEL_PREFIX)).map((t) => t.slice(READ_MODEL_PREFIX.length));
-    const entry: Entry = { contentType, tags, sources, epoch: ticket.epoch, data: parsed.data, etag: parsed.etag, extensions: parsed.extensions, readModels: parsed.readModels };
-    if (this.closed || !sources.every((name) => this.alive(name)) || !this.valid(entry)) {
+    const kept: Entry = { ...entry, tags, sources };
+    if (this.closed || !sources.every((name) => this.alive(name)) || !this.valid(kept)) {
       this.deps.metrics.responseCacheStoresRefused.inc();
-      return entry.etag;
+      return answer;
     }
-    this.entries.set(key, entry, key.length + entry.data.length + 256);
+    this.entries.set(key, kept, key.length + kept.data.length + 256);
     this.gauges();
-    return entry.etag;
+    return answer;
   }
 
   private alive(readModel: string): boolean {
@@ -190,9 +199,7 @@ export class ResponseCache {
 
   /** The answer, stating the positions heard since it was fetched: nothing it holds changed up to them. */
   private body(entry: Entry): string {
-    if (!entry.readModels && !entry.extensions) return `{"data":${entry.data}}`;
-    const readModels = entry.readModels && Object.fromEntries(Object.entries(entry.readModels).map(([name, position]) => [name, Math.max(position, this.heard[name] ?? 0)]));
-    return `{"data":${entry.data},"extensions":${JSON.stringify({ ...entry.extensions, ...(readModels && { readModels }) })}}`;
+    return render(entry, entry.readModels && fresher(entry.readModels, this.heard));
   }
 
   private async follow(subscription: Subscription<ResponseInvalidation>): Promise<void> {
@@ -274,6 +281,16 @@ export class ResponseCache {
 }
 
 const READ_MODEL_PREFIX = readModelTag('');
+
+/** Each read model's position, raised to what was heard. */
+function fresher(readModels: Record<string, number>, heard: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(readModels).map(([name, position]) => [name, typeof position === 'number' ? Math.max(position, heard[name] ?? 0) : position]));
+}
+
+function render(entry: Entry, readModels: Record<string, number> | undefined): string {
+  if (!readModels && !entry.extensions) return `{"data":${entry.data}}`;
+  return `{"data":${entry.data},"extensions":${JSON.stringify({ ...entry.extensions, ...(readModels && { readModels }) })}}`;
+}
 
 /** The parts of an error-free answer the cache keeps, with its ETag (over its data only). */
 function parseAnswer(body: string): (Pick<Entry, 'data' | 'extensions' | 'readModels' | 'etag'> & { value: unknown }) | undefined {

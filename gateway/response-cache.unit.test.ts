@@ -67,7 +67,7 @@ describe('the gateway response cache', () => {
     const { cache, pubsub, metrics } = await open();
     const ticket = cache.begin(); // the request starts, reads the old price ...
     await invalidate(pubsub, ['Product:p1']); // ... the change is projected meanwhile ...
-    const etag = cache.store(ticket, 'one', CONTENT, answer(1), product('p1')); // ... and its answer comes back
+    const etag = cache.store(ticket, 'one', CONTENT, answer(1), product('p1'))?.etag; // ... and its answer comes back
     expect(etag).toMatch(/^W\//);
     expect(cache.get('one')).toBeUndefined();
     expect((await metrics.responseCacheStoresRefused.get()).values[0]?.value).toBe(1);
@@ -88,11 +88,15 @@ describe('the gateway response cache', () => {
 
   it('states the positions heard since an answer was fetched (nothing it holds changed up to them), with an unchanged ETag', async () => {
     const { cache, pubsub } = await open();
-    const etag = cache.store(cache.begin(), 'one', CONTENT, answer(1), product('p1'));
+    const etag = cache.store(cache.begin(), 'one', CONTENT, answer(1), product('p1'))?.etag;
     await invalidate(pubsub, ['Product:p2'], { [CATALOG]: 42 });
     const hit = cache.get('one')!;
     expect(JSON.parse(hit.body)).toEqual({ data: { product: { id: 'p1', price: 1 } }, extensions: { readModels: { [CATALOG]: 42 } } });
     expect(hit.etag).toBe(etag);
+    // A fetched answer states at least the positions heard when its request began.
+    await invalidate(pubsub, ['Product:p9'], { [CATALOG]: 50 });
+    const fetched = cache.store(cache.begin(), 'two', CONTENT, answer(3), product('p3'));
+    expect(JSON.parse(fetched!.body)).toMatchObject({ extensions: { readModels: { [CATALOG]: 50 } } });
   });
 
   it('serves nothing from a read model before its projector is heard from (another feed, another namespace)', async () => {

@@ -239,16 +239,17 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
         return;
       }
       res.writeHead(response.status, { 'content-type': contentType, ...seen?.headers });
-      res.end(response.body);
+      res.end(seen?.body ?? response.body);
     } finally {
       end();
     }
   };
-  /** Offers a complete answer to the cache; says which headers it gets, and whether a 304 answers it instead. */
-  const keep = (res: ServerResponse, cache: CacheUse, contentType: string, body: string): { headers: Record<string, string>; notModified: boolean } | undefined => {
-    const etag = responseCache?.store(cache.ticket, cache.key, contentType, body, (data) => cache.plan.tagsFor(cache.variables, data)) ?? etagOf(body);
+  /** Offers a complete answer to the cache; says which headers and body it gets, and whether a 304 answers it instead. */
+  const keep = (res: ServerResponse, cache: CacheUse, contentType: string, body: string): { headers: Record<string, string>; body: string; notModified: boolean } | undefined => {
+    const seen = responseCache?.store(cache.ticket, cache.key, contentType, body, (data) => cache.plan.tagsFor(cache.variables, data));
+    const etag = seen?.etag ?? etagOf(body);
     if (!etag) return undefined;
-    return { headers: cacheHeaders(res, etag, cache.cacheControl, 'MISS'), notModified: matches(cache.ifNoneMatch, etag) };
+    return { headers: cacheHeaders(res, etag, cache.cacheControl, 'MISS'), body: seen?.body ?? body, notModified: matches(cache.ifNoneMatch, etag) };
   };
   /**
    * The cache's part for a request: undefined unless the cache serves and the request is a GET or

@@ -55,11 +55,13 @@ function responseCacheSuite(mode: string, overrides: Record<string, string>, opt
       const data = answer.json?.data as (Partial<Catalog> & { product?: { price: { amount: number } } }) | undefined;
       return data?.product?.price.amount ?? data?.products?.edges.find((e) => e.node.id === id)?.node.price.amount;
     };
-    /** Resolves once the catalog projection has applied (and announced) everything appended so far. */
+    /** Resolves once the projections the cache hears from have applied (and announced) everything appended so far. */
     const projected = async () => {
       const head = await system.infrastructure.events.headPosition();
-      const catalog = system.projectors.find((p) => p.name === 'product-catalog')!;
-      await eventually(() => expect(catalog.currentPosition).toBeGreaterThanOrEqual(head), 20_000, 5);
+      for (const name of ['product-catalog', 'user-profiles']) {
+        const projector = system.projectors.find((p) => p.name === name)!;
+        await eventually(() => expect(projector.currentPosition).toBeGreaterThanOrEqual(head), 20_000, 5);
+      }
     };
     const metric = async (result: string) => {
       const text = await (await fetch(system.gatewayUrl.replace('/graphql', '/metrics'))).text();
@@ -126,6 +128,26 @@ function responseCacheSuite(mode: string, overrides: Record<string, string>, opt
       const check = async () => expect(((await ask(CATALOG)).json?.data as unknown as Catalog).products.edges.map((e) => e.node.id)).toContain(id);
       if (options.immediate) await check();
       else await eventually(check, 5000, 5);
+    });
+
+    it('answers the catalog with its sellers (two subgraphs) from the cache, and a seller\'s new name once it is projected', async () => {
+      const WITH_SELLER = 'query CatalogWithSeller { products(first: 20) { edges { node { id name seller { id name } } } } }';
+      const names = (answer: Answer) => new Set((answer.json?.data as { products: { edges: { node: { seller: { id: string; name: string } } }[] } }).products.edges.filter((e) => e.node.seller.id === seller.userId).map((e) => e.node.seller.name));
+      for (const method of ['POST', 'GET'] as const) {
+        await ask(WITH_SELLER, {}, { method });
+        expect((await ask(WITH_SELLER, {}, { method })).cache).toBe('HIT');
+      }
+      const name = `Seller ${randomUUID().slice(0, 6)}`;
+      expect((await graphql<{ updateProfile: { userErrors: unknown[] } }>(system.gatewayUrl, 'mutation($name: String) { updateProfile(input: { name: $name }) { userErrors { code } } }', { name }, seller.headers)).data?.updateProfile.userErrors).toEqual([]);
+      await projected();
+      const check = async () => {
+        for (const method of ['POST', 'GET'] as const) expect(names(await ask(WITH_SELLER, {}, { method }))).toEqual(new Set([name]));
+      };
+      if (options.immediate) await check();
+      else await eventually(check, 5000, 5);
+      // A seller's email is personal: an answer holding it is never cached.
+      const withEmail = await ask('{ products(first: 1) { edges { node { seller { email } } } } }', {}, { headers: seller.headers });
+      expect(withEmail.cache).toBeNull();
     });
 
     it('never caches or shares personal answers: me, a user, an order', async () => {

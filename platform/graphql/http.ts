@@ -95,10 +95,10 @@ export async function executeApollo<Context extends BaseContext>(
     bodyLimitBytes: number;
     body?: unknown;
     /**
-     * Sees a complete answer before it is sent: may add headers, or answer 304 Not Modified
-     * instead of the body (`notModified`).
+     * Sees a complete answer before it is sent: may add headers, send another body, or answer
+     * 304 Not Modified instead (`notModified`).
      */
-    complete?: (answer: { status: number; contentType: string | undefined; body: string }) => { headers?: Record<string, string>; notModified?: boolean } | undefined;
+    complete?: (answer: { status: number; contentType: string | undefined; body: string }) => { headers?: Record<string, string>; body?: string; notModified?: boolean } | undefined;
   },
 ): Promise<void> {
   const headers = new HeaderMap();
@@ -127,7 +127,7 @@ export async function executeApollo<Context extends BaseContext>(
       res.end();
       return;
     }
-    res.end(response.body.string);
+    res.end(seen?.body ?? response.body.string);
     return;
   }
   for await (const chunk of response.body.asyncIterator) res.write(chunk);
