@@ -70,6 +70,8 @@ interface Shape {
 
 /** A cacheable operation: its shape and how to tag an answer to it. */
 export interface CachePlan {
+  /** The operation's name, if it has one. */
+  readonly name: string | undefined;
   /** The tags of an answer to it with these variables (undefined: variables that do not coerce). */
   tagsFor(variables: Record<string, unknown>, data: unknown): string[] | undefined;
 }
@@ -163,6 +165,7 @@ export class ResponseCachePlanner {
   ): CachePlan {
     const { schema } = this;
     return {
+      name: operation.name?.value,
       tagsFor(variables, data) {
         const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
         if (coerced.errors) return undefined;

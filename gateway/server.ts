@@ -218,12 +218,14 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     }
   };
   const knownOperations = new Set<string>();
+  /** The operation label of request metrics: its name, for the first 200 names seen. */
+  const operationLabel = (name: string | undefined) =>
+    !name ? 'anonymous' : knownOperations.has(name) || (knownOperations.size < 200 && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) && knownOperations.add(name)) ? name : 'other';
   /** Sends a single-subgraph operation (admitted by the guard) straight to its subgraph and relays the answer as it is. */
   const forward = async (route: Route, request: { query?: unknown; operationName?: unknown; variables?: unknown }, context: GatewayContext, accept: string | undefined, res: ServerResponse, cache: CacheUse | undefined) => {
     const variables = request.variables && typeof request.variables === 'object' ? (request.variables as Record<string, unknown>) : {};
     const name = route.operation.name?.value;
-    const label = !name ? 'anonymous' : knownOperations.has(name) || (knownOperations.size < 200 && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) && knownOperations.add(name)) ? name : 'other';
-    const end = metrics.graphqlRequestDuration.startTimer({ operation: label, type: route.operation.operation });
+    const end = metrics.graphqlRequestDuration.startTimer({ operation: operationLabel(name), type: route.operation.operation });
     try {
       const response = await subgraphs.post(
         route.subgraph.url,
@@ -269,8 +271,10 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     const cacheControl = anonymous ? 'public, no-cache' : 'private, no-cache';
     const ifNoneMatch = req.method === 'GET' ? req.headers['if-none-match'] : undefined;
     // A client asking for a fresh answer (Cache-Control: no-cache) gets one, which the cache then keeps.
+    const end = metrics.graphqlRequestDuration.startTimer({ operation: operationLabel(plan.name), type: OperationTypeNode.QUERY });
     const hit = /\bno-(cache|store)\b/i.test(`${req.headers['cache-control'] ?? ''} ${req.headers.pragma ?? ''}`) ? undefined : responseCache.get(key);
     if (hit) {
+      end();
       const headers = cacheHeaders(res, hit.etag, cacheControl, 'HIT');
       if (matches(ifNoneMatch, hit.etag)) {
         res.writeHead(304, headers);

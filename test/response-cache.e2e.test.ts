@@ -117,6 +117,11 @@ function responseCacheSuite(mode: string, overrides: Record<string, string>, opt
         await Promise.all(readers);
       }
       expect(await metric('hit')).toBeGreaterThan(hitsBefore);
+      // A hit counts as a request of its operation (the dashboards' request rate and latency).
+      const catalogRequests = async () => Number(/^storefront_graphql_request_duration_seconds_count\{[^}]*operation="Catalog"[^}]*\} (\d+)/m.exec(await (await fetch(system.gatewayUrl.replace('/graphql', '/metrics'))).text())?.[1]);
+      const counted = await catalogRequests();
+      expect((await ask(CATALOG)).cache).toBe('HIT');
+      expect(await catalogRequests()).toBe(counted + 1);
     }, 60_000);
 
     it('shows a new product in a cached list once it is projected', async () => {
