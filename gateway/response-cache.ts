@@ -48,11 +48,6 @@ export interface Ticket {
   readonly heard: Readonly<Record<string, number>>;
 }
 
-/** What the cache knows of a read model's projector from its heartbeats. */
-interface Source {
-  instance: string;
-  heardAt: number;
-}
 
 /**
  * The gateway's response cache: answers to cacheable operations (gateway/response-cache-policy.ts),
@@ -80,7 +75,8 @@ export class ResponseCache {
   private floor = 1;
   /** The latest position each read model is known to have reached (from the feed). */
   private readonly heard: Record<string, number> = {};
-  private readonly sources = new Map<string, Source>();
+  /** Per read model, when each of its projectors (by instance) was last heard. */
+  private readonly sources = new Map<string, Map<string, number>>();
   private subscription: Subscription<ResponseInvalidation> | undefined;
   private stopInterruptions: (() => void) | undefined;
   private loop: Promise<void> | undefined;
@@ -186,9 +182,21 @@ export class ResponseCache {
     return answer;
   }
 
+  /**
+   * Whether a projector of the read model was heard recently. One that fell silent may have lost
+   * invalidations it had not delivered (a crash): it is dropped, and everything with it.
+   */
   private alive(readModel: string): boolean {
-    const source = this.sources.get(readModel);
-    return source !== undefined && Date.now() - source.heardAt <= (this.options.staleAfterMs ?? 3500);
+    const instances = this.sources.get(readModel);
+    if (!instances) return false;
+    const now = Date.now();
+    for (const [instance, heardAt] of instances) {
+      if (now - heardAt <= (this.options.staleAfterMs ?? 3500)) continue;
+      instances.delete(instance);
+      this.deps.logger.warn({ readModel }, 'response cache: a projector of the read model fell silent; emptied, and not serving from it until one is heard');
+      this.flush('projector silent');
+    }
+    return instances.size > 0;
   }
 
   private valid(entry: Entry): boolean {
@@ -235,14 +243,16 @@ export class ResponseCache {
   }
 
   private heartbeat(readModel: string, instance: string): void {
-    const known = this.sources.get(readModel);
-    if (!known || known.instance !== instance || !this.alive(readModel)) {
-      // Heard for the first time, again after a lapse, or from a restarted projector: what was
-      // kept (and what is being fetched) may have missed an invalidation.
-      this.flush(!known ? 'read model heard' : known.instance !== instance ? 'projector restarted' : 'heartbeat back after a lapse');
-      if (known) this.deps.logger.info({ readModel }, 'response cache: the read model\'s projector is heard again; serving from it');
+    this.alive(readModel); // drops (and empties the cache for) projectors that fell silent
+    let instances = this.sources.get(readModel);
+    if (!instances) this.sources.set(readModel, (instances = new Map<string, number>()));
+    if (!instances.has(instance)) {
+      // A projector heard for the first time (or again after it fell silent): what was kept, and
+      // what is being fetched, may have missed an invalidation while it was not heard.
+      this.flush('projector heard');
+      this.deps.logger.info({ readModel }, 'response cache: a projector of the read model is heard; serving from it');
     }
-    this.sources.set(readModel, { instance, heardAt: Date.now() });
+    instances.set(instance, Date.now());
     this.deps.metrics.responseCacheLive.set(this.serving ? 1 : 0);
     this.heartbeatHeard?.();
   }

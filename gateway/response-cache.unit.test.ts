@@ -134,6 +134,21 @@ describe('the gateway response cache', () => {
     expect(cache.get('one')).toBeUndefined();
   });
 
+  it('serves while several projectors of a read model are heard, and forgets everything when one falls silent', async () => {
+    const { cache, pubsub } = await open({ staleAfterMs: 150 });
+    await beat(pubsub, 'projector-2');
+    cache.store(cache.begin(), 'one', CONTENT, answer(1), product('p1'));
+    await beat(pubsub, 'projector-1');
+    await beat(pubsub, 'projector-2');
+    expect(cache.get('one')).toBeDefined(); // both known: no flush as they take turns
+    for (let i = 0; i < 4; i++) {
+      await sleep(50);
+      await beat(pubsub, 'projector-2'); // projector-1 has stopped (it may have lost invalidations)
+    }
+    expect(cache.serving).toBe(true);
+    expect(cache.get('one')).toBeUndefined();
+  });
+
   it('empties and pauses when pub/sub reports an interruption, until the projector is heard again', async () => {
     const { cache, pubsub, metrics } = await open();
     const inFlight = cache.begin();
