@@ -113,6 +113,8 @@ export class ResponseCachePlanner {
       return undefined;
     }
     if (validate(this.schema, document).length > 0) return undefined;
+    // Several operations and no name: refused downstream; nothing to cache.
+    if (!operationName && document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION).length > 1) return undefined;
     const operation = inlineFragments(document, operationName);
     if (operation?.operation !== OperationTypeNode.QUERY) return undefined;
     const root = this.schema.getQueryType();

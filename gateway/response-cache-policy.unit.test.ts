@@ -52,6 +52,7 @@ describe('which answers the gateway may cache, and their tags', () => {
   it('picks the named operation, and tags only what that operation holds', () => {
     const document = 'query Me { me { id } } query One { product(id: "1") { id } }';
     expect(planner.plan(document, 'Me')).toBeUndefined();
+    expect(planner.plan(document, undefined)).toBeUndefined(); // which one? Apollo refuses it
     expect(tags(document, { product: { id: '1' } }, {}, 'One')).toEqual(['Product:1', 'read-model:product-catalog']);
   });
 

@@ -270,8 +270,8 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     const key = `${req.headers.accept ?? ''}\n${operationName ?? ''}\n${JSON.stringify(variables)}\n${request.query}`;
     const cacheControl = anonymous ? 'public, no-cache' : 'private, no-cache';
     const ifNoneMatch = req.method === 'GET' ? req.headers['if-none-match'] : undefined;
-    // A client asking for a fresh answer (Cache-Control: no-cache) gets one, which the cache then keeps.
     const end = metrics.graphqlRequestDuration.startTimer({ operation: operationLabel(plan.name), type: OperationTypeNode.QUERY });
+    // A client asking for a fresh answer (Cache-Control: no-cache) gets one, which the cache then keeps.
     const hit = /\bno-(cache|store)\b/i.test(`${req.headers['cache-control'] ?? ''} ${req.headers.pragma ?? ''}`) ? undefined : responseCache.get(key);
     if (hit) {
       end();
