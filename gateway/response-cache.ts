@@ -136,10 +136,11 @@ export class ResponseCache {
     return { epoch: this.epoch, heard: { ...this.heard } };
   }
 
-  get(key: string): CachedAnswer | undefined {
+  /** The answer kept under `key`, if it may be served; `countMiss: false` for a look that will be repeated. */
+  get(key: string, options: { countMiss?: boolean } = {}): CachedAnswer | undefined {
     const entry = this.entries.get(key);
     if (!entry) {
-      this.deps.metrics.cacheRequests.inc({ cache: 'gateway_response', result: 'miss' });
+      if (options.countMiss !== false) this.deps.metrics.cacheRequests.inc({ cache: 'gateway_response', result: 'miss' });
       return undefined;
     }
     if (!entry.sources.every((name) => this.alive(name))) {

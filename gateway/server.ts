@@ -112,6 +112,8 @@ interface CacheUse {
   cacheControl: string;
   /** The client's If-None-Match, for a GET (the only method a 304 answers). */
   ifNoneMatch: string | undefined;
+  /** Called once the answer is sent (or failed): identical requests waiting for it look again. */
+  release(): void;
 }
 
 /**
@@ -253,12 +255,15 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     if (!etag) return undefined;
     return { headers: cacheHeaders(res, etag, cache.cacheControl, 'MISS'), body: seen?.body ?? body, notModified: matches(cache.ifNoneMatch, etag) };
   };
+  /** Answers being fetched to fill the cache, by key: an identical request waits for the fill rather than fetch too. */
+  const filling = new Map<string, Promise<void>>();
   /**
    * The cache's part for a request: undefined unless the cache serves and the request is a GET or
    * POST of a query the policy covers (no extensions, such as persisted queries). Answers a hit
-   * (or a 304) itself and returns 'answered'.
+   * (or a 304) itself and returns 'answered'. A miss while an identical request is fetching waits
+   * for that answer and looks again (it is kept only if nothing it holds changed meanwhile).
    */
-  const useCache = (req: IncomingMessage, res: ServerResponse, request: GraphQLHttpRequest | undefined, anonymous: boolean): CacheUse | 'answered' | undefined => {
+  const useCache = async (req: IncomingMessage, res: ServerResponse, request: GraphQLHttpRequest | undefined, anonymous: boolean): Promise<CacheUse | 'answered' | undefined> => {
     if (!responseCache?.serving || !planner || !request || request.extensions !== undefined || typeof request.query !== 'string') return undefined;
     if (req.method !== 'POST' && !(req.method === 'GET' && passesCsrfCheck(req))) return undefined;
     // Anything malformed goes on to Apollo, which refuses it (a cached answer must not hide that).
@@ -272,20 +277,36 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     const ifNoneMatch = req.method === 'GET' ? req.headers['if-none-match'] : undefined;
     const end = metrics.graphqlRequestDuration.startTimer({ operation: operationLabel(plan.name), type: OperationTypeNode.QUERY });
     // A client asking for a fresh answer (Cache-Control: no-cache) gets one, which the cache then keeps.
-    const hit = /\bno-(cache|store)\b/i.test(`${req.headers['cache-control'] ?? ''} ${req.headers.pragma ?? ''}`) ? undefined : responseCache.get(key);
-    if (hit) {
-      end();
-      const headers = cacheHeaders(res, hit.etag, cacheControl, 'HIT');
-      if (matches(ifNoneMatch, hit.etag)) {
-        res.writeHead(304, headers);
-        res.end();
-      } else {
-        res.writeHead(200, { 'content-type': hit.contentType, ...headers });
-        res.end(hit.body);
+    if (!/\bno-(cache|store)\b/i.test(`${req.headers['cache-control'] ?? ''} ${req.headers.pragma ?? ''}`)) {
+      const fill = filling.get(key);
+      let hit = responseCache.get(key, { countMiss: !fill });
+      if (!hit && fill) {
+        await fill;
+        hit = responseCache.get(key);
       }
-      return 'answered';
+      if (hit) {
+        end();
+        const headers = cacheHeaders(res, hit.etag, cacheControl, 'HIT');
+        if (matches(ifNoneMatch, hit.etag)) {
+          res.writeHead(304, headers);
+          res.end();
+        } else {
+          res.writeHead(200, { 'content-type': hit.contentType, ...headers });
+          res.end(hit.body);
+        }
+        return 'answered';
+      }
     }
-    return { key, plan, variables, ticket: responseCache.begin(), cacheControl, ifNoneMatch };
+    let release: () => void = () => undefined;
+    if (!filling.has(key)) {
+      let done!: () => void;
+      filling.set(key, new Promise<void>((resolve) => (done = resolve)));
+      release = () => {
+        filling.delete(key);
+        done();
+      };
+    }
+    return { key, plan, variables, ticket: responseCache.begin(), cacheControl, ifNoneMatch, release };
   };
   const httpServer = createServiceServer({
     logger,
@@ -322,21 +343,25 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
           return;
         }
       }
-      const cache = useCache(req, res, request, identity === undefined);
+      const cache = await useCache(req, res, request, identity === undefined);
       if (cache === 'answered') return;
-      const context = await callerContext({ identity, clientAddress: address });
-      const route = req.method === 'POST' && request && !request.extensions ? fastPath.route(request.query, request.operationName) : undefined;
-      if (request && route) {
-        // The client's Accept goes along: the subgraph answers in the media type it asked for.
-        await forward(route, request, context, req.headers.accept, res, cache);
-        return;
+      try {
+        const context = await callerContext({ identity, clientAddress: address });
+        const route = req.method === 'POST' && request && !request.extensions ? fastPath.route(request.query, request.operationName) : undefined;
+        if (request && route) {
+          // The client's Accept goes along: the subgraph answers in the media type it asked for.
+          await forward(route, request, context, req.headers.accept, res, cache);
+          return;
+        }
+        if (cache) context.cacheTicket = cache.ticket;
+        await executeApollo(apollo, req, res, () => Promise.resolve(context), {
+          bodyLimitBytes,
+          body,
+          ...(cache && { complete: (answer) => (answer.status === 200 ? keep(res, cache, answer.contentType ?? 'application/json; charset=utf-8', answer.body) : undefined) }),
+        });
+      } finally {
+        cache?.release();
       }
-      if (cache) context.cacheTicket = cache.ticket;
-      await executeApollo(apollo, req, res, () => Promise.resolve(context), {
-        bodyLimitBytes,
-        body,
-        ...(cache && { complete: (answer) => (answer.status === 200 ? keep(res, cache, answer.contentType ?? 'application/json; charset=utf-8', answer.body) : undefined) }),
-      });
     },
   });
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: bodyLimitBytes, WebSocket: TrackedWebSocket });

@@ -211,6 +211,15 @@ function responseCacheSuite(mode: string, overrides: Record<string, string>, opt
       else await eventually(check, 5000, 5);
     });
 
+    it('answers identical cold reads arriving together with one fetch: the others wait for it', async () => {
+      const QUERY = `query Cold { products(first: 3, sort: PRICE_DESC) { edges { node { id name } } } } # ${randomUUID()}`;
+      const misses = await metric('miss');
+      const answers = await Promise.all(Array.from({ length: 20 }, () => ask(QUERY)));
+      expect(new Set(answers.map((a) => JSON.stringify(a.json?.data))).size).toBe(1);
+      expect(answers.filter((a) => a.cache === 'MISS')).toHaveLength(1);
+      expect((await metric('miss')) - misses).toBe(1);
+    });
+
     it('keeps no errors, and answers afresh a request that asks for it (Cache-Control: no-cache)', async () => {
       const INVALID = '{ products(first: 5, filter: { minPrice: 10, maxPrice: 1 }) { totalCount } }';
       for (let i = 0; i < 2; i++) {
