@@ -3,13 +3,48 @@ import { ConfigError } from '../platform/config.js';
 import { createMetrics, serviceRegistry } from '../platform/metrics/metrics.js';
 import { runProcess } from '../platform/process.js';
 import { openRateLimiter } from '../platform/ratelimit/open.js';
+import { RedisPubSub } from '../platform/pubsub/redis-pubsub.js';
+import { connectRedis, createRedis } from '../platform/redis/connection.js';
+import type { Config } from '../platform/config.js';
+import type { Logger } from '../platform/logging.js';
 import { startGateway } from './server.js';
+
+/**
+ * The pub/sub the response cache hears the projector's invalidations on: Redis, shared with the
+ * projector process. Without Redis the gateway cannot hear them, so the cache is off (an error
+ * when GATEWAY_RESPONSE_CACHE=true asked for it).
+ */
+async function invalidationFeed(config: Config, logger: Logger): Promise<RedisPubSub | undefined> {
+  const url = config.servers.redis;
+  if (config.responseCache.enabled === 'off') return undefined;
+  if (!url) {
+    if (config.responseCache.enabled === 'required') throw new ConfigError('GATEWAY_RESPONSE_CACHE=true needs REDIS_URL: the gateway hears the projector\'s invalidations on Redis pub/sub');
+    logger.warn('response cache off: without REDIS_URL the gateway cannot hear the projector\'s invalidations (GATEWAY_RESPONSE_CACHE=false silences this)');
+    return undefined;
+  }
+  const publisher = createRedis(url, logger, 'response-cache publisher');
+  const subscriber = createRedis(url, logger, 'response-cache subscriber');
+  try {
+    await connectRedis(publisher, url, 'redis');
+    await connectRedis(subscriber, url, 'redis');
+  } catch (error) {
+    publisher.disconnect();
+    throw error;
+  }
+  return new RedisPubSub(publisher, subscriber, config.namespace, logger, {
+    onClose: () => {
+      publisher.disconnect();
+      subscriber.disconnect();
+    },
+  });
+}
 
 /** The gateway as its own process: subgraph URLs come from the configuration. */
 runProcess('gateway', async (config, logger) => {
   const { product, order, user } = config.subgraphUrls;
   if (!product || !order || !user) throw new ConfigError('PRODUCT_SUBGRAPH_URL, ORDER_SUBGRAPH_URL and USER_SUBGRAPH_URL are required when the gateway runs on its own');
   const rateLimiting = await openRateLimiter(config, logger);
+  const feed = await invalidationFeed(config, logger);
   const gateway = await startGateway(
     {
       subgraphs: [
@@ -24,6 +59,7 @@ runProcess('gateway', async (config, logger) => {
       limiter: rateLimiting.limiter,
       corsOrigins: config.corsOrigins,
       coalesceReads: config.coalesceReads,
+      ...(feed && { responseCache: { pubsub: feed, maxBytes: config.responseCache.maxBytes } }),
       production: config.production,
     },
     { port: config.ports.gateway, host: config.host },
@@ -31,6 +67,7 @@ runProcess('gateway', async (config, logger) => {
   return {
     stop: async () => {
       await gateway.close();
+      await feed?.close();
       rateLimiting.close();
     },
   };

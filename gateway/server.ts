@@ -1,4 +1,4 @@
-import type { Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
@@ -17,11 +17,14 @@ import { metricsPlugin } from '../platform/graphql/metrics-plugin.js';
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
 import type { RateLimiter } from '../platform/ratelimit/rate-limiter.js';
-import { authenticate, clientAddress, cors, graphQLRequest, rateLimit, sendGraphQLError } from './http-guards.js';
+import { authenticate, clientAddress, cors, graphQLRequest, rateLimit, sendGraphQLError, type GraphQLHttpRequest } from './http-guards.js';
 import { enforceLimits, measureOperation, OperationGuard, type DocumentLimits } from './limits.js';
 import { guardSlowSockets, TrackedWebSocket } from './slow-sockets.js';
 import { loadSupergraph, type SubgraphEndpoint } from './compose.js';
 import { SubscriptionForwarder } from './subscriptions.js';
+import type { PubSub } from '../platform/pubsub/pubsub.js';
+import { etagOf, ResponseCache, type ResponseCacheOptions, type Ticket } from './response-cache.js';
+import { RESPONSE_CACHE_POLICY, ResponseCachePlanner, type CachePlan, type ResponseCachePolicy } from './response-cache-policy.js';
 
 export interface GatewayContext {
   caller: CallerContext;
@@ -31,6 +34,8 @@ export interface GatewayContext {
   readModels?: Record<string, number>;
   /** The OperationGuard measured this request's operation with its variables (it need not be measured again). */
   admitted?: boolean;
+  /** Set when the answer may be kept by the response cache: taken before any subgraph was asked. */
+  cacheTicket?: Ticket;
 }
 
 export interface GatewayLimits extends DocumentLimits {
@@ -51,6 +56,12 @@ export interface GatewayOptions {
   corsOrigins: readonly string[];
   /** Identical reads in flight share one subgraph request (default true). */
   coalesceReads?: boolean;
+  /**
+   * The response cache (gateway/response-cache.ts), fed by the projector's invalidations and
+   * heartbeats on this pub/sub (the projector's own: in-process in the embedded launcher, Redis
+   * otherwise; on any other, the cache never serves). Absent: off.
+   */
+  responseCache?: { pubsub: PubSub; policy?: ResponseCachePolicy } & ResponseCacheOptions;
   production?: boolean;
   compositionTimeoutMs?: number;
   /**
@@ -68,7 +79,23 @@ export interface RunningGateway {
   port: number;
   server: Server;
   forwarder: SubscriptionForwarder;
+  /** The response cache, when on. */
+  responseCache: ResponseCache | undefined;
   close(): Promise<void>;
+}
+
+/** What a cacheable request needs to use the cache: its key, its plan, and its ticket once it fetches. */
+interface CacheUse {
+  key: string;
+  plan: CachePlan;
+  variables: Record<string, unknown>;
+  ticket: Ticket;
+  /** Cache-Control of the answer: shared caches may keep an anonymous answer, but must revalidate it. */
+  cacheControl: string;
+  /** The client's If-None-Match, for a GET (the only method a 304 answers). */
+  ifNoneMatch: string | undefined;
+  /** Called once the answer is sent (or failed): identical requests waiting for it look again. */
+  release(): void;
 }
 
 /**
@@ -124,6 +151,14 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     ],
   });
   await apollo.start();
+  let responseCache: ResponseCache | undefined;
+  let planner: ResponseCachePlanner | undefined;
+  if (options.responseCache) {
+    const { pubsub, policy, ...cacheOptions } = options.responseCache;
+    responseCache = new ResponseCache({ pubsub, metrics, logger }, { readModels: [...new Set(Object.values((policy ?? RESPONSE_CACHE_POLICY).entities).map((e) => e.readModel))], ...cacheOptions });
+    await responseCache.start();
+    planner = new ResponseCachePlanner(supergraph.apiSchema, supergraph.ownership, policy);
+  }
   const bodyLimitBytes = options.limits.maxBodyBytes;
   const signer = new CallerSigner(options.auth.internalSecret);
   const callerContext = async (caller: CallerContext): Promise<GatewayContext> => ({ caller, internalToken: await signer.sign(caller) });
@@ -140,24 +175,93 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     }
   };
   const knownOperations = new Set<string>();
+  /** The operation label of request metrics: its name, for the first 200 names seen. */
+  const operationLabel = (name: string | undefined) =>
+    !name ? 'anonymous' : knownOperations.has(name) || (knownOperations.size < 200 && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) && knownOperations.add(name)) ? name : 'other';
   /** Sends a single-subgraph operation (admitted by the guard) straight to its subgraph and relays the answer as it is. */
-  const forward = async (route: Route, request: { query?: unknown; operationName?: unknown; variables?: unknown }, context: GatewayContext, accept: string | undefined, res: ServerResponse) => {
+  const forward = async (route: Route, request: { query?: unknown; operationName?: unknown; variables?: unknown }, context: GatewayContext, accept: string | undefined, res: ServerResponse, cache: CacheUse | undefined) => {
     const variables = request.variables && typeof request.variables === 'object' ? (request.variables as Record<string, unknown>) : {};
     const name = route.operation.name?.value;
-    const label = !name ? 'anonymous' : knownOperations.has(name) || (knownOperations.size < 200 && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) && knownOperations.add(name)) ? name : 'other';
-    const end = metrics.graphqlRequestDuration.startTimer({ operation: label, type: route.operation.operation });
+    const end = metrics.graphqlRequestDuration.startTimer({ operation: operationLabel(name), type: route.operation.operation });
     try {
       const response = await subgraphs.post(
         route.subgraph.url,
         JSON.stringify({ query: request.query, variables, ...(name && { operationName: request.operationName }) }),
         { [IDENTITY_HEADER]: context.internalToken, ...(accept && { accept }) },
-        { read: route.operation.operation === OperationTypeNode.QUERY, coalesce },
+        { read: route.operation.operation === OperationTypeNode.QUERY, coalesce, ...(cache && { generation: cache.ticket.epoch }) },
       );
-      res.writeHead(response.status, { 'content-type': response.contentType ?? 'application/json; charset=utf-8' });
-      res.end(response.body);
+      const contentType = response.contentType ?? 'application/json; charset=utf-8';
+      const seen = cache && response.status === 200 ? keep(res, cache, contentType, response.body) : undefined;
+      if (seen?.notModified) {
+        res.writeHead(304, seen.headers);
+        res.end();
+        return;
+      }
+      res.writeHead(response.status, { 'content-type': contentType, ...seen?.headers });
+      res.end(seen?.body ?? response.body);
     } finally {
       end();
     }
+  };
+  /** Offers a complete answer to the cache; says which headers and body it gets, and whether a 304 answers it instead. */
+  const keep = (res: ServerResponse, cache: CacheUse, contentType: string, body: string): { headers: Record<string, string>; body: string; notModified: boolean } | undefined => {
+    const seen = responseCache?.store(cache.ticket, cache.key, contentType, body, (data) => cache.plan.tagsFor(cache.variables, data));
+    const etag = seen?.etag ?? etagOf(body);
+    if (!etag) return undefined;
+    return { headers: cacheHeaders(res, etag, cache.cacheControl, 'MISS'), body: seen?.body ?? body, notModified: matches(cache.ifNoneMatch, etag) };
+  };
+  /** Answers being fetched to fill the cache, by key: an identical request waits for the fill rather than fetch too. */
+  const filling = new Map<string, Promise<void>>();
+  /**
+   * The cache's part for a request: undefined unless the cache serves and the request is a GET or
+   * POST of a query the policy covers (no extensions, such as persisted queries). Answers a hit
+   * (or a 304) itself and returns 'answered'. A miss while an identical request is fetching waits
+   * for that answer and looks again (it is kept only if nothing it holds changed meanwhile).
+   */
+  const useCache = async (req: IncomingMessage, res: ServerResponse, request: GraphQLHttpRequest | undefined, anonymous: boolean): Promise<CacheUse | 'answered' | undefined> => {
+    if (!responseCache?.serving || !planner || !request || request.extensions !== undefined || typeof request.query !== 'string') return undefined;
+    if (req.method !== 'POST' && !(req.method === 'GET' && passesCsrfCheck(req))) return undefined;
+    // Anything malformed goes on to Apollo, which refuses it (a cached answer must not hide that).
+    const variables = wellFormedVariables(req, request);
+    if (!variables || (request.operationName !== undefined && request.operationName !== null && typeof request.operationName !== 'string')) return undefined;
+    const operationName = typeof request.operationName === 'string' && request.operationName !== '' ? request.operationName : undefined;
+    const plan = planner.plan(request.query, operationName);
+    if (!plan) return undefined;
+    const key = `${req.headers.accept ?? ''}\n${operationName ?? ''}\n${JSON.stringify(variables)}\n${request.query}`;
+    const cacheControl = anonymous ? 'public, no-cache' : 'private, no-cache';
+    const ifNoneMatch = req.method === 'GET' ? req.headers['if-none-match'] : undefined;
+    const end = metrics.graphqlRequestDuration.startTimer({ operation: operationLabel(plan.name), type: OperationTypeNode.QUERY });
+    // A client asking for a fresh answer (Cache-Control: no-cache) gets one, which the cache then keeps.
+    if (!/\bno-(cache|store)\b/i.test(`${req.headers['cache-control'] ?? ''} ${req.headers.pragma ?? ''}`)) {
+      const fill = filling.get(key);
+      let hit = responseCache.get(key, { countMiss: !fill });
+      if (!hit && fill) {
+        await fill;
+        hit = responseCache.get(key);
+      }
+      if (hit) {
+        end();
+        const headers = cacheHeaders(res, hit.etag, cacheControl, 'HIT');
+        if (matches(ifNoneMatch, hit.etag)) {
+          res.writeHead(304, headers);
+          res.end();
+        } else {
+          res.writeHead(200, { 'content-type': hit.contentType, ...headers });
+          res.end(hit.body);
+        }
+        return 'answered';
+      }
+    }
+    let release: () => void = () => undefined;
+    if (!filling.has(key)) {
+      let done!: () => void;
+      filling.set(key, new Promise<void>((resolve) => (done = resolve)));
+      release = () => {
+        filling.delete(key);
+        done();
+      };
+    }
+    return { key, plan, variables, ticket: responseCache.begin(), cacheControl, ifNoneMatch, release };
   };
   const httpServer = createServiceServer({
     logger,
@@ -177,16 +281,16 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
       const address = clientAddress(req);
       const identity = await identify(req.headers.authorization, address);
       await rateLimit(options.limiter, identity ? `user:${identity.userId}` : `address:${address}`, options.limits.requestsPerMinute);
-      const context = await callerContext({ identity, clientAddress: address });
       const body = await readRequestBody(req, bodyLimitBytes);
       const request = graphQLRequest(req, body);
       // Every limit is enforced here, in time linear in the document, before anything expands,
       // validates or plans it (Apollo included).
+      let admitted = false;
       if (request && typeof request.query === 'string' && (request.operationName === undefined || request.operationName === null || typeof request.operationName === 'string')) {
         try {
           const variables = request.variables && typeof request.variables === 'object' ? (request.variables as Record<string, unknown>) : {};
           const { operation } = guard.admit(request.query, request.operationName, variables);
-          context.admitted = true;
+          admitted = true;
           if (operation.operation === OperationTypeNode.SUBSCRIPTION) {
             throw new GraphQLError('subscriptions are served over graphql-ws (a WebSocket to this same URL); HTTP serves queries and mutations', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
           }
@@ -196,13 +300,26 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
           return;
         }
       }
-      const route = req.method === 'POST' && request && !request.extensions ? fastPath.route(request.query, request.operationName) : undefined;
-      if (request && route) {
-        // The client's Accept goes along: the subgraph answers in the media type it asked for.
-        await forward(route, request, context, req.headers.accept, res);
-        return;
+      const cache = await useCache(req, res, request, identity === undefined);
+      if (cache === 'answered') return;
+      try {
+        const context = await callerContext({ identity, clientAddress: address });
+        context.admitted = admitted;
+        const route = req.method === 'POST' && request && !request.extensions ? fastPath.route(request.query, request.operationName) : undefined;
+        if (request && route) {
+          // The client's Accept goes along: the subgraph answers in the media type it asked for.
+          await forward(route, request, context, req.headers.accept, res, cache);
+          return;
+        }
+        if (cache) context.cacheTicket = cache.ticket;
+        await executeApollo(apollo, req, res, () => Promise.resolve(context), {
+          bodyLimitBytes,
+          body,
+          ...(cache && { complete: (answer) => (answer.status === 200 ? keep(res, cache, answer.contentType ?? 'application/json; charset=utf-8', answer.body) : undefined) }),
+        });
+      } finally {
+        cache?.release();
       }
-      await executeApollo(apollo, req, res, () => Promise.resolve(context), { bodyLimitBytes, body });
     },
   });
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: bodyLimitBytes, WebSocket: TrackedWebSocket });
@@ -285,8 +402,10 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     port,
     server: httpServer,
     forwarder,
+    responseCache,
     close: async () => {
       slowSockets.stop();
+      await responseCache?.close();
       await ws.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       await forwarder.close();
@@ -295,6 +414,45 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
       await closeServer(httpServer);
     },
   };
+}
+
+/** Headers of an answer the cache has seen: its ETag, how HTTP caches may keep it, and whether it was a hit. */
+function cacheHeaders(res: ServerResponse, etag: string, cacheControl: string, outcome: 'HIT' | 'MISS'): Record<string, string> {
+  const vary = [res.getHeader('vary'), 'Accept'].filter(Boolean).join(', ');
+  return { etag, 'cache-control': cacheControl, vary, 'x-cache': outcome };
+}
+
+/**
+ * A request's variables if they are well formed (absent, null or an object; in a GET, a `variables`
+ * parameter that parses as such, and no `extensions` parameter), else undefined.
+ */
+function wellFormedVariables(req: IncomingMessage, request: GraphQLHttpRequest): Record<string, unknown> | undefined {
+  if (req.method === 'GET') {
+    const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
+    if (params.has('extensions')) return undefined;
+    if (params.has('variables') && (request.variables === undefined || params.get('variables') === '')) return undefined;
+  }
+  const { variables } = request;
+  if (variables === undefined || variables === null) return {};
+  return typeof variables === 'object' && !Array.isArray(variables) ? (variables as Record<string, unknown>) : undefined;
+}
+
+/** Whether an If-None-Match header names this (weak) ETag. */
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+  return ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((tag) => opaque(tag) === opaque(etag));
+}
+
+/**
+ * What Apollo Server's CSRF prevention asks of a GET before it executes it: a header a browser
+ * sends only after a preflight. A cached GET answer is given only to such a request (the others
+ * go on to Apollo, which refuses them).
+ */
+function passesCsrfCheck(req: IncomingMessage): boolean {
+  if (req.headers['apollo-require-preflight'] || req.headers['x-apollo-operation-name']) return true;
+  const contentType = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+  return contentType !== undefined && !['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data'].includes(contentType);
 }
 
 /**

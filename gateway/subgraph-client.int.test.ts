@@ -61,6 +61,20 @@ describe('SubgraphClient: identical reads in flight share one request', () => {
     client.close();
   });
 
+  it('shares only within one generation: a read begun after a cache invalidation is not answered by one begun before it', async () => {
+    const client = new SubgraphClient();
+    received.length = 0;
+    const body = JSON.stringify({ query: '{ products { id } }' });
+    const before = client.post(url, body, {}, { read: true, coalesce: true, generation: 1 });
+    const same = client.post(url, body, {}, { read: true, coalesce: true, generation: 1 });
+    const after = client.post(url, body, {}, { read: true, coalesce: true, generation: 3 });
+    const answers = await Promise.all([before, same, after]);
+    expect(received).toHaveLength(2);
+    expect(answers[0].body).toBe(answers[1].body);
+    expect(answers[2].body).not.toBe(answers[0].body);
+    client.close();
+  });
+
   it('a failed request fails every caller that joined it, and the next one is sent afresh', async () => {
     const client = new SubgraphClient();
     const closed = createServer((req) => req.socket.destroy());

@@ -16,6 +16,11 @@ export interface PostOptions {
    * another's). Never for a mutation, which sent twice must run twice.
    */
   coalesce?: boolean;
+  /**
+   * Shared only with requests of the same generation (the response cache's epoch): a read begun
+   * after an invalidation must not be answered by one begun before it.
+   */
+  generation?: number;
 }
 
 /**
@@ -38,7 +43,7 @@ export class SubgraphClient {
   post(url: string, body: string, headers: Record<string, string>, options: PostOptions = {}): Promise<SubgraphAnswer> {
     const read = options.read ?? false;
     if (!read || !options.coalesce) return this.send(url, body, headers, options.timeoutMs, read);
-    const key = `${url}\n${JSON.stringify(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]).sort())}\n${body}`;
+    const key = `${options.generation ?? ''}\n${url}\n${JSON.stringify(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]).sort())}\n${body}`;
     const shared = this.inFlight.get(key);
     if (shared) {
       this.onCoalesced?.();

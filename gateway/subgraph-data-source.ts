@@ -11,6 +11,11 @@ export interface FetchContext {
   internalToken?: string;
   /** Positions of the read models the subgraphs answered from, for `extensions.readModels`. */
   readModels?: Record<string, number>;
+  /**
+   * Set when the response cache may keep the answer: reads are shared only with requests of the
+   * same epoch (one begun after an invalidation is never answered by one begun before it).
+   */
+  cacheTicket?: { epoch: number };
 }
 
 /**
@@ -32,10 +37,11 @@ export class SubgraphDataSource implements GraphQLDataSource<FetchContext> {
   async process({ request, context }: GraphQLDataSourceProcessOptions<FetchContext>): Promise<GatewayGraphQLResponse> {
     const { http: _http, ...operation } = request;
     if (!operation.query) throw new Error('Missing query');
-    const token = (context as FetchContext).internalToken;
+    const { internalToken: token, cacheTicket: ticket } = context as FetchContext;
     const answer = await this.client.post(this.url, JSON.stringify(operation), token ? { [IDENTITY_HEADER]: token } : {}, {
       read: !/^\s*(mutation|subscription)\b/.test(operation.query),
       coalesce: this.coalesce,
+      ...(ticket && { generation: ticket.epoch }),
     });
     const json = answer.contentType?.startsWith('application/json') || answer.contentType?.startsWith('application/graphql-response+json');
     if (answer.status < 200 || answer.status >= 300) {

@@ -13,7 +13,7 @@ import { startUserSubgraph, userSubgraphDeps } from '../subgraphs/user/server.js
 import { authKeys } from '../platform/auth/secrets.js';
 import { SimulatedPaymentProvider } from '../subgraphs/order/payments.js';
 import { startOrderSubgraph } from '../subgraphs/order/server.js';
-import { PUBLIC_CONTRACTS, READ_MODELS, readModelChecks } from '../projections/registry.js';
+import { GATEWAY_FEEDS, PUBLIC_CONTRACTS, READ_MODELS, readModelChecks } from '../projections/registry.js';
 
 export interface RunningSystem {
   gatewayUrl: string;
@@ -76,7 +76,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     stops.push(['order subgraph', () => order.close()]);
 
     const projectorLogger = logger.child({ service: 'projector' });
-    const projectors = [...READ_MODELS, relayProjection(infrastructure.bus, PUBLIC_CONTRACTS)].map((p) => new Projector(p, { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger }, config.projections));
+    const projectors = [...READ_MODELS, ...GATEWAY_FEEDS, relayProjection(infrastructure.bus, PUBLIC_CONTRACTS)].map((p) => new Projector(p, { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger }, config.projections));
     for (const projector of projectors) {
       await projector.start();
       stops.push([`projector ${projector.name}`, () => projector.stop()]);
@@ -104,6 +104,8 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
         limiter: infrastructure.limiter,
         corsOrigins: config.corsOrigins,
         coalesceReads: config.coalesceReads,
+        // The projector runs in this process: its pub/sub (in-process, or Redis) carries its invalidations.
+        ...(config.responseCache.enabled !== 'off' && { responseCache: { pubsub: infrastructure.pubsub, maxBytes: config.responseCache.maxBytes } }),
         production: config.production,
       },
       listenOn(config.ports.gateway),

@@ -53,6 +53,8 @@ const schema = z.object({
   PROJECTION_STALL_SECONDS: z.coerce.number().min(1).default(30),
   PROJECTION_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(5),
   GATEWAY_COALESCE_READS: z.enum(['true', 'false']).default('true'),
+  GATEWAY_RESPONSE_CACHE: z.enum(['true', 'false', '']).optional(),
+  GATEWAY_RESPONSE_CACHE_MB: z.coerce.number().min(1).default(64),
   NAMESPACE: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'lower-case letters, digits, _ and -').default('storefront'),
   EVENTSTORE_URL: optionalUrl,
   MONGODB_URL: optionalUrl,
@@ -117,6 +119,12 @@ export interface Config {
   corsOrigins: string[];
   /** Identical subgraph reads in flight at the gateway share one request (off: every read is sent). */
   coalesceReads: boolean;
+  /**
+   * The gateway's event-invalidated response cache (GATEWAY_RESPONSE_CACHE): `on` by default,
+   * where the gateway can hear the projector's invalidations (the same process, or Redis pub/sub);
+   * `true` requires that, `false` turns it off. `maxBytes` bounds what it holds.
+   */
+  responseCache: { enabled: 'default' | 'required' | 'off'; maxBytes: number };
   /** Prefix for Redis keys and channels (so systems and test runs can share a server). */
   namespace: string;
   /** Unset means the embedded adapter. */
@@ -180,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     documentsTimeoutMs: e.DOCUMENTS_TIMEOUT_MS,
     projections: { maxLagSeconds: e.PROJECTION_MAX_LAG_SECONDS, stallSeconds: e.PROJECTION_STALL_SECONDS, maxAttempts: e.PROJECTION_MAX_ATTEMPTS },
     coalesceReads: e.GATEWAY_COALESCE_READS === 'true',
+    responseCache: { enabled: e.GATEWAY_RESPONSE_CACHE === 'false' ? 'off' : e.GATEWAY_RESPONSE_CACHE === 'true' ? 'required' : 'default', maxBytes: Math.round(e.GATEWAY_RESPONSE_CACHE_MB * 1024 * 1024) },
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : e.NODE_ENV === 'production' ? [] : ['*'],
     servers: {
       ...(e.EVENTSTORE_URL && { eventStore: e.EVENTSTORE_URL }),

@@ -45,7 +45,17 @@ export class WeightedLru<K, V> {
     return true;
   }
 
+  clear(): void {
+    this.entries.clear();
+    this.weight = 0;
+  }
+
   get size(): number {
     return this.entries.size;
+  }
+
+  /** The total weight of the entries held. */
+  get totalWeight(): number {
+    return this.weight;
   }
 }

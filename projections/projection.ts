@@ -11,6 +11,11 @@ export interface ApplyResult {
   changed: boolean;
   /** Cache tags made stale by the change. */
   invalidateTags?: string[];
+  /**
+   * Tags of the gateway's cached responses made stale by the change (platform/cache/response-tags.ts:
+   * the entities changed, and their type's list tag when lists may hold or order them differently).
+   */
+  responseTags?: string[];
   /** Live notifications for subscriptions. */
   notifications?: { channel: string; message: unknown }[];
 }
@@ -27,6 +32,11 @@ export interface Projection {
   /** The logical collections this projection owns (rebuilt and switched together). */
   collections: readonly string[];
   indexes?: Readonly<Record<string, readonly IndexSpec[]>>;
+  /**
+   * Whether its changes feed the gateway's response cache (`responseTags`): its projector then
+   * says on the invalidation feed, every second, that it runs with nothing left undelivered.
+   */
+  feedsGateway?: boolean;
   /** False for a projection whose replay would repeat outside effects (the relay). */
   rebuildable?: boolean;
   /**

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ServicePorts } from '../platform/ports.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Collection, CollectionVersion, Doc } from '../platform/documents/document-store.js';
@@ -5,6 +6,7 @@ import { isTransient } from '../platform/errors.js';
 import type { AllSubscription, RecordedEvent } from '../platform/event-store/event-store.js';
 import { BatchTarget, DocumentMemory } from './batch-target.js';
 import { EffectsQueue } from './effects.js';
+import { readModelTag } from '../platform/cache/response-tags.js';
 import { CHECKPOINTS, checkpointId, lagBehind, type Lag } from './lag.js';
 import type { ApplyResult, Projection, ProjectionTarget } from './projection.js';
 
@@ -38,6 +40,8 @@ export interface ProjectorOptions {
   stallSeconds?: number;
   /** Attempts at an event whose handler keeps failing (not a server outage) before it is parked. */
   maxAttempts?: number;
+  /** How often a projection that feeds the gateway's response cache says it is alive (default 1 s). */
+  heartbeatMs?: number;
 }
 
 export interface ProjectorHealth {
@@ -89,6 +93,7 @@ export class Projector {
   private lastSaved = 0;
   private waiters: { position: number; resolve: () => void }[] = [];
   private lagTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
   private rebuildState: RebuildProgress;
   private readonly effects: EffectsQueue;
   private rebuildingAtStart = false;
@@ -186,6 +191,14 @@ export class Projector {
     await this.updateLag(); // the lag gauges and health are measured from the start, not after the first interval
     this.lagTimer = setInterval(() => void this.updateLag(), this.options.lagIntervalMs ?? 1000);
     this.lagTimer.unref();
+    if (this.projection.feedsGateway) {
+      // A new instance for every start: invalidations held before (a crash, a rebuild) may be lost.
+      const instance = randomUUID();
+      const beat = () => void this.effects.heartbeat(this.projection.name, instance, this.position);
+      beat();
+      this.heartbeatTimer = setInterval(beat, this.options.heartbeatMs ?? 1000);
+      this.heartbeatTimer.unref();
+    }
     this.deps.logger.info({ projection: this.projection.name, from: this.position }, 'projector started');
   }
 
@@ -247,7 +260,7 @@ export class Projector {
           return;
         }
         for (const result of applied.results) metrics.projectionEvents.inc({ projection: name, result: result.changed ? 'applied' : 'skipped' });
-        await this.runEffects(applied.results);
+        await this.runEffects(applied.results, done);
       } else {
         // An event of the batch failed: the batch's writes are dropped (a failed handler may have
         // written part of its change) and its events are applied one by one, each with its own
@@ -262,7 +275,7 @@ export class Projector {
           }
           if (result === 'parked') continue;
           metrics.projectionEvents.inc({ projection: name, result: result.changed ? 'applied' : 'skipped' });
-          await this.runEffects([result]);
+          await this.runEffects([result], event.position);
         }
       }
       if (done > this.position) {
@@ -292,11 +305,12 @@ export class Projector {
     }
   }
 
-  private async runEffects(results: readonly ApplyResult[]): Promise<void> {
+  private async runEffects(results: readonly ApplyResult[], position: number): Promise<void> {
     const changed = results.filter((r) => r.changed);
     const tags = changed.flatMap((r) => r.invalidateTags ?? []);
     const notifications = changed.flatMap((r) => r.notifications ?? []);
-    if (tags.length > 0 || notifications.length > 0) await this.effects.enqueue(tags, notifications);
+    const response = { tags: changed.flatMap((r) => r.responseTags ?? []), readModel: this.projection.name, position };
+    if (tags.length > 0 || notifications.length > 0 || response.tags.length > 0) await this.effects.enqueue(tags, notifications, response);
   }
 
   /** The run loop must end: stopping, or restarting its subscription. */
@@ -425,7 +439,7 @@ export class Projector {
           const result = await this.projection.apply(event, target);
           await target.flush();
           await this.projection.flush?.();
-          if (result.changed) await this.effects.enqueue(result.invalidateTags ?? [], result.notifications ?? []);
+          if (result.changed) await this.effects.enqueue(result.invalidateTags ?? [], result.notifications ?? [], { tags: result.responseTags ?? [], readModel: this.projection.name, position: event.position });
           await collection.deleteIfNewer(entry._id, Number.MAX_SAFE_INTEGER);
           retried++;
         } catch (error) {
@@ -535,6 +549,7 @@ export class Projector {
     if (this.stopped) return;
     this.stopped = true;
     if (this.lagTimer) clearInterval(this.lagTimer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     clearTimeout(this.checkpointTimer);
     this.checkpointTimer = undefined;
     await this.subscription?.close();
@@ -619,6 +634,8 @@ export class Projector {
       metrics.replayProgress.set({ projection: name }, 1);
       await this.deps.cache.invalidateTags(this.projection.collections.map(collectionTag));
       await this.start();
+      // Every response the gateway keeps from the old version is stale (delivered, or retried, in order).
+      await this.effects.enqueue([], [], { tags: [readModelTag(name)], readModel: name, position: this.rebuildState.position });
       return this.rebuildProgress;
     } catch (error) {
       this.rebuildState.state = 'failed';

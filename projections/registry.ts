@@ -2,6 +2,7 @@ import { orderPublicEvents } from '../subgraphs/order/public-events.js';
 import { ordersProjection } from '../subgraphs/order/read-model/projection.js';
 import { catalogProjection } from '../subgraphs/product/catalog/projection.js';
 import { productPublicEvents } from '../subgraphs/product/public-events.js';
+import { userProfilesFeed } from '../subgraphs/user/profile-feed.js';
 import type { DocumentStore } from '../platform/documents/document-store.js';
 import type { EventStore } from '../platform/event-store/event-store.js';
 import { readModelReadiness } from './lag.js';
@@ -10,6 +11,9 @@ import type { PublicContract } from './relay.js';
 
 /** Every read model the projector maintains (and the replay CLI can rebuild). */
 export const READ_MODELS: readonly Projection[] = [catalogProjection, ordersProjection];
+
+/** Projections whose only consumer is the gateway's response cache (their announcements); no service reads them. */
+export const GATEWAY_FEEDS: readonly Projection[] = [userProfilesFeed];
 
 /** What the integration relay publishes: each slice's public events. */
 export const PUBLIC_CONTRACTS: readonly PublicContract[] = [productPublicEvents, orderPublicEvents];

@@ -10,7 +10,8 @@ import { testSystemConfig } from '../platform/testing/test-config.js';
 
 // Identical reads in flight share one subgraph request at the gateway (gateway/subgraph-client.ts):
 // here, what a client can see of it. Every answer stays right, a caller never gets another's
-// data, and a mutation sent N times runs N times.
+// data, and a mutation sent N times runs N times. The response cache is off here: it would answer
+// these identical reads itself, before they reach the subgraph client (see response-cache.e2e).
 
 const CATALOG = 'query Catalog { products(first: 20) { edges { node { id name price { amount currency } stock } } } }';
 const WITH_SELLER = 'query CatalogWithSeller { products(first: 20) { edges { node { id name stock seller { id name } } } } }';
@@ -25,7 +26,7 @@ describe('identical reads in flight through the gateway', () => {
   };
 
   beforeAll(async () => {
-    system = await startSystem(testSystemConfig(dataDir, { RATE_LIMIT_PER_MINUTE: '1000000' }), { logger: createLogger('e2e', 'silent') });
+    system = await startSystem(testSystemConfig(dataDir, { RATE_LIMIT_PER_MINUTE: '1000000', GATEWAY_RESPONSE_CACHE: 'false' }), { logger: createLogger('e2e', 'silent') });
     seller = await signUp(system.gatewayUrl, 'SELLER');
     for (let i = 0; i < 5; i++) {
       const r = await graphql(system.gatewayUrl, 'mutation($input: CreateProductInput!) { createProduct(input: $input) { product { id } } }', { input: { sku: `CO-${i}-${Date.now()}`, name: `Mug ${i}`, category: 'kitchen', price: { amount: 900 + i, currency: 'EUR' }, initialStock: 10 } }, seller.headers);

@@ -27,6 +27,7 @@ withServer('REDIS_URL', 'Redis lost while running', () => {
     const ready = async () => (await fetch(system.productUrl.replace('/graphql', '/health/ready'))).status;
     const product = async (id: string) =>
       (await graphql<{ product: { stock: number } | null }>(system.gatewayUrl, 'query($id: ID!) { product(id: $id) { stock } }', { id })).data?.product?.stock;
+    const responseCacheLive = async () => Number(/^storefront_gateway_response_cache_live\{[^}]*\} (\d+)/m.exec(await (await fetch(system.gatewayUrl.replace('/graphql', '/metrics'))).text())?.[1]);
     const restock = async (id: string) => {
       const r = await graphql<{ restockProduct: { userErrors: unknown[] } }>(system.gatewayUrl, 'mutation($id: ID!) { restockProduct(id: $id, quantity: 1) { userErrors { code } } }', { id }, seller);
       expect(r.data?.restockProduct.userErrors).toEqual([]);
@@ -71,6 +72,8 @@ withServer('REDIS_URL', 'Redis lost while running', () => {
 
       await redis.stop();
       await eventually(async () => expect(await ready()).toBe(503));
+      // The gateway's response cache cannot hear invalidations: it is emptied and stops serving.
+      await eventually(async () => expect(await responseCacheLive()).toBe(0), 10_000);
       const report = (await (await fetch(system.productUrl.replace('/graphql', '/health/ready'))).json()) as { failures: Record<string, string> };
       expect(Object.keys(report.failures)).toContain('redis');
 
@@ -80,6 +83,7 @@ withServer('REDIS_URL', 'Redis lost while running', () => {
       await redis.start();
       await eventually(async () => expect(await ready()).toBe(200), 30_000);
       await eventually(() => expect(system.projectors[0]!.pendingEffects).toBe(0), 30_000);
+      await eventually(async () => expect(await responseCacheLive()).toBe(1), 30_000);
       expect(await product(id)).toBe(beforeOutage + 3);
       expect(await product(id)).toBe(beforeOutage + 3); // from the cache again, not stale
 

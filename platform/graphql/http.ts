@@ -91,7 +91,15 @@ export async function executeApollo<Context extends BaseContext>(
   req: IncomingMessage,
   res: ServerResponse,
   context: () => Promise<Context>,
-  options: { bodyLimitBytes: number; body?: unknown },
+  options: {
+    bodyLimitBytes: number;
+    body?: unknown;
+    /**
+     * Sees a complete answer before it is sent: may add headers, send another body, or answer
+     * 304 Not Modified instead (`notModified`).
+     */
+    complete?: (answer: { status: number; contentType: string | undefined; body: string }) => { headers?: Record<string, string>; body?: string; notModified?: boolean } | undefined;
+  },
 ): Promise<void> {
   const headers = new HeaderMap();
   for (const [key, value] of Object.entries(req.headers)) {
@@ -110,7 +118,16 @@ export async function executeApollo<Context extends BaseContext>(
   for (const [key, value] of response.headers) res.setHeader(key, value);
   res.statusCode = response.status ?? 200;
   if (response.body.kind === 'complete') {
-    res.end(response.body.string);
+    const seen = options.complete?.({ status: res.statusCode, contentType: response.headers.get('content-type'), body: response.body.string });
+    for (const [key, value] of Object.entries(seen?.headers ?? {})) res.setHeader(key, value);
+    if (seen?.notModified) {
+      res.statusCode = 304;
+      res.removeHeader('content-type');
+      res.removeHeader('content-length');
+      res.end();
+      return;
+    }
+    res.end(seen?.body ?? response.body.string);
     return;
   }
   for await (const chunk of response.body.asyncIterator) res.write(chunk);

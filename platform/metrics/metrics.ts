@@ -93,6 +93,37 @@ export function createMetrics(registry: Registry) {
       help: 'Subgraph reads the gateway did not send because an identical one (same operation, variables and caller) was in flight: they shared its answer',
       registers,
     }),
+    responseCacheInvalidations: new Counter({
+      name: 'storefront_gateway_response_cache_invalidated_tags_total',
+      help: 'Tags the gateway response cache heard invalidated by the projector (each voids the answers holding it)',
+      registers,
+    }),
+    responseCacheFlushes: new Counter({
+      name: 'storefront_gateway_response_cache_flushes_total',
+      help: 'Times the gateway response cache was emptied, by reason (its invalidation feed interrupted or live again, too many tags tracked)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    responseCacheStoresRefused: new Counter({
+      name: 'storefront_gateway_response_cache_stores_refused_total',
+      help: 'Answers the gateway response cache did not keep because something they hold was invalidated while they were fetched (or the feed was not live)',
+      registers,
+    }),
+    responseCacheEntries: new Gauge({
+      name: 'storefront_gateway_response_cache_entries',
+      help: 'Answers held by the gateway response cache',
+      registers,
+    }),
+    responseCacheBytes: new Gauge({
+      name: 'storefront_gateway_response_cache_bytes',
+      help: 'Approximate size of the answers held by the gateway response cache',
+      registers,
+    }),
+    responseCacheLive: new Gauge({
+      name: 'storefront_gateway_response_cache_live',
+      help: '1 while the gateway response cache serves (its invalidation feed answers its probes), 0 while it is paused',
+      registers,
+    }),
     projectionErrors: new Counter({
       name: 'storefront_projection_errors_total',
       help: 'Failures applying an event (retried)',
@@ -107,7 +138,7 @@ export function createMetrics(registry: Registry) {
     }),
     cacheRequests: new Counter({
       name: 'storefront_cache_requests_total',
-      help: 'Cache look-ups by result (hit or miss)',
+      help: 'Cache look-ups by result (hit or miss; the gateway response cache also stale and paused)',
       labelNames: ['cache', 'result'],
       registers,
     }),

@@ -29,6 +29,11 @@ export class MemoryPubSub implements PubSub {
     return iterator;
   }
 
+  /** In-process delivery cannot be interrupted. */
+  onInterrupted(_listener: () => void): () => void {
+    return () => undefined;
+  }
+
   close(): Promise<void> {
     this.channels.clear();
     return Promise.resolve();

@@ -5,12 +5,21 @@
 export interface Subscription<T> extends AsyncIterableIterator<T> {
   /** Resolves once the subscription is active (messages published after this are delivered). */
   readonly ready: Promise<void>;
+  /** Messages dropped so far because the subscriber did not keep up (its buffer is bounded). */
+  dropped(): number;
 }
 
 export interface PubSub {
   publish(channel: string, message: unknown): Promise<void>;
   /** Ends (and unsubscribes) when the iterator's `return()` is called, e.g. by `break`. */
   subscribe<T>(channel: string, options?: { signal?: AbortSignal }): Subscription<T>;
+  /**
+   * Calls `listener` whenever messages may have been lost without any subscription ending: the
+   * connection to the server dropped (subscriptions resume by themselves once it is back). A
+   * subscriber that must not miss a message (the gateway's response cache) treats what it learnt
+   * from earlier ones as unknown. Returns a function that stops the calls.
+   */
+  onInterrupted(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -36,7 +45,7 @@ export function pushIterator<T>(onClose: () => void, options: { highWaterMark?: 
     }
   };
 
-  const iterator: Subscription<T> & { push(message: T): void; end(): void; dropped(): number } = {
+  const iterator: Subscription<T> & { push(message: T): void; end(): void } = {
     ready: options.ready ?? Promise.resolve(),
     push(message: T) {
       if (done) return;

@@ -13,6 +13,7 @@ type Listener = (message: unknown) => void;
 export class RedisPubSub implements PubSub {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly subscribing = new Map<string, Promise<unknown>>();
+  private readonly interruptionListeners = new Set<() => void>();
 
   constructor(
     private readonly publisher: Redis,
@@ -33,6 +34,15 @@ export class RedisPubSub implements PubSub {
       }
       for (const listener of local) listener(structuredClone(message));
     });
+    // Whatever was published while the subscriber connection was down is lost.
+    subscriber.on('close', () => {
+      for (const listener of this.interruptionListeners) listener();
+    });
+  }
+
+  onInterrupted(listener: () => void): () => void {
+    this.interruptionListeners.add(listener);
+    return () => this.interruptionListeners.delete(listener);
   }
 
   private channel(name: string): string {
@@ -76,6 +86,7 @@ export class RedisPubSub implements PubSub {
 
   close(): Promise<void> {
     this.listeners.clear();
+    this.interruptionListeners.clear();
     this.options.onClose?.();
     return Promise.resolve();
   }

@@ -14,6 +14,7 @@ import { Projector } from '../../../projections/projector.js';
 import type { Actor } from '../decider.js';
 import { ProductService } from '../service.js';
 import { catalogProjection } from './projection.js';
+import { RESPONSE_INVALIDATIONS_CHANNEL, type ResponseInvalidation } from '../../../platform/cache/response-tags.js';
 import { CATALOG, STOCK_CHANNEL, type ProductDoc, type StockNotification } from './read-model.js';
 
 const seller: Actor = { userId: randomUUID(), role: 'SELLER' };
@@ -151,6 +152,39 @@ describe('product catalog projection', () => {
     } finally {
       await other.close();
       rmSync(otherDir, { recursive: true, force: true });
+    }
+  });
+
+  it('tells the gateway which product changed, and that lists changed only when they may hold or order products differently', async () => {
+    const all = await history();
+    const documents = new MemoryDocumentStore();
+    const announced: string[][] = [];
+    for (const e of all) announced.push((await catalogProjection.apply(e, { collection: (name) => documents.collection(name) })).responseTags ?? []);
+    const lists = announced.map((tags) => tags.includes('Product:list'));
+    // create a, create b, restock a (2 -> 7), rename and reprice b, restock b (0 -> 1), discontinue a, describe b
+    expect(lists).toEqual([true, true, false, true, true, true, false]);
+    for (const [i, tags] of announced.entries()) expect(tags).toEqual(expect.arrayContaining([`Product:${(all[i]!.data as { productId: string }).productId}`, 'Product:*']));
+    // Applied again (at-least-once delivery): nothing changes, nothing is announced.
+    expect((await catalogProjection.apply(all[2]!, { collection: (name) => documents.collection(name) })).responseTags).toBeUndefined();
+  });
+
+  it('publishes the announcements on pub/sub once the read model is written, with its position, and says it is alive', async () => {
+    const pubsub = new MemoryPubSub();
+    const documents = new MemoryDocumentStore();
+    const heard = pubsub.subscribe<ResponseInvalidation>(RESPONSE_INVALIDATIONS_CHANNEL);
+    const projector = new Projector(catalogProjection, { events, documents, cache: new MemoryCache(), pubsub, metrics: metrics(), logger: createLogger('test', 'silent') }, { checkpointEveryMs: 0 });
+    await projector.start();
+    try {
+      const p = await service.create({ sku: `P-${randomUUID().slice(0, 8)}`, name: 'Pub', category: 'c', description: null, price: { amount: 100, currency: 'EUR' }, initialStock: 1 }, seller);
+      let message = (await heard.next()).value as ResponseInvalidation;
+      expect(message).toMatchObject({ alive: { readModel: 'product-catalog' } }); // the heartbeat, at once
+      while (message.alive) message = (await heard.next()).value as ResponseInvalidation;
+      expect(message.tags).toEqual(expect.arrayContaining([`Product:${p._id}`, 'Product:list']));
+      expect(message.positions?.['product-catalog']).toBe(await events.headPosition());
+      expect(await documents.collection(CATALOG).get(p._id)).toBeTruthy();
+    } finally {
+      await heard.return?.();
+      await projector.stop();
     }
   });
 

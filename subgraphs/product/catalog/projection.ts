@@ -2,7 +2,25 @@ import type { RecordedEvent } from '../../../platform/event-store/event-store.js
 import { assertNever } from '../../../platform/errors.js';
 import type { Projection } from '../../../projections/projection.js';
 import { PRODUCT_EVENT_TYPES, type ProductEvent } from '../events.js';
+import { anyTag, entityTag, listTag } from '../../../platform/cache/response-tags.js';
 import { CATALOG, LIST_TAG, productTag, STOCK_CHANNEL, type ProductDoc, type StockChangeReason, type StockNotification } from './read-model.js';
+
+/**
+ * Whether lists of products may hold or order them differently after the change: they filter on
+ * category, seller, price, name and stock > 0, and sort on creation, price and name.
+ */
+export function changesListings(before: ProductDoc | undefined, after: ProductDoc): boolean {
+  return (
+    !before ||
+    before.category !== after.category ||
+    before.sellerId !== after.sellerId ||
+    before.price.amount !== after.price.amount ||
+    before.name !== after.name ||
+    before.status !== after.status ||
+    before.createdAt !== after.createdAt ||
+    before.stock > 0 !== after.stock > 0
+  );
+}
 
 /** Applies one product event to the product's document (pure). */
 export function evolveDoc(doc: ProductDoc | undefined, event: ProductEvent, recordedAt: string, revision: number): ProductDoc | undefined {
@@ -72,6 +90,7 @@ const STOCK_REASON: Partial<Record<ProductEvent['type'], StockChangeReason>> = {
 export const catalogProjection: Projection = {
   name: 'product-catalog',
   collections: [CATALOG],
+  feedsGateway: true,
   indexes: {
     [CATALOG]: [
       { keys: [['createdAt', -1]] },
@@ -102,6 +121,7 @@ export const catalogProjection: Projection = {
         message: { product: { ...after, _position: event.position }, previousStock, stock: after.stock, reason, at: event.metadata.occurredAt, position: event.position },
       });
     }
-    return { changed: true, invalidateTags: [productTag(id), LIST_TAG], notifications };
+    const responseTags = [entityTag('Product', id), anyTag('Product'), ...(changesListings(before, after) ? [listTag('Product')] : [])];
+    return { changed: true, invalidateTags: [productTag(id), LIST_TAG], responseTags, notifications };
   },
 };
