@@ -2,8 +2,13 @@
  * Benchmark (not a test): `npm run bench` (also `npm run bench:peers`). The project's gateway
  * against the gateways people use, over the same subgraphs, in one run:
  *  - the project's gateway as the Dockerfile runs it (`node dist/gateway/index.js`, built first by
- *    `npm run build` unless BENCH_SKIP_BUILD=1), with its defaults and with identical reads not
- *    coalesced (`GATEWAY_COALESCE_READS=false`: gateway against gateway, not cache against gateway);
+ *    `npm run build` unless BENCH_SKIP_BUILD=1): with its defaults (the response cache and the
+ *    coalescing of identical reads), with the response cache off (`GATEWAY_RESPONSE_CACHE=false`),
+ *    and with both off (also `GATEWAY_COALESCE_READS=false`: gateway against gateway, not cache
+ *    against gateway). The response cache hears the projector's invalidations over Redis pub/sub,
+ *    so with REDIS_URL set (`. scripts/servers/env.sh`) the system and the gateways share that
+ *    Redis (under a namespace of their own); without it the defaults row runs with the cache off,
+ *    as a gateway deployed without Redis does, and the cache-off row is left out;
  *  - vanilla `@apollo/gateway` + `@apollo/server` (bench/lib/vanilla-gateway.ts);
  *  - Hive Gateway 2.15 (`hive-gateway supergraph`, bench/lib/hive-gateway.config.ts), with its
  *    defaults (in-flight deduplication on) and with deduplication off.
@@ -101,7 +106,9 @@ async function main(): Promise<void> {
     if (build.status !== 0) throw new Error('npm run build failed');
   }
   const secret = randomBytes(32).toString('hex');
-  const system = await startSystemProcess({ RATE_LIMIT_PER_MINUTE: '1000000000', JWT_SECRET: secret });
+  const redis = process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL, NAMESPACE: `bench-${randomBytes(4).toString('hex')}` } : undefined;
+  if (!redis) process.stderr.write('NOTE: REDIS_URL is not set, so the gateway runs without its response cache (it hears invalidations over Redis pub/sub); source scripts/servers/env.sh to measure it\n');
+  const system = await startSystemProcess({ RATE_LIMIT_PER_MINUTE: '1000000000', JWT_SECRET: secret, ...redis });
   const gateways: Gateway[] = [];
   try {
     // Two callers and PRODUCTS products with plenty of stock, through the system's own gateway.
@@ -142,10 +149,11 @@ async function main(): Promise<void> {
       { name: 'order', url: system.orderUrl },
       { name: 'user', url: system.userUrl },
     ];
-    const own = { NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: secret, RATE_LIMIT_PER_MINUTE: '1000000000', PRODUCT_SUBGRAPH_URL: system.productUrl, ORDER_SUBGRAPH_URL: system.orderUrl, USER_SUBGRAPH_URL: system.userUrl };
+    const own = { NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: secret, RATE_LIMIT_PER_MINUTE: '1000000000', PRODUCT_SUBGRAPH_URL: system.productUrl, ORDER_SUBGRAPH_URL: system.orderUrl, USER_SUBGRAPH_URL: system.userUrl, ...redis };
     const projectGateway = () => ['dist/gateway/index.js'];
-    gateways.push(await startGateway('project', 'project', true, projectGateway, own));
-    gateways.push(await startGateway('project, coalescing off', 'project', false, projectGateway, { ...own, GATEWAY_COALESCE_READS: 'false' }));
+    gateways.push(await startGateway(redis ? 'project' : 'project (no Redis: response cache off)', 'project', true, projectGateway, own));
+    if (redis) gateways.push(await startGateway('project, response cache off', 'project', true, projectGateway, { ...own, GATEWAY_RESPONSE_CACHE: 'false' }));
+    gateways.push(await startGateway('project, cache and coalescing off', 'project', false, projectGateway, { ...own, GATEWAY_RESPONSE_CACHE: 'false', GATEWAY_COALESCE_READS: 'false' }));
     gateways.push(await startGateway('vanilla @apollo/gateway', 'vanilla', false, () => ['--import', 'tsx', 'bench/lib/vanilla-gateway.ts'], { SUBGRAPHS: JSON.stringify(subgraphs) }));
     mkdirSync(OUT, { recursive: true });
     const supergraphFile = join(OUT, 'supergraph.graphql');
@@ -215,7 +223,7 @@ async function main(): Promise<void> {
       }),
     );
     const table = [
-      `${CONNECTIONS} connections (placeOrder: ${ORDER_CLIENTS} clients), ${ROUNDS} interleaved rounds of ${SECONDS} s per gateway and workload (medians); 2 cores shared by subgraphs, gateway and load. "vs Hive" compares with Hive Gateway at the same coalescing setting (project defaults with Hive's defaults; coalescing off with its deduplication off).`,
+      `${CONNECTIONS} connections (placeOrder: ${ORDER_CLIENTS} clients), ${ROUNDS} interleaved rounds of ${SECONDS} s per gateway and workload (medians); 2 cores shared by subgraphs, gateway and load. "vs Hive" compares with Hive Gateway at the same coalescing setting (project rows with coalescing on with Hive's defaults; cache and coalescing off with its deduplication off).`,
       '',
       '| workload | gateway | req/s | p50 ms | p99 ms | CPU ms/req | peak RSS MB | vs vanilla | vs Hive |',
       '|---|---|---:|---:|---:|---:|---:|---:|---:|',
