@@ -1,7 +1,7 @@
 /**
  * Benchmark (not a test): `npm run bench` (also `npm run bench:peers`). The project's gateway
  * against the gateways people use, over the same subgraphs, in one run:
- *  - the project's gateway as the Dockerfile runs it (`node dist/gateway/index.js`, built first by
+ *  - the project's gateway as the Dockerfile runs it (`node --max-old-space-size=192 dist/gateway/index.js`, built first by
  *    `npm run build` unless BENCH_SKIP_BUILD=1): with its defaults (the response cache and the
  *    coalescing of identical reads), with the response cache off (`GATEWAY_RESPONSE_CACHE=false`),
  *    and with both off (also `GATEWAY_COALESCE_READS=false`: gateway against gateway, not cache
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
       { name: 'user', url: system.userUrl },
     ];
     const own = { NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: secret, RATE_LIMIT_PER_MINUTE: '1000000000', PRODUCT_SUBGRAPH_URL: system.productUrl, ORDER_SUBGRAPH_URL: system.orderUrl, USER_SUBGRAPH_URL: system.userUrl, ...redis };
-    const projectGateway = () => ['dist/gateway/index.js'];
+    const projectGateway = () => ['--max-old-space-size=192', 'dist/gateway/index.js']; // as the Dockerfile's CMD and docker-compose run it
     gateways.push(await startGateway(redis ? 'project' : 'project (no Redis: response cache off)', 'project', true, projectGateway, own));
     if (redis) gateways.push(await startGateway('project, response cache off', 'project', true, projectGateway, { ...own, GATEWAY_RESPONSE_CACHE: 'false' }));
     gateways.push(await startGateway('project, cache and coalescing off', 'project', false, projectGateway, { ...own, GATEWAY_RESPONSE_CACHE: 'false', GATEWAY_COALESCE_READS: 'false' }));
