@@ -27,7 +27,7 @@ RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error \
 COPY --from=build /app/dist ./dist
 USER node
 # gateway, product subgraph, projector
-EXPOSE 4000 4001 4002 4003 4010
+EXPOSE 4000 4001 4002 4003 4004 4010
 # Default: the gateway (needs PRODUCT_SUBGRAPH_URL). Compose overrides this per service:
-#   node dist/subgraphs/product/index.js | node dist/projections/index.js
+#   node dist/subgraphs/product/index.js | node dist/subgraphs/recommendation/index.js | node dist/projections/index.js
 CMD ["node", "dist/gateway/index.js"]

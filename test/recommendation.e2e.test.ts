@@ -226,6 +226,16 @@ function recommendationSuite(mode: string, servers: Record<string, string> | und
       expect(r.data!.trendingProducts.map((p) => p.name)).toEqual(['Liked', 'Flooded']); // 2 counted views against 1
     });
 
+    it('exports its metrics: query latency by query and cache outcome, cache hit ratio, interactions', async () => {
+      await call(TRENDING, { first: 3 });
+      await call(TRENDING, { first: 3 });
+      const metrics = await (await fetch(new URL('/metrics', system.recommendationUrl))).text();
+      expect(metrics).toMatch(/storefront_recommendation_query_duration_seconds_bucket\{[^}]*query="trending"[^}]*cache="hit"/);
+      expect(metrics).toMatch(/storefront_cache_requests_total\{[^}]*cache="recommendations"[^}]*result="hit"/);
+      expect(metrics).toMatch(/storefront_recommendation_interactions_total\{[^}]*kind="purchase"[^}]*recorded="true"/);
+      expect(metrics).toMatch(/service="recommendation"/);
+    });
+
     it('never recommends a product once its discontinuation is projected, even from a warm cache; npm run replay rebuilds the same answers', async () => {
       const before = await call<{ product: { recommendations: { id: string }[] } }>(BOUGHT_TOGETHER, { id: ids.A, first: 3 });
       expect(before.data!.product.recommendations.map((p) => p.id)).toContain(ids.D);
