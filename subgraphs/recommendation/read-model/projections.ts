@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '../../../platform/event-store/event-store.js';
 import { assertNever } from '../../../platform/errors.js';
-import type { ApplyResult, Projection, ProjectionTarget } from '../../../projections/projection.js';
+import type { ApplyResult, Projection } from '../../../projections/projection.js';
 import { isAvailable } from '../decider.js';
 import type { ProductFactsRecorded, ProductViewed, PurchaseRecorded, PurchaseWithdrawn } from '../events.js';
 import { DEFAULT_HALF_LIFE_HOURS, logAdd, logContribution, logSubtract, PURCHASE_WEIGHT, VIEW_WEIGHT } from '../ranking.js';
@@ -18,22 +18,22 @@ import {
   type TrendingDoc,
   type UserHistoryDoc,
 } from './read-model.js';
-import type { Doc } from '../../../platform/documents/document-store.js';
+import type { Collection, Doc } from '../../../platform/documents/document-store.js';
 
 type PurchaseChange = PurchaseRecorded | PurchaseWithdrawn;
 
 const UNCHANGED: ApplyResult = { changed: false };
 
 /**
- * Reads a document, lets `change` derive the next one (from a copy: a projection never changes
- * what it read) and writes it guarded by the event's position. Returns the document before and
- * after, or undefined when the event was already applied to it (a redelivery, a replay).
+ * Reads a document, lets `change` derive the next one (a new object: a projection never changes
+ * what it read, which the projector may remember for later batches) and writes it guarded by the
+ * event's position. Returns the document before and after, or undefined when the event was
+ * already applied to it (a redelivery, a replay).
  */
-async function update<T extends Doc>(target: ProjectionTarget, collection: string, id: string, position: number, change: (before: T | undefined) => T | undefined): Promise<{ before: T | undefined; after: T } | undefined> {
-  const docs = target.collection<T>(collection);
+async function update<T extends Doc>(docs: Collection<T>, id: string, position: number, change: (before: Readonly<T> | undefined) => T | undefined): Promise<{ before: T | undefined; after: T } | undefined> {
   const before = await docs.get(id);
   if (before && (before._position ?? -1) >= position) return undefined;
-  const after = change(before === undefined ? undefined : structuredClone(before));
+  const after = change(before);
   if (!after || !(await docs.upsertIfNewer(after, position))) return undefined;
   return { before, after };
 }
@@ -46,7 +46,7 @@ export const productFactsProjection: Projection = {
   documents: (event) => [{ collection: PRODUCT_FACTS, id: (event.data as ProductFactsRecorded['data']).productId }],
   async apply(event: RecordedEvent, target) {
     const data = event.data as ProductFactsRecorded['data'];
-    const written = await update<ProductFactsDoc>(target, PRODUCT_FACTS, data.productId, event.position, () => ({ _id: data.productId, category: data.category, status: data.status, inStock: data.inStock }));
+    const written = await update(target.collection<ProductFactsDoc>(PRODUCT_FACTS), data.productId, event.position, () => ({ _id: data.productId, category: data.category, status: data.status, inStock: data.inStock }));
     if (!written) return UNCHANGED;
     const { before, after } = written;
     // A product discontinued, sold out, back in stock or moved to another category changes which
@@ -70,17 +70,17 @@ export const coPurchasesProjection: Projection = {
     const { productIds } = purchaseData(event);
     const delta = event.type === 'PurchaseRecorded' ? 1 : -1;
     let changed = false;
+    const docs = target.collection<CoPurchaseDoc>(CO_PURCHASES);
     for (const id of productIds) {
-      const written = await update<CoPurchaseDoc>(target, CO_PURCHASES, id, event.position, (doc) => {
-        const next = doc ?? { _id: id, orders: 0, with: {} };
-        next.orders = Math.max(0, next.orders + delta);
+      const written = await update(docs, id, event.position, (doc) => {
+        const together = { ...doc?.with };
         for (const other of productIds) {
           if (other === id) continue;
-          const n = (next.with[other] ?? 0) + delta;
-          if (n > 0) next.with[other] = n;
-          else delete next.with[other];
+          const n = (together[other] ?? 0) + delta;
+          if (n > 0) together[other] = n;
+          else delete together[other];
         }
-        return next;
+        return { _id: id, orders: Math.max(0, (doc?.orders ?? 0) + delta), with: together };
       });
       changed ||= written !== undefined;
     }
@@ -95,29 +95,28 @@ export const userHistoryProjection: Projection = {
   handles: (event) => event.type === 'ProductViewed' || ((event.type === 'PurchaseRecorded' || event.type === 'PurchaseWithdrawn') && purchaseData(event).customerId !== null),
   documents: (event) => [{ collection: USER_HISTORY, id: event.type === 'ProductViewed' ? (event.data as ProductViewed['data']).userId : purchaseData(event).customerId! }],
   async apply(event: RecordedEvent, target) {
-    const fresh = (id: string): UserHistoryDoc => ({ _id: id, bought: {}, viewed: [] });
     let userId: string;
     let written;
     if (event.type === 'ProductViewed') {
       const view = event.data as ProductViewed['data'];
       userId = view.userId;
-      written = await update<UserHistoryDoc>(target, USER_HISTORY, userId, event.position, (doc) => {
-        const next = doc ?? fresh(userId);
-        next.viewed = [{ productId: view.productId, at: view.viewedAt }, ...next.viewed.filter((v) => v.productId !== view.productId)].slice(0, VIEWED_KEPT);
-        return next;
-      });
+      written = await update(target.collection<UserHistoryDoc>(USER_HISTORY), userId, event.position, (doc) => ({
+        _id: userId,
+        bought: { ...doc?.bought },
+        viewed: [{ productId: view.productId, at: view.viewedAt }, ...(doc?.viewed ?? []).filter((v) => v.productId !== view.productId)].slice(0, VIEWED_KEPT),
+      }));
     } else {
       const purchase = purchaseData(event);
       userId = purchase.customerId!;
       const delta = event.type === 'PurchaseRecorded' ? 1 : -1;
-      written = await update<UserHistoryDoc>(target, USER_HISTORY, userId, event.position, (doc) => {
-        const next = doc ?? fresh(userId);
+      written = await update(target.collection<UserHistoryDoc>(USER_HISTORY), userId, event.position, (doc) => {
+        const bought = { ...doc?.bought };
         for (const id of purchase.productIds) {
-          const n = (next.bought[id] ?? 0) + delta;
-          if (n > 0) next.bought[id] = n;
-          else delete next.bought[id];
+          const n = (bought[id] ?? 0) + delta;
+          if (n > 0) bought[id] = n;
+          else delete bought[id];
         }
-        return next;
+        return { _id: userId, bought, viewed: [...(doc?.viewed ?? [])] };
       });
     }
     return written ? { changed: true, invalidateTags: [userRecsTag(userId)] } : UNCHANGED;
@@ -157,9 +156,10 @@ export function trendingProjection(halfLifeHours: number = DEFAULT_HALF_LIFE_HOU
       const type = event.type as (ProductFactsRecorded | ProductViewed | PurchaseChange)['type'];
       let changed = false;
       let availability = false;
+      const docs = target.collection<TrendingDoc>(TRENDING);
       for (const id of ids(event)) {
-        const written = await update<TrendingDoc>(target, TRENDING, id, event.position, (doc) => {
-          const next = doc ?? { _id: id, category: null, available: false, score: null };
+        const written = await update(docs, id, event.position, (doc) => {
+          const next: TrendingDoc = { _id: id, category: doc?.category ?? null, available: doc?.available ?? false, score: doc?.score ?? null };
           switch (type) {
             case 'ProductFactsRecorded': {
               const facts = event.data as ProductFactsRecorded['data'];
