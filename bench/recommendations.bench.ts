@@ -1,5 +1,6 @@
 /**
- * Measurement (not a test): `npm run bench:recommendations`, with the real servers' URLs in the
+ * Measurement (not a test): `npm run bench:recommendations` (BENCH_PHASES picks the measurements
+ * after seeding: projections,ferretdb,kafka,gateway by default), with the real servers' URLs in the
  * environment for the real-server phases (`. scripts/servers/env.sh`: MONGODB_URL for FerretDB,
  * KAFKA_BROKERS for Kafka; each phase is skipped, and says so, without its variable).
  *
@@ -18,7 +19,8 @@
  *    then reported from the positions reached), and the consumers on Kafka (KAFKA_BROKERS): the relay
  *    publishes the log's public events to Kafka and the recommendation consumers record them into
  *    a fresh event store; purchases and messages per second until all are handled.
- * 4. Through the gateway (the system in its own process on the seeded log, embedded):
+ * 4. Through the gateway (the system in its own process on the seeded log, embedded; it rebuilds
+ *    its read models from the log at start, given BENCH_START_SECONDS, default 900):
  *    `{ product(id) { recommendations(first: 5) { name price { amount } stock } } }` vs
  *    `{ product(id) { name price { amount } stock } }`, p50/p99, cold (each id's first request)
  *    and warm (BENCH_ROUNDS more rounds over the same ids), BENCH_IDS ids (default 400),
@@ -63,6 +65,10 @@ const USERS = Number(process.env.BENCH_USERS ?? 20_000);
 const IDS = Number(process.env.BENCH_IDS ?? 400);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+/** Which measurements to run after seeding (all by default): projections, ferretdb, kafka, gateway. */
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'projections,ferretdb,kafka,gateway').split(',').map((p) => p.trim()));
+/** How long the system process may take to load the seeded log and catch its read models up. */
+const START_SECONDS = Number(process.env.BENCH_START_SECONDS ?? 900);
 const CATEGORY_SIZE = Math.max(1, Math.ceil(PRODUCTS / 20));
 const logger = createLogger('bench', 'silent');
 const metrics = () => createMetrics(serviceRegistry('bench', { processMetrics: false }));
@@ -320,15 +326,22 @@ async function measure(url: string, query: string, ids: readonly string[], check
 }
 
 async function throughGateway(seeded: Seeded) {
-  const system = await startSystemProcess({ RATE_LIMIT_PER_MINUTE: '1000000000', SEED_DEMO_DATA: 'false', EVENTSTORE_FSYNC: 'false' }, { dataDir: seeded.dataDir, waitFor: 'projector' });
+  const started = Date.now();
+  // Loading a log of half a million events takes longer than startSystemProcess waits: poll here.
+  const system = await startSystemProcess({ RATE_LIMIT_PER_MINUTE: '1000000000', SEED_DEMO_DATA: 'false', EVENTSTORE_FSYNC: 'false' }, { dataDir: seeded.dataDir, waitFor: 'none' });
   try {
-    const started = Date.now();
     // Read models are rebuilt from the log at start (embedded documents): wait for the ones the queries read.
     for (;;) {
-      const all = (await (await fetch(`${system.projectorUrl}/projections`)).json()) as { name: string; position: number }[];
-      const wanted = all.filter((p) => p.name === 'product-catalog' || p.name.startsWith('recommendation-'));
-      if (wanted.length === 5 && wanted.every((p) => p.position >= seeded.head)) break;
-      await sleep(500);
+      if (system.child.exitCode !== null) throw new Error(`the system exited: ${system.stderr()}`);
+      if (Date.now() - started > START_SECONDS * 1000) throw new Error(`the system was not caught up within ${START_SECONDS} s: ${system.stderr()}`);
+      try {
+        const all = (await (await fetch(`${system.projectorUrl}/projections`)).json()) as { name: string; position: number }[];
+        const wanted = all.filter((p) => p.name === 'product-catalog' || p.name.startsWith('recommendation-'));
+        if (wanted.length === 5 && wanted.every((p) => p.position >= seeded.head)) break;
+      } catch {
+        // not listening yet
+      }
+      await sleep(1000);
     }
     for (;;) {
       try {
@@ -368,8 +381,9 @@ async function main() {
   const seeded = await seed();
   try {
     const results: Record<string, unknown> = {};
-    results.embedded = await projectionRate(seeded, new MemoryDocumentStore(), 'embedded documents');
-    if (process.env.MONGODB_URL) {
+    if (PHASES.has('projections')) results.embedded = await projectionRate(seeded, new MemoryDocumentStore(), 'embedded documents');
+    if (!PHASES.has('ferretdb')) log('skipped: projections into FerretDB (not in BENCH_PHASES)');
+    else if (process.env.MONGODB_URL) {
       const { url } = freshMongoUrl(process.env.MONGODB_URL);
       const documents = await MongoDocumentStore.connect(url, logger);
       try {
@@ -381,21 +395,24 @@ async function main() {
         await client.close();
       }
     } else log('SKIPPED: projections into FerretDB (MONGODB_URL is not set)');
-    if (process.env.KAFKA_BROKERS) results.kafka = await kafkaConsumers(seeded, process.env.KAFKA_BROKERS);
+    if (!PHASES.has('kafka')) log('skipped: consumers on Kafka (not in BENCH_PHASES)');
+    else if (process.env.KAFKA_BROKERS) results.kafka = await kafkaConsumers(seeded, process.env.KAFKA_BROKERS);
     else log('SKIPPED: consumers on Kafka (KAFKA_BROKERS is not set)');
-    const gateway = await throughGateway(seeded);
+    const gateway = PHASES.has('gateway') ? await throughGateway(seeded) : undefined;
     const row = (name: string, l: Latency) => `  ${name.padEnd(44)} p50 ${fmt(l.p50)} ms  p99 ${fmt(l.p99)} ms  (${l.n} requests)`;
     console.log('\nnpm run bench:recommendations');
     console.log(`seeded: ${PRODUCTS} products, ${INTERACTIONS} interactions asked, ${seeded.interactions} recorded (counted views + purchases), ${seeded.head} log events`);
     for (const [name, r] of Object.entries(results)) console.log(`  ${name}: ${JSON.stringify(r)}`);
-    console.log(`through the gateway (embedded system process, ${CONCURRENCY} in flight):`);
-    console.log(row('recommendations(first: 5), cold', gateway.coldRecs));
-    console.log(row('plain product, cold', gateway.coldPlain));
-    console.log(row(`recommendations(first: 5), warm (${ROUNDS} rounds)`, gateway.warmRecs));
-    console.log(row(`plain product, warm (${ROUNDS} rounds)`, gateway.warmPlain));
-    console.log(`  ratio cold p50 ${fmt(gateway.coldRecs.p50 / gateway.coldPlain.p50)}x, p99 ${fmt(gateway.coldRecs.p99 / gateway.coldPlain.p99)}x; warm p50 ${fmt(gateway.warmRecs.p50 / gateway.warmPlain.p50)}x (target <= 1.5x), p99 ${fmt(gateway.warmRecs.p99 / gateway.warmPlain.p99)}x`);
-    const embedded = results.embedded as { interactionsPerSecond: number };
-    console.log(`  projection embedded ${fmt(embedded.interactionsPerSecond, 0)} interactions/s (target >= 5,000)`);
+    if (gateway) {
+      console.log(`through the gateway (embedded system process, ${CONCURRENCY} in flight):`);
+      console.log(row('recommendations(first: 5), cold', gateway.coldRecs));
+      console.log(row('plain product, cold', gateway.coldPlain));
+      console.log(row(`recommendations(first: 5), warm (${ROUNDS} rounds)`, gateway.warmRecs));
+      console.log(row(`plain product, warm (${ROUNDS} rounds)`, gateway.warmPlain));
+      console.log(`  ratio cold p50 ${fmt(gateway.coldRecs.p50 / gateway.coldPlain.p50)}x, p99 ${fmt(gateway.coldRecs.p99 / gateway.coldPlain.p99)}x; warm p50 ${fmt(gateway.warmRecs.p50 / gateway.warmPlain.p50)}x (target <= 1.5x), p99 ${fmt(gateway.warmRecs.p99 / gateway.warmPlain.p99)}x`);
+    }
+    const embedded = results.embedded as { interactionsPerSecond: number } | undefined;
+    if (embedded) console.log(`  projection embedded ${fmt(embedded.interactionsPerSecond, 0)} interactions/s (target >= 5,000)`);
   } finally {
     rmSync(seeded.dataDir, { recursive: true, force: true });
   }

@@ -101,14 +101,29 @@ export class RecommendationQueries {
     return { ids: rankTrending(page.items, limit, facts), facts };
   }
 
+  /**
+   * Trending ids to fill a list up with, through the trending answers' cache (one scan of the
+   * trending read model per category and `limit` every few seconds, however many lists need it),
+   * with the current facts of those products (the ranking checks their availability again).
+   */
+  private async fill(limit: number, category: string | null): Promise<{ ids: string[]; facts: Map<string, ProductFacts> }> {
+    const ids = await this.trending(Math.min(limit, 50), category);
+    return { ids, facts: await this.facts(ids) };
+  }
+
   /** Bought together with `productId` (see ranking.ts), filled up from trending in its category. */
   boughtTogether(productId: string, first: number): Promise<string[]> {
     return this.cached('bought_together', `recommendations:product:${productId}:${first}`, [...READ_TAGS, productRecsTag(productId)], TTL_SECONDS.boughtTogether, async () => {
       const [seed, own] = await Promise.all([this.coPurchases([productId]), this.facts([productId])]);
       const candidates = candidatesOf(seed.get(productId));
-      // Enough trending ones to fill every place even if the best of them are excluded.
-      const [neighbours, facts, trending] = await Promise.all([this.coPurchases(candidates), this.facts(candidates), this.trendingCandidates(2 * first + 1, own.get(productId)?.category ?? null)]);
-      return rankBoughtTogether(productId, first, { coPurchases: new Map([...seed, ...neighbours]), facts: new Map([...trending.facts, ...facts]), trending: trending.ids });
+      const [neighbours, facts] = await Promise.all([this.coPurchases(candidates), this.facts(candidates)]);
+      const input = { coPurchases: new Map([...seed, ...neighbours]), facts, trending: [] as string[] };
+      const ranked = rankBoughtTogether(productId, first, input);
+      if (ranked.length >= first) return ranked;
+      // Too little purchase data: trending in the same category fills up (enough of them even if
+      // the best are excluded: itself, and those already chosen).
+      const trending = await this.fill(2 * first + 1, own.get(productId)?.category ?? null);
+      return rankBoughtTogether(productId, first, { ...input, facts: new Map([...trending.facts, ...facts]), trending: trending.ids });
     });
   }
 
@@ -116,11 +131,15 @@ export class RecommendationQueries {
   forUser(userId: string, first: number): Promise<string[]> {
     return this.cached('for_user', `recommendations:user:${userId}:${first}`, [...READ_TAGS, userRecsTag(userId)], TTL_SECONDS.forUser, async () => {
       const history = await this.documents.collection<UserHistoryDoc>(USER_HISTORY).get(userId);
-      const bought = Object.keys(history?.bought ?? {}).length;
       const seeds = await this.coPurchases(seedsOf(history).map((s) => s.id));
       const candidates = [...new Set([...seeds.values()].flatMap((doc) => candidatesOf(doc)))];
-      const [neighbours, facts, trending] = await Promise.all([this.coPurchases(candidates.filter((id) => !seeds.has(id))), this.facts(candidates), this.trendingCandidates(Math.min(first + bought + 1, 500), null)]);
-      return rankForUser(history, first, { coPurchases: new Map([...seeds, ...neighbours]), facts: new Map([...trending.facts, ...facts]), trending: trending.ids });
+      const [neighbours, facts] = await Promise.all([this.coPurchases(candidates.filter((id) => !seeds.has(id))), this.facts(candidates)]);
+      const input = { coPurchases: new Map([...seeds, ...neighbours]), facts, trending: [] as string[] };
+      const ranked = rankForUser(history, first, input);
+      if (ranked.length >= first) return ranked;
+      const bought = Object.keys(history?.bought ?? {}).length;
+      const trending = await this.fill(first + bought + 1, null);
+      return rankForUser(history, first, { ...input, facts: new Map([...trending.facts, ...facts]), trending: trending.ids });
     });
   }
 
