@@ -17,6 +17,7 @@ import { eventually } from '../platform/testing/eventually.js';
 import { graphql, signUp } from '../platform/testing/graphql-client.js';
 import { withAllServers } from '../platform/testing/servers.js';
 import { testSystemConfig } from '../platform/testing/test-config.js';
+import { productFactsStream } from '../subgraphs/recommendation/events.js';
 
 // Recommendations through the gateway, as a storefront asks for them: federated with the product
 // subgraph (one `_entities` batch per level), authorised, validated, and fed by real orders.
@@ -241,10 +242,15 @@ function recommendationSuite(mode: string, servers: Record<string, string> | und
       expect(before.data!.product.recommendations.map((p) => p.id)).toContain(ids.D);
       const r = await call<{ discontinueProduct: { userErrors: unknown[] } }>('mutation($id: ID!) { discontinueProduct(id: $id) { userErrors { code } } }', { id: ids.D }, seller.headers);
       expect(r.data!.discontinueProduct.userErrors).toEqual([]);
-      await eventually(async () => {
-        const after = await call<{ product: { recommendations: { id: string }[] } }>(BOUGHT_TOGETHER, { id: ids.A, first: 3 });
-        expect(after.data!.product.recommendations.map((p) => p.id)).not.toContain(ids.D);
+      // Once the facts event is projected, the very next answer leaves D out (the warm entry is gone).
+      const discontinued = await eventually(async () => {
+        const last = (await system.infrastructure.events.readStream(productFactsStream(ids.D!))).at(-1);
+        expect(last?.data).toMatchObject({ status: 'DISCONTINUED' });
+        return last!;
       }, 30_000);
+      await system.projectors.find((p) => p.name === 'recommendation-product-facts')!.waitFor(discontinued.position, 30_000);
+      const after = await call<{ product: { recommendations: { id: string }[] } }>(BOUGHT_TOGETHER, { id: ids.A, first: 3 });
+      expect(after.data!.product.recommendations.map((p) => p.id)).not.toContain(ids.D);
       const answer = async () => (await call<{ product: { recommendations: { id: string }[] } }>(BOUGHT_TOGETHER, { id: ids.A, first: 5 })).data!.product.recommendations.map((p) => p.id);
       const live = await answer();
       expect(live.slice(0, 2)).toEqual([ids.B, ids.C]);

@@ -25,6 +25,7 @@ import { ORDER_TOPIC } from '../order/public-events.js';
 import { startSaga } from '../order/saga-harness.js';
 import { PRODUCT_TOPIC } from '../product/public-events.js';
 import { PRODUCT_FACTS_GROUP, PURCHASES_GROUP } from './consumers.js';
+import { productFactsStream } from './events.js';
 import { recommendationProjections } from './read-model/projections.js';
 import { CO_PURCHASES, PRODUCT_FACTS, USER_HISTORY, type CoPurchaseDoc, type ProductFactsDoc, type UserHistoryDoc } from './read-model/read-model.js';
 import { startRecommendationConsumers } from './server.js';
@@ -136,9 +137,16 @@ function recommendationSuite(name: string, openBus: (observer: BusObserver) => P
         expect(forViewer).not.toContain(ids.a);
         expect(forViewer).not.toContain(ids.b);
 
-        // Discontinuing B reaches the cached answer once its event is projected.
+        // Discontinuing B: once its facts event is projected, the cached answer (computed above) is gone.
+        expect(await service.boughtTogether(ids.a, 3)).toContain(ids.b);
         await saga.products.discontinue(ids.b, seller);
-        await eventually(async () => expect(await service.boughtTogether(ids.a, 3)).not.toContain(ids.b), 60_000);
+        const discontinued = await eventually(async () => {
+          const last = (await events.readStream(productFactsStream(ids.b))).at(-1);
+          expect(last?.data).toMatchObject({ status: 'DISCONTINUED' });
+          return last!;
+        }, 60_000);
+        await projectors.find((p) => p.name === 'recommendation-product-facts')!.waitFor(discontinued.position, 60_000);
+        expect(await service.boughtTogether(ids.a, 3)).not.toContain(ids.b);
         expect((await service.boughtTogether(ids.a, 3))[0]).toBe(ids.c);
 
         // Every integration message delivered again: nothing is appended, nothing changes.
