@@ -27,9 +27,9 @@ RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error \
 COPY --from=build /app/dist ./dist
 USER node
 # gateway, product subgraph, projector
-EXPOSE 4000 4001 4002 4003 4010
+EXPOSE 4000 4001 4002 4003 4004 4010
 # Default: the gateway (needs PRODUCT_SUBGRAPH_URL). Compose overrides this per service:
-#   node dist/subgraphs/product/index.js | node dist/projections/index.js
+#   node dist/subgraphs/product/index.js | node dist/subgraphs/recommendation/index.js | node dist/projections/index.js
 # The gateway's old space is capped: left alone, V8 lets it grow to 260-280 MB under load although
 # what it holds stays far below (the response cache is bounded at GATEWAY_RESPONSE_CACHE_MB, 64).
 # With the cap, peak RSS under the bench's load stays near 160 MB at the same CPU per request.

@@ -27,6 +27,10 @@ const config: CodegenConfig = {
       OrderItem: '../decider.js#OrderItemState',
       User: '../read-model/read-model.js#UserRef',
     }),
+    ...subgraph('recommendation', 'RecommendationContext', {
+      Product: '../read-model/read-model.js#ProductRef',
+      User: '../read-model/read-model.js#UserRef',
+    }),
   },
 };
 export default config;

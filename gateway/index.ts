@@ -41,8 +41,10 @@ async function invalidationFeed(config: Config, logger: Logger): Promise<RedisPu
 
 /** The gateway as its own process: subgraph URLs come from the configuration. */
 runProcess('gateway', async (config, logger) => {
-  const { product, order, user } = config.subgraphUrls;
-  if (!product || !order || !user) throw new ConfigError('PRODUCT_SUBGRAPH_URL, ORDER_SUBGRAPH_URL and USER_SUBGRAPH_URL are required when the gateway runs on its own');
+  const { product, order, user, recommendation } = config.subgraphUrls;
+  if (!product || !order || !user || !recommendation) {
+    throw new ConfigError('PRODUCT_SUBGRAPH_URL, ORDER_SUBGRAPH_URL, USER_SUBGRAPH_URL and RECOMMENDATION_SUBGRAPH_URL are required when the gateway runs on its own');
+  }
   const rateLimiting = await openRateLimiter(config, logger);
   const feed = await invalidationFeed(config, logger);
   const gateway = await startGateway(
@@ -51,6 +53,7 @@ runProcess('gateway', async (config, logger) => {
         { name: 'product', url: product },
         { name: 'order', url: order },
         { name: 'user', url: user },
+        { name: 'recommendation', url: recommendation },
       ],
       logger,
       metrics: createMetrics(serviceRegistry('gateway')),

@@ -11,6 +11,7 @@ runProcess('storefront', async (config, logger) => {
     `  product subgraph:             ${system.productUrl}`,
     `  order subgraph:               ${system.orderUrl}`,
     `  user subgraph:                ${system.userUrl}`,
+    `  recommendation subgraph:      ${system.recommendationUrl}`,
     `  metrics:                      /metrics on each of them, and ${system.projectorUrl}/metrics (projector)`,
     ...Object.entries(system.infrastructure.describe).map(([port, adapter]) => `  ${`${port}:`.padEnd(30)}${adapter}`),
     '  Ctrl-C stops everything.',

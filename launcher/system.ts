@@ -13,13 +13,15 @@ import { startUserSubgraph, userSubgraphDeps } from '../subgraphs/user/server.js
 import { authKeys } from '../platform/auth/secrets.js';
 import { SimulatedPaymentProvider } from '../subgraphs/order/payments.js';
 import { startOrderSubgraph } from '../subgraphs/order/server.js';
-import { GATEWAY_FEEDS, PUBLIC_CONTRACTS, READ_MODELS, readModelChecks } from '../projections/registry.js';
+import { GATEWAY_FEEDS, PUBLIC_CONTRACTS, readModelChecks, readModels } from '../projections/registry.js';
+import { startRecommendationSubgraph } from '../subgraphs/recommendation/server.js';
 
 export interface RunningSystem {
   gatewayUrl: string;
   productUrl: string;
   orderUrl: string;
   userUrl: string;
+  recommendationUrl: string;
   projectorUrl: string;
   infrastructure: Infrastructure;
   projectors: Projector[];
@@ -75,8 +77,11 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     const order = await startOrderSubgraph({ ...sliceDeps('order'), payments: new SimulatedPaymentProvider(), timeouts: config.orderTimeouts }, listenOn(config.ports.order));
     stops.push(['order subgraph', () => order.close()]);
 
+    const recommendation = await startRecommendationSubgraph(sliceDeps('recommendation'), listenOn(config.ports.recommendation));
+    stops.push(['recommendation subgraph', () => recommendation.close()]);
+
     const projectorLogger = logger.child({ service: 'projector' });
-    const projectors = [...READ_MODELS, ...GATEWAY_FEEDS, relayProjection(infrastructure.bus, PUBLIC_CONTRACTS)].map((p) => new Projector(p, { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger }, config.projections));
+    const projectors = [...readModels(config.recommendations), ...GATEWAY_FEEDS, relayProjection(infrastructure.bus, PUBLIC_CONTRACTS)].map((p) => new Projector(p, { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger }, config.projections));
     for (const projector of projectors) {
       await projector.start();
       stops.push([`projector ${projector.name}`, () => projector.stop()]);
@@ -96,6 +101,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
           { name: 'product', url: product.url },
           { name: 'order', url: order.url },
           { name: 'user', url: user.url },
+          { name: 'recommendation', url: recommendation.url },
         ],
         logger: logger.child({ service: 'gateway' }),
         metrics: createMetrics(serviceRegistry('gateway')),
@@ -117,6 +123,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
       productUrl: product.url,
       orderUrl: order.url,
       userUrl: user.url,
+      recommendationUrl: recommendation.url,
       projectorUrl: `http://${config.host}:${projectorHttp.port}`,
       infrastructure,
       projectors,

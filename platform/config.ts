@@ -16,6 +16,7 @@ const schema = z.object({
   PRODUCT_PORT: port(4001),
   ORDER_PORT: port(4002),
   USER_PORT: port(4003),
+  RECOMMENDATION_PORT: port(4004),
   PROJECTOR_PORT: port(4010),
   DATA_DIR: z.string().default('.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -24,6 +25,8 @@ const schema = z.object({
   PRODUCT_SUBGRAPH_URL: optionalUrl,
   ORDER_SUBGRAPH_URL: optionalUrl,
   USER_SUBGRAPH_URL: optionalUrl,
+  RECOMMENDATION_SUBGRAPH_URL: optionalUrl,
+  RECOMMENDATION_TRENDING_HALF_LIFE_HOURS: z.coerce.number().positive().max(24 * 365).default(24),
   JWT_SECRET: optionalUrl.refine((v) => v === undefined || v.length >= 32, 'at least 32 characters'),
   INTERNAL_SECRET: optionalUrl.refine((v) => v === undefined || v.length >= 32, 'at least 32 characters'),
   JWT_ISSUER: z.string().default('storefront'),
@@ -67,7 +70,7 @@ const schema = z.object({
 export interface Config {
   production: boolean;
   host: string;
-  ports: { gateway: number; product: number; order: number; user: number; projector: number };
+  ports: { gateway: number; product: number; order: number; user: number; recommendation: number; projector: number };
   dataDir: string;
   logLevel: string;
   seedDemoData: boolean;
@@ -75,7 +78,13 @@ export interface Config {
   /** Bearer token for admin endpoints (projection rebuild); required for them in production. */
   adminToken: string | undefined;
   /** Where the gateway finds subgraphs when they run as separate processes. */
-  subgraphUrls: { product: string | undefined; order: string | undefined; user: string | undefined };
+  subgraphUrls: { product: string | undefined; order: string | undefined; user: string | undefined; recommendation: string | undefined };
+  /**
+   * Trending scores halve every `trendingHalfLifeHours` (RECOMMENDATION_TRENDING_HALF_LIFE_HOURS,
+   * default 24). The trending read model is built with it: after a change, rebuild it
+   * (`npm run replay -- recommendation-trending`).
+   */
+  recommendations: { trendingHalfLifeHours: number };
   auth: {
     /** Unset: production refuses to start; development uses a generated key kept in DATA_DIR. */
     jwtSecret: string | undefined;
@@ -153,14 +162,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     production: e.NODE_ENV === 'production',
     host: e.HOST,
-    ports: { gateway: e.PORT, product: e.PRODUCT_PORT, order: e.ORDER_PORT, user: e.USER_PORT, projector: e.PROJECTOR_PORT },
+    ports: { gateway: e.PORT, product: e.PRODUCT_PORT, order: e.ORDER_PORT, user: e.USER_PORT, recommendation: e.RECOMMENDATION_PORT, projector: e.PROJECTOR_PORT },
     dataDir: resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
     seedDemoData: e.SEED_DEMO_DATA === 'true',
     eventStoreFsync: e.EVENTSTORE_FSYNC === 'true',
     adminToken: e.ADMIN_TOKEN,
     namespace: e.NAMESPACE,
-    subgraphUrls: { product: e.PRODUCT_SUBGRAPH_URL, order: e.ORDER_SUBGRAPH_URL, user: e.USER_SUBGRAPH_URL },
+    subgraphUrls: { product: e.PRODUCT_SUBGRAPH_URL, order: e.ORDER_SUBGRAPH_URL, user: e.USER_SUBGRAPH_URL, recommendation: e.RECOMMENDATION_SUBGRAPH_URL },
+    recommendations: { trendingHalfLifeHours: e.RECOMMENDATION_TRENDING_HALF_LIFE_HOURS },
     auth: {
       jwtSecret: e.JWT_SECRET,
       internalSecret: e.INTERNAL_SECRET,

@@ -1,7 +1,7 @@
 import { openInfrastructure } from '../platform/infrastructure.js';
 import { createMetrics, serviceRegistry } from '../platform/metrics/metrics.js';
 import { runProcess } from '../platform/process.js';
-import { GATEWAY_FEEDS, PUBLIC_CONTRACTS, READ_MODELS } from './registry.js';
+import { GATEWAY_FEEDS, PUBLIC_CONTRACTS, readModels } from './registry.js';
 import { Projector } from './projector.js';
 import { relayProjection } from './relay.js';
 import { startProjectorHttp } from './server.js';
@@ -10,7 +10,7 @@ import { startProjectorHttp } from './server.js';
 runProcess('projector', async (config, logger) => {
   const metrics = createMetrics(serviceRegistry('projector'));
   const infrastructure = await openInfrastructure(config, logger, { metrics });
-  const projectors = [...READ_MODELS, ...GATEWAY_FEEDS, relayProjection(infrastructure.bus, PUBLIC_CONTRACTS)].map((projection) => new Projector(projection, { ...infrastructure, metrics, logger }, config.projections));
+  const projectors = [...readModels(config.recommendations), ...GATEWAY_FEEDS, relayProjection(infrastructure.bus, PUBLIC_CONTRACTS)].map((projection) => new Projector(projection, { ...infrastructure, metrics, logger }, config.projections));
   for (const p of projectors) await p.start();
   const http = await startProjectorHttp(
     { projectors, metrics, logger, production: config.production, readiness: infrastructure.readiness, ...(config.adminToken && { adminToken: config.adminToken }) },

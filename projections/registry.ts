@@ -3,14 +3,23 @@ import { ordersProjection } from '../subgraphs/order/read-model/projection.js';
 import { catalogProjection } from '../subgraphs/product/catalog/projection.js';
 import { productPublicEvents } from '../subgraphs/product/public-events.js';
 import { userProfilesFeed } from '../subgraphs/user/profile-feed.js';
+import { recommendationProjections } from '../subgraphs/recommendation/read-model/projections.js';
 import type { DocumentStore } from '../platform/documents/document-store.js';
 import type { EventStore } from '../platform/event-store/event-store.js';
 import { readModelReadiness } from './lag.js';
 import type { Projection } from './projection.js';
 import type { PublicContract } from './relay.js';
 
-/** Every read model the projector maintains (and the replay CLI can rebuild). */
-export const READ_MODELS: readonly Projection[] = [catalogProjection, ordersProjection];
+/**
+ * Every read model the projector maintains (and the replay CLI can rebuild), as configured (the
+ * trending half-life of the recommendation read models).
+ */
+export function readModels(options: { trendingHalfLifeHours?: number } = {}): Projection[] {
+  return [catalogProjection, ordersProjection, ...recommendationProjections(options.trendingHalfLifeHours)];
+}
+
+/** The read models with the default configuration (tests, digests). */
+export const READ_MODELS: readonly Projection[] = readModels();
 
 /** Projections whose only consumer is the gateway's response cache (their announcements); no service reads them. */
 export const GATEWAY_FEEDS: readonly Projection[] = [userProfilesFeed];
@@ -19,7 +28,7 @@ export const GATEWAY_FEEDS: readonly Projection[] = [userProfilesFeed];
 export const PUBLIC_CONTRACTS: readonly PublicContract[] = [productPublicEvents, orderPublicEvents];
 
 /** The read models each query service reads (its readiness follows their lag). */
-const READ_BY: Readonly<Record<string, readonly Projection[]>> = { product: [catalogProjection], order: [ordersProjection] };
+const READ_BY: Readonly<Record<string, readonly Projection[]>> = { product: [catalogProjection], order: [ordersProjection], recommendation: recommendationProjections() };
 
 /**
  * Readiness checks of the read models a service reads: each fails, naming the read model and its

@@ -102,6 +102,7 @@ describe('logs hold no password, token or key', () => {
         PRODUCT_PORT: '0',
         ORDER_PORT: '0',
         USER_PORT: '0',
+        RECOMMENDATION_PORT: '0',
         PROJECTOR_PORT: '0',
         LOG_LEVEL: 'debug',
         SEED_DEMO_DATA: 'false',

@@ -191,6 +191,19 @@ export function createMetrics(registry: Registry) {
       buckets: latency,
       registers,
     }),
+    recommendationQueryDuration: new Histogram({
+      name: 'storefront_recommendation_query_duration_seconds',
+      help: 'Recommendation queries (bought together, for a user, trending) in the recommendation subgraph, by query and whether the cache answered',
+      labelNames: ['query', 'cache'],
+      buckets: latency,
+      registers,
+    }),
+    recommendationInteractions: new Counter({
+      name: 'storefront_recommendation_interactions_total',
+      help: 'Interactions the recommendation service handled, by kind (view, view_flood: not counted, purchase, purchase_withdrawn, product_facts) and whether an event was recorded',
+      labelNames: ['kind', 'recorded'],
+      registers,
+    }),
     paymentAttempts: new Counter({
       name: 'storefront_payment_attempts_total',
       help: 'Calls to the payment provider by outcome (paid, declined, transient, refunded, reconciled)',

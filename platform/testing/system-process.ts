@@ -62,9 +62,9 @@ const SERVER_VARIABLES = ['EVENTSTORE_URL', 'MONGODB_URL', 'REDIS_URL', 'KAFKA_B
 export async function startSystemProcess(env: Record<string, string> = {}, options: SystemProcessOptions = {}): Promise<SystemProcess> {
   const ownDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'storefront-bench-'));
-  const [gateway, product, order, user, projector] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [gateway, product, order, user, recommendation, projector] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'launcher/embedded.ts'], {
-    env: { ...withoutServers(process.env), PORT: String(gateway), PRODUCT_PORT: String(product), ORDER_PORT: String(order), USER_PORT: String(user), PROJECTOR_PORT: String(projector), PASSWORD_HASH_COST: '10', JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
+    env: { ...withoutServers(process.env), PORT: String(gateway), PRODUCT_PORT: String(product), ORDER_PORT: String(order), USER_PORT: String(user), RECOMMENDATION_PORT: String(recommendation), PROJECTOR_PORT: String(projector), PASSWORD_HASH_COST: '10', JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
