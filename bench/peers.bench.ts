@@ -14,9 +14,8 @@
  *    defaults (in-flight deduplication on) and with deduplication off.
  * Each gateway runs in its own process; the subgraphs in another (`npm start`'s launcher, its own
  * gateway unused); the load (autocannon, or the order driver below) from this one.
- * Workloads: the catalog (one subgraph), the catalog with sellers (two), a product page (product
- * and seller, a different product on each request; recommendations join it when that subgraph
- * exists), a mutation (`restockProduct` as the products' seller, a different product on each
+ * Workloads: the catalog (one subgraph), the catalog with sellers (two), a product page (product,
+ * seller and recommendations: three subgraphs, a different product on each request), a mutation (`restockProduct` as the products' seller, a different product on each
  * request), and `placeOrder` to CONFIRMED (ORDER_CLIENTS customers' worth of clients each place an
  * order and poll `order(id) { status }` every 20 ms until CONFIRMED, then place the next).
  * Authenticated workloads send the project's gateway a JWT; the peers, which verify no token here,
@@ -51,7 +50,7 @@ const OUT = join(ROOT, '.run', 'bench');
 
 const CATALOG = '{ products(first: 20) { edges { node { id name price { amount currency } stock } } } }';
 const CATALOG_SELLER = '{ products(first: 20) { edges { node { id name price { amount currency } stock seller { id name } } } } }';
-const PRODUCT_PAGE = 'query Page($id: ID!) { product(id: $id) { id name description category price { amount currency } stock seller { id name } } }';
+const PRODUCT_PAGE = 'query Page($id: ID!) { product(id: $id) { id name description category price { amount currency } stock seller { id name } recommendations(first: 5) { id name price { amount currency } } } }';
 const RESTOCK = 'mutation Restock($id: ID!) { restockProduct(id: $id, quantity: 1) { product { id stock } userErrors { code message } } }';
 const PLACE = 'mutation Place($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id status } userErrors { code message } } }';
 const ORDER_STATUS = 'query Status($id: ID!) { order(id: $id) { status } }';
@@ -148,8 +147,9 @@ async function main(): Promise<void> {
       { name: 'product', url: system.productUrl },
       { name: 'order', url: system.orderUrl },
       { name: 'user', url: system.userUrl },
+      { name: 'recommendation', url: system.recommendationUrl },
     ];
-    const own = { NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: secret, RATE_LIMIT_PER_MINUTE: '1000000000', PRODUCT_SUBGRAPH_URL: system.productUrl, ORDER_SUBGRAPH_URL: system.orderUrl, USER_SUBGRAPH_URL: system.userUrl, ...redis };
+    const own = { NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: secret, RATE_LIMIT_PER_MINUTE: '1000000000', PRODUCT_SUBGRAPH_URL: system.productUrl, ORDER_SUBGRAPH_URL: system.orderUrl, USER_SUBGRAPH_URL: system.userUrl, RECOMMENDATION_SUBGRAPH_URL: system.recommendationUrl, ...redis };
     const projectGateway = () => ['--max-old-space-size=192', 'dist/gateway/index.js']; // as the Dockerfile's CMD and docker-compose run it
     gateways.push(await startGateway(redis ? 'project' : 'project (no Redis: response cache off)', 'project', true, projectGateway, own));
     if (redis) gateways.push(await startGateway('project, response cache off', 'project', true, projectGateway, { ...own, GATEWAY_RESPONSE_CACHE: 'false' }));
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
     const workloads: Workload[] = [
       { name: 'catalog (one subgraph)', caller: 'anonymous', body: () => JSON.stringify({ query: CATALOG }) },
       { name: 'catalog + seller (two subgraphs)', caller: 'anonymous', body: () => JSON.stringify({ query: CATALOG_SELLER }) },
-      { name: 'product page (product + seller, varying id)', caller: 'anonymous', body: (n) => JSON.stringify({ query: PRODUCT_PAGE, variables: { id: productAt(n) } }) },
+      { name: 'product page (product, seller, recommendations; varying id)', caller: 'anonymous', body: (n) => JSON.stringify({ query: PRODUCT_PAGE, variables: { id: productAt(n) } }) },
       { name: 'mutation restockProduct (seller)', caller: 'seller', body: (n) => JSON.stringify({ query: RESTOCK, variables: { id: productAt(n) } }) },
       { name: 'placeOrder to CONFIRMED (customer)', caller: 'customer', body: null },
     ];

@@ -22,6 +22,7 @@ export interface SystemProcess {
   productUrl: string;
   orderUrl: string;
   userUrl: string;
+  recommendationUrl: string;
   /** The projector's HTTP base (`/projections`, `/metrics`, `/health/*`). */
   projectorUrl: string;
   dataDir: string;
@@ -110,7 +111,7 @@ export async function startSystemProcess(env: Record<string, string> = {}, optio
     }
     await sleep(waitFor === 'projector' ? 20 : 200);
   }
-  return { gatewayUrl, productUrl: `http://127.0.0.1:${product}/graphql`, orderUrl: `http://127.0.0.1:${order}/graphql`, userUrl: `http://127.0.0.1:${user}/graphql`, projectorUrl, dataDir, child, stop, kill, stderr: () => stderr };
+  return { gatewayUrl, productUrl: `http://127.0.0.1:${product}/graphql`, orderUrl: `http://127.0.0.1:${order}/graphql`, userUrl: `http://127.0.0.1:${user}/graphql`, recommendationUrl: `http://127.0.0.1:${recommendation}/graphql`, projectorUrl, dataDir, child, stop, kill, stderr: () => stderr };
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
