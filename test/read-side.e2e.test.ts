@@ -50,6 +50,10 @@ describe('the read side through the gateway: positions, lag, health', () => {
     expect(status.map((s) => [s.name, s.policy])).toEqual([
       ['product-catalog', 'stop'],
       ['orders', 'stop'],
+      ['recommendation-product-facts', 'stop'],
+      ['recommendation-co-purchases', 'stop'],
+      ['recommendation-user-history', 'stop'],
+      ['recommendation-trending', 'stop'],
       ['user-profiles', 'stop'],
       ['integration-relay', 'park'],
     ]);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Bus, Consumer, DeliveredMessage } from '../../platform/bus/bus.js';
+import { isUuid } from '../../platform/ids.js';
 import { ORDER_TOPIC } from '../order/public-events.js';
 import { PRODUCT_TOPIC } from '../product/public-events.js';
 import type { ProductFacts } from './decider.js';
@@ -30,6 +31,9 @@ function parse<T>(schema: z.ZodType<T>, message: DeliveredMessage): T {
   return parsed.data;
 }
 
+/** Product ids as read models key them (UUIDs: they become field names of co-purchase documents); anything else names no product. */
+const productIdsOf = (items: readonly { productId: string }[]) => items.map((i) => i.productId).filter(isUuid);
+
 function causationOf(message: DeliveredMessage): Causation {
   return { messageId: message.id, ...(message.headers?.['x-correlation-id'] && { correlationId: message.headers['x-correlation-id'] }) };
 }
@@ -49,12 +53,12 @@ export function startPurchaseConsumer(bus: Bus, service: RecommendationService, 
       switch (message.type) {
         case 'OrderPlaced.v1': {
           const v = parse(placed, message);
-          await service.purchase({ type: 'NotePlacement', orderId: v.orderId, customerId: v.customerId, productIds: v.items.map((i) => i.productId), at: occurredAt(message, v, clock) }, causation);
+          await service.purchase({ type: 'NotePlacement', orderId: v.orderId, customerId: v.customerId, productIds: productIdsOf(v.items), at: occurredAt(message, v, clock) }, causation);
           return;
         }
         case 'OrderPaid.v1': {
           const v = parse(paid, message);
-          await service.purchase({ type: 'RecordPurchase', orderId: v.orderId, productIds: v.items.map((i) => i.productId), at: occurredAt(message, v, clock) }, causation);
+          await service.purchase({ type: 'RecordPurchase', orderId: v.orderId, productIds: productIdsOf(v.items), at: occurredAt(message, v, clock) }, causation);
           return;
         }
         case 'OrderCancelled.v1': {
