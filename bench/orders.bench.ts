@@ -21,8 +21,8 @@ import type { Client } from 'graphql-ws';
 import { graphql, signUp, wsClient } from '../platform/testing/graphql-client.js';
 import { fmt, percentile, startSystemProcess } from '../platform/testing/system-process.js';
 import type { Actor } from '../subgraphs/order/decider.js';
-import { ORDER_STATUS_CHANNEL, type OrderStatusNotification } from '../subgraphs/order/read-model/read-model.js';
 import { startSaga } from '../subgraphs/order/saga-harness.js';
+import { watchSettlements } from './lib/order-settlement.js';
 
 const logger = createLogger('bench', 'silent');
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 1000);
@@ -71,23 +71,7 @@ async function run(mode: string, bus: Bus): Promise<Result> {
     const products = await Promise.all(
       Array.from({ length: PRODUCTS }, (_, i) => saga.products.create({ sku: `B-${i}-${randomUUID().slice(0, 6)}`, name: `Bench ${i}`, category: 'bench', description: null, price: { amount: 100 + i, currency: 'EUR' }, initialStock: 1_000_000 }, seller)),
     );
-    const waiting = new Map<string, (status: string) => void>();
-    const early = new Map<string, string>();
-    const notifications = saga.pubsub.subscribe<OrderStatusNotification>(ORDER_STATUS_CHANNEL);
-    const listening = (async () => {
-      for await (const n of notifications) {
-        if (n.order.status === 'PENDING') continue;
-        const resolve = waiting.get(n.order._id);
-        if (resolve) resolve(n.order.status);
-        else early.set(n.order._id, n.order.status);
-      }
-    })();
-    const settled = (orderId: string) =>
-      new Promise<string>((resolve) => {
-        const already = early.get(orderId);
-        if (already) resolve(already);
-        else waiting.set(orderId, resolve);
-      });
+    const { settled, stop: stopListening } = watchSettlements(saga.pubsub);
 
     const lines = (n: number) => [
       { productId: products[n % PRODUCTS]!._id, quantity: 1 },
@@ -101,8 +85,7 @@ async function run(mode: string, bus: Bus): Promise<Result> {
         if (status !== 'CONFIRMED') throw new Error(`order ${order._id} ended ${status}`);
       });
     });
-    await notifications.return?.();
-    await listening;
+    await stopListening();
     return { mode, ...result };
   } finally {
     await saga.stop();

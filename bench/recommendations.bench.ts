@@ -51,12 +51,12 @@ import { Projector } from '../projections/projector.js';
 import { PUBLIC_CONTRACTS } from '../projections/registry.js';
 import { relayProjection } from '../projections/relay.js';
 import type { Actor } from '../subgraphs/order/decider.js';
-import { ORDER_STATUS_CHANNEL, type OrderStatusNotification } from '../subgraphs/order/read-model/read-model.js';
 import { startSaga } from '../subgraphs/order/saga-harness.js';
 import { PRODUCT_FACTS_GROUP, PURCHASES_GROUP } from '../subgraphs/recommendation/consumers.js';
 import { recommendationProjections } from '../subgraphs/recommendation/read-model/projections.js';
 import { startRecommendationConsumers } from '../subgraphs/recommendation/server.js';
 import { RecommendationService } from '../subgraphs/recommendation/service.js';
+import { watchSettlements } from './lib/order-settlement.js';
 
 const PRODUCTS = Number(process.env.BENCH_PRODUCTS ?? 10_000);
 const INTERACTIONS = Number(process.env.BENCH_INTERACTIONS ?? 200_000);
@@ -140,23 +140,7 @@ export async function seed(): Promise<Seeded> {
     }
 
     // Orders settle through the saga; the orders projection's notifications say when.
-    const waiting = new Map<string, (status: string) => void>();
-    const early = new Map<string, string>();
-    const notifications = saga.pubsub.subscribe<OrderStatusNotification>(ORDER_STATUS_CHANNEL);
-    const listening = (async () => {
-      for await (const n of notifications) {
-        if (n.order.status === 'PENDING') continue;
-        const resolve = waiting.get(n.order._id);
-        if (resolve) resolve(n.order.status);
-        else early.set(n.order._id, n.order.status);
-      }
-    })();
-    const settled = (orderId: string) =>
-      new Promise<string>((resolve) => {
-        const already = early.get(orderId);
-        if (already) resolve(already);
-        else waiting.set(orderId, resolve);
-      });
+    const { settled, stop: stopListening } = watchSettlements(saga.pubsub);
     const orders = Math.round(INTERACTIONS * ORDER_SHARE);
     const views = INTERACTIONS - orders;
     const users: Actor[] = Array.from({ length: USERS }, () => ({ userId: randomUUID(), role: 'CUSTOMER' }));
@@ -181,8 +165,6 @@ export async function seed(): Promise<Seeded> {
           ordersLeft--;
           const order = await saga.orders.place({ items: basket() }, user);
           const status = await settled(order._id);
-          waiting.delete(order._id);
-          early.delete(order._id);
           if (status !== 'CONFIRMED') throw new Error(`order ${order._id} ended ${status}`);
           await saga.orders.pay(order._id, { token: 'tok_visa' }, user);
         } else {
@@ -193,8 +175,7 @@ export async function seed(): Promise<Seeded> {
       });
     } finally {
       clearInterval(progress);
-      await notifications.return?.();
-      await listening;
+      await stopListening();
     }
     const seconds = (Date.now() - interactionsStarted) / 1000;
     log(`seeded ${INTERACTIONS} interactions (${orders} paid orders, ${views} views) in ${fmt(seconds, 1)} s: ${fmt(INTERACTIONS / seconds, 0)}/s`);

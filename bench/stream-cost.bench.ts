@@ -26,12 +26,12 @@ import { FileEventStore } from '../platform/event-store/file-event-store.js';
 import { createLogger } from '../platform/logging.js';
 import { fmt, percentile } from '../platform/testing/system-process.js';
 import type { Actor } from '../subgraphs/order/decider.js';
-import { ORDER_STATUS_CHANNEL, type OrderStatusNotification } from '../subgraphs/order/read-model/read-model.js';
 import { startSaga, type Saga } from '../subgraphs/order/saga-harness.js';
 import { productDecider, reservationsOf, type InventoryCommand, type ProductState } from '../subgraphs/product/decider.js';
 import { productStream, type ProductEvent } from '../subgraphs/product/events.js';
 import { productIdForSku } from '../subgraphs/product/service.js';
 import { productSnapshots } from '../subgraphs/product/snapshot.js';
+import { watchSettlements } from './lib/order-settlement.js';
 
 const logger = createLogger('bench', 'silent');
 const SHORT_EVENTS = Number(process.env.BENCH_SHORT_EVENTS ?? 1_000);
@@ -94,27 +94,7 @@ async function startSystem(name: string, dir: string, enabled: boolean): Promise
   // The relay publishes the prepared history once; let every consumer work through it first.
   await saga.relay.waitFor(await events.headPosition(), 600_000);
   while (bus.backlog > 0) await new Promise((r) => setTimeout(r, 50));
-  const waiting = new Map<string, (status: string) => void>();
-  const early = new Map<string, string>();
-  const notifications = saga.pubsub.subscribe<OrderStatusNotification>(ORDER_STATUS_CHANNEL);
-  const listening = (async () => {
-    for await (const n of notifications) {
-      if (n.order.status === 'PENDING') continue;
-      const resolve = waiting.get(n.order._id);
-      if (resolve) resolve(n.order.status);
-      else early.set(n.order._id, n.order.status);
-    }
-  })();
-  const settled = (orderId: string) =>
-    new Promise<string>((resolve) => {
-      const already = early.get(orderId);
-      if (already) resolve(already);
-      else waiting.set(orderId, resolve);
-    });
-  const stopListening = async () => {
-    await notifications.return?.();
-    await listening;
-  };
+  const { settled, stop: stopListening } = watchSettlements(saga.pubsub);
   return { name, dir, events, bus, saga, settled, stopListening };
 }
 
