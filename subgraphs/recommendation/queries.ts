@@ -1,4 +1,5 @@
 import type { Cache } from '../../platform/cache/cache.js';
+import { TaggedReadAside } from '../../platform/cache/read-aside.js';
 import type { DocumentStore, Filter } from '../../platform/documents/document-store.js';
 import type { Logger } from '../../platform/logging.js';
 import type { Metrics } from '../../platform/metrics/metrics.js';
@@ -33,48 +34,21 @@ type Query = 'bought_together' | 'for_user' | 'trending';
  * invalidate by tag (read-model/read-model.ts lists the tags).
  */
 export class RecommendationQueries {
-  private lastCacheWarning = 0;
+  private readonly readAside: TaggedReadAside;
 
   constructor(
     private readonly documents: DocumentStore,
-    private readonly cache: Cache,
+    cache: Cache,
     private readonly metrics: Metrics,
-    private readonly logger: Logger,
-  ) {}
-
-  private cacheFailed(error: unknown): void {
-    this.metrics.cacheRequests.inc({ cache: CACHE, result: 'error' });
-    if (Date.now() - this.lastCacheWarning > 10_000) {
-      this.lastCacheWarning = Date.now();
-      this.logger.warn({ err: error }, 'cache unavailable; reading the recommendation read models directly');
-    }
+    logger: Logger,
+  ) {
+    this.readAside = new TaggedReadAside(cache, CACHE, metrics, logger);
   }
 
   private async cached(query: Query, key: string, tags: string[], ttlSeconds: number, load: () => Promise<string[]>): Promise<string[]> {
     const started = performance.now();
-    const done = (cache: 'hit' | 'miss') => this.metrics.recommendationQueryDuration.observe({ query, cache }, (performance.now() - started) / 1000);
-    let hit: Awaited<ReturnType<Cache['getTagged']>>;
-    try {
-      hit = await this.cache.getTagged(key, tags);
-    } catch (error) {
-      this.cacheFailed(error);
-      const value = await load();
-      done('miss');
-      return value;
-    }
-    if (hit.value !== undefined) {
-      this.metrics.cacheRequests.inc({ cache: CACHE, result: 'hit' });
-      done('hit');
-      return JSON.parse(hit.value) as string[];
-    }
-    this.metrics.cacheRequests.inc({ cache: CACHE, result: 'miss' });
-    const value = await load();
-    try {
-      await this.cache.setTagged(key, JSON.stringify(value), hit.stamp, ttlSeconds);
-    } catch (error) {
-      this.cacheFailed(error);
-    }
-    done('miss');
+    const { value, hit } = await this.readAside.get(key, tags, ttlSeconds, load);
+    this.metrics.recommendationQueryDuration.observe({ query, cache: hit ? 'hit' : 'miss' }, (performance.now() - started) / 1000);
     return value;
   }
 

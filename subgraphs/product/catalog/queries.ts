@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { badUserInput, pageSize } from '../../../platform/graphql/errors.js';
 import type { Cache } from '../../../platform/cache/cache.js';
+import { TaggedReadAside } from '../../../platform/cache/read-aside.js';
 import type { DocumentStore, Filter, Sort } from '../../../platform/documents/document-store.js';
 import type { Logger } from '../../../platform/logging.js';
 import type { Metrics } from '../../../platform/metrics/metrics.js';
@@ -66,22 +67,15 @@ export function toFilter(args: ProductFilterArgs | null | undefined): Filter {
  * rebuild's switch-over make them stale without a race (see the Cache port).
  */
 export class CatalogQueries {
-  private lastCacheWarning = 0;
+  private readonly readAside: TaggedReadAside;
 
   constructor(
     private readonly documents: DocumentStore,
-    private readonly cache: Cache,
-    private readonly metrics: Metrics,
-    private readonly logger: Logger,
-  ) {}
-
-  /** The cache is an optimisation: when it fails, queries go to the read model (and say so, at most every 10 s). */
-  private cacheFailed(error: unknown): void {
-    this.metrics.cacheRequests.inc({ cache: CATALOG, result: 'error' });
-    if (Date.now() - this.lastCacheWarning > 10_000) {
-      this.lastCacheWarning = Date.now();
-      this.logger.warn({ err: error }, 'cache unavailable; reading the read model directly');
-    }
+    cache: Cache,
+    metrics: Metrics,
+    logger: Logger,
+  ) {
+    this.readAside = new TaggedReadAside(cache, CATALOG, metrics, logger);
   }
 
   private get collection() {
@@ -89,25 +83,7 @@ export class CatalogQueries {
   }
 
   private async cached<T>(key: string, tags: string[], load: () => Promise<T>): Promise<T> {
-    let hit: Awaited<ReturnType<Cache['getTagged']>>;
-    try {
-      hit = await this.cache.getTagged(key, tags);
-    } catch (error) {
-      this.cacheFailed(error);
-      return load();
-    }
-    if (hit.value !== undefined) {
-      this.metrics.cacheRequests.inc({ cache: CATALOG, result: 'hit' });
-      return JSON.parse(hit.value) as T;
-    }
-    this.metrics.cacheRequests.inc({ cache: CATALOG, result: 'miss' });
-    const value = await load();
-    try {
-      await this.cache.setTagged(key, JSON.stringify(value ?? null), hit.stamp, TTL_SECONDS);
-    } catch (error) {
-      this.cacheFailed(error);
-    }
-    return value;
+    return (await this.readAside.get(key, tags, TTL_SECONDS, load)).value;
   }
 
   async product(id: string): Promise<ProductDoc | null> {
