@@ -5,7 +5,7 @@ import { composeSupergraph } from './compose.js';
 import { ResponseCachePlanner } from './response-cache-policy.js';
 
 const sdl = (name: string) => print(subgraphTypeDefs(new URL(`../subgraphs/${name}/schema.graphql`, import.meta.url)));
-const supergraph = composeSupergraph(['product', 'order', 'user'].map((name) => ({ name, url: `http://${name}`, sdl: sdl(name) })));
+const supergraph = composeSupergraph(['product', 'order', 'user', 'recommendation'].map((name) => ({ name, url: `http://${name}`, sdl: sdl(name) })));
 const planner = new ResponseCachePlanner(supergraph.apiSchema, supergraph.ownership);
 const tags = (query: string, data: unknown, variables: Record<string, unknown> = {}, operationName?: string) => planner.plan(query, operationName)?.tagsFor(variables, data)?.sort();
 
@@ -54,6 +54,36 @@ describe('which answers the gateway may cache, and their tags', () => {
     expect(planner.plan(document, 'Me')).toBeUndefined();
     expect(planner.plan(document, undefined)).toBeUndefined(); // which one? Apollo refuses it
     expect(tags(document, { product: { id: '1' } }, {}, 'One')).toEqual(['Product:1', 'read-model:product-catalog']);
+  });
+
+  it('tags bought-together recommendations per product they were asked of, and keeps them at most 30 s', () => {
+    const query = 'query($id: ID!) { product(id: $id) { recommendations(first: 5) { name price { amount } stock } } }';
+    const data = { product: { recommendations: [{ name: 'b', price: { amount: 1 }, stock: 2 }] } };
+    // The product was looked up by id: its answers are tagged with it though the answer does not show it.
+    expect(tags(query, data, { id: 'a' })).toEqual([
+      'Product:*',
+      'Product:a',
+      'field:Product.recommendations',
+      'field:Product.recommendations@a',
+      'read-model:product-catalog',
+      'read-model:recommendation-co-purchases',
+      'read-model:recommendation-product-facts',
+    ]);
+    expect(planner.plan(query, undefined)?.maxAgeMs).toBe(30_000);
+    // In a list: per product whose id the answer shows, else the tag any product's purchase invalidates.
+    const list = '{ products { edges { node { id recommendations { id } } } } }';
+    const page = { products: { edges: [{ node: { id: 'a', recommendations: [{ id: 'b' }] } }, { node: { id: 'c', recommendations: [] } }] } };
+    expect(tags(list, page)).toEqual(expect.arrayContaining(['field:Product.recommendations@a', 'field:Product.recommendations@c', 'Product:b', 'Product:list']));
+    expect(tags(list, page)).not.toContain('field:Product.recommendations@*');
+    expect(tags('{ products { edges { node { recommendations { id } } } } }', { products: { edges: [{ node: { recommendations: [] } }] } })).toContain('field:Product.recommendations@*');
+    expect(planner.plan('{ products { totalCount } }', undefined)?.maxAgeMs).toBeUndefined();
+  });
+
+  it('keeps trending lists at most 10 s, and never a user\'s recommendations', () => {
+    expect(tags('{ trendingProducts(first: 3) { id } }', { trendingProducts: [{ id: 'a' }] })).toEqual(['Product:a', 'field:Product.recommendations', 'read-model:product-catalog', 'read-model:recommendation-product-facts']);
+    expect(planner.plan('{ trendingProducts(first: 3) { id } }', undefined)?.maxAgeMs).toBe(10_000);
+    expect(planner.plan('{ me { recommendations { id } } }', undefined)).toBeUndefined();
+    expect(planner.plan('query($id: ID!) { user(id: $id) { recommendations { id } } }', undefined)).toBeUndefined();
   });
 
   it('does not tag an answer whose variables do not coerce', () => {

@@ -29,6 +29,8 @@ interface Entry {
   sources: readonly string[];
   /** The epoch the request that fetched it started in: valid while none of its tags is invalidated later. */
   epoch: number;
+  /** When it must no longer be served (Date.now() terms), if it ages out at all. */
+  expiresAt: number | undefined;
 }
 
 /** A cached answer, ready to send. */
@@ -45,6 +47,8 @@ export interface CachedAnswer {
  */
 export interface Ticket {
   readonly epoch: number;
+  /** When (Date.now()) the request began. */
+  readonly startedAt: number;
   readonly heard: Readonly<Record<string, number>>;
 }
 
@@ -65,7 +69,8 @@ export interface Ticket {
  * the cache forgets everything first. So does an interruption reported by pub/sub (messages may
  * have been lost) or a subscriber that fell behind. A gateway and a projector on different feeds
  * (another Redis, another NAMESPACE, no Redis) thus never serve from the cache, rather than serve
- * stale answers. No TTL: an answer stays until invalidated or evicted.
+ * stale answers. An answer stays until invalidated or evicted, or, for the few fields whose policy
+ * says so (inputs no projection announces), until its maximum age.
  */
 export class ResponseCache {
   private readonly entries: WeightedLru<string, Entry>;
@@ -133,7 +138,7 @@ export class ResponseCache {
 
   /** Taken before fetching an answer that may be kept. */
   begin(): Ticket {
-    return { epoch: this.epoch, heard: { ...this.heard } };
+    return { epoch: this.epoch, startedAt: Date.now(), heard: { ...this.heard } };
   }
 
   /** The answer kept under `key`, if it may be served; `countMiss: false` for a look that will be repeated. */
@@ -163,12 +168,14 @@ export class ResponseCache {
    * of its tags was invalidated after `ticket` was taken. Returns, kept or not, the answer's ETag
    * and the body to send: the answer stating, for each read model, at least the position heard
    * when the request began (undefined for errors or no data: send the answer as it is).
+   * `maxAgeMs`: it is served at most this long after the request began (default: until invalidated).
    */
-  store(ticket: Ticket, key: string, contentType: string, body: string, tagsOf: (data: unknown) => readonly string[] | undefined): { etag: string; body: string } | undefined {
+  store(ticket: Ticket, key: string, contentType: string, body: string, tagsOf: (data: unknown) => readonly string[] | undefined, maxAgeMs?: number): { etag: string; body: string } | undefined {
     const parsed = parseAnswer(body);
     if (!parsed) return undefined;
     const readModels = parsed.readModels && fresher(parsed.readModels, ticket.heard);
-    const entry: Entry = { contentType, tags: [], sources: [], epoch: ticket.epoch, data: parsed.data, etag: parsed.etag, extensions: parsed.extensions, readModels };
+    const expiresAt = maxAgeMs === undefined ? undefined : ticket.startedAt + maxAgeMs;
+    const entry: Entry = { contentType, tags: [], sources: [], epoch: ticket.epoch, expiresAt, data: parsed.data, etag: parsed.etag, extensions: parsed.extensions, readModels };
     const answer = { etag: entry.etag, body: render(entry, readModels) };
     const tags = tagsOf(parsed.value);
     if (!tags) return answer;
@@ -202,6 +209,7 @@ export class ResponseCache {
 
   private valid(entry: Entry): boolean {
     if (entry.epoch < this.floor) return false;
+    if (entry.expiresAt !== undefined && Date.now() >= entry.expiresAt) return false;
     for (const tag of entry.tags) if ((this.tagEpochs.get(tag) ?? 0) >= entry.epoch) return false;
     return true;
   }

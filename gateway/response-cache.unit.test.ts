@@ -63,6 +63,18 @@ describe('the gateway response cache', () => {
     expect(cache.get('other')).toBeDefined();
   });
 
+  it('serves an answer with a maximum age no longer than that after its request began', async () => {
+    const { cache } = await open();
+    const ticket = cache.begin();
+    await sleep(30);
+    cache.store(ticket, 'aging', CONTENT, answer(1), product('p1'), 80);
+    cache.store(cache.begin(), 'lasting', CONTENT, answer(2), product('p2'));
+    expect(cache.get('aging')).toBeDefined();
+    await sleep(60);
+    expect(cache.get('aging')).toBeUndefined();
+    expect(cache.get('lasting')).toBeDefined();
+  });
+
   it('does not keep an answer whose request began before one of its tags was invalidated (the read raced the change)', async () => {
     const { cache, pubsub, metrics } = await open();
     const ticket = cache.begin(); // the request starts, reads the old price ...

@@ -24,7 +24,7 @@ import { loadSupergraph, type SubgraphEndpoint } from './compose.js';
 import { SubscriptionForwarder } from './subscriptions.js';
 import type { PubSub } from '../platform/pubsub/pubsub.js';
 import { etagOf, ResponseCache, type ResponseCacheOptions, type Ticket } from './response-cache.js';
-import { RESPONSE_CACHE_POLICY, ResponseCachePlanner, type CachePlan, type ResponseCachePolicy } from './response-cache-policy.js';
+import { policyReadModels, RESPONSE_CACHE_POLICY, ResponseCachePlanner, type CachePlan, type ResponseCachePolicy } from './response-cache-policy.js';
 
 export interface GatewayContext {
   caller: CallerContext;
@@ -155,7 +155,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   let planner: ResponseCachePlanner | undefined;
   if (options.responseCache) {
     const { pubsub, policy, ...cacheOptions } = options.responseCache;
-    responseCache = new ResponseCache({ pubsub, metrics, logger }, { readModels: [...new Set(Object.values((policy ?? RESPONSE_CACHE_POLICY).entities).map((e) => e.readModel))], ...cacheOptions });
+    responseCache = new ResponseCache({ pubsub, metrics, logger }, { readModels: policyReadModels(policy ?? RESPONSE_CACHE_POLICY), ...cacheOptions });
     await responseCache.start();
     planner = new ResponseCachePlanner(supergraph.apiSchema, supergraph.ownership, policy);
   }
@@ -205,7 +205,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   };
   /** Offers a complete answer to the cache; says which headers and body it gets, and whether a 304 answers it instead. */
   const keep = (res: ServerResponse, cache: CacheUse, contentType: string, body: string): { headers: Record<string, string>; body: string; notModified: boolean } | undefined => {
-    const seen = responseCache?.store(cache.ticket, cache.key, contentType, body, (data) => cache.plan.tagsFor(cache.variables, data));
+    const seen = responseCache?.store(cache.ticket, cache.key, contentType, body, (data) => cache.plan.tagsFor(cache.variables, data), cache.plan.maxAgeMs);
     const etag = seen?.etag ?? etagOf(body);
     if (!etag) return undefined;
     return { headers: cacheHeaders(res, etag, cache.cacheControl, 'MISS'), body: seen?.body ?? body, notModified: matches(cache.ifNoneMatch, etag) };

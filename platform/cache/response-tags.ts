@@ -5,14 +5,20 @@
  *   - `anyTag(type)` when it contains such an object without its id (made stale by any change);
  *   - `listTag(type)` for every list of that type (stale when a change may alter which objects a
  *     list holds or their order: a creation, a change of a field lists filter or sort on);
- *   - `readModelTag(name)` for the read model it was read from (stale when a rebuild switches over).
+ *   - `readModelTag(name)` for the read model it was read from (stale when a rebuild switches over);
+ *   - for a field another read model answers on a cached type (`Product.recommendations`),
+ *     `fieldTag(field, parentId)` per object it was selected on (`fieldTag(field, '*')` when the
+ *     answer does not show the object's id) and `fieldTag(field)`, which every such answer carries.
  * A projection publishes, after writing its read model and invalidating the subgraphs' cache,
- * `entityTag` and `anyTag` of every object it changed, and `listTag` when the change may alter lists.
+ * `entityTag` and `anyTag` of every object it changed, and `listTag` when the change may alter lists;
+ * a projection behind a field publishes `fieldTag(field, id)` and `fieldTag(field, '*')` for the
+ * objects whose answers it changed, or `fieldTag(field)` when it may have changed all of them.
  */
 export const entityTag = (type: string, id: string) => `${type}:${id}`;
 export const anyTag = (type: string) => `${type}:*`;
 export const listTag = (type: string) => `${type}:list`;
 export const readModelTag = (readModel: string) => `read-model:${readModel}`;
+export const fieldTag = (field: string, parentId?: string) => (parentId === undefined ? `field:${field}` : `field:${field}@${parentId}`);
 
 /** The pub/sub channel the projector publishes response-cache invalidations on. */
 export const RESPONSE_INVALIDATIONS_CHANNEL = 'gateway.response-invalidations';

@@ -193,7 +193,7 @@ export function createMetrics(registry: Registry) {
     }),
     recommendationQueryDuration: new Histogram({
       name: 'storefront_recommendation_query_duration_seconds',
-      help: 'Recommendation queries (bought together, for a user, trending) in the recommendation subgraph, by query and whether the cache answered',
+      help: 'Recommendation queries (bought together, for a user, trending, and the catalog that fills lists up on a new store) in the recommendation subgraph, by query and whether the cache answered',
       labelNames: ['query', 'cache'],
       buckets: latency,
       registers,

@@ -20,13 +20,16 @@ import {
   type UserHistoryDoc,
 } from './read-model/read-model.js';
 
-/** How long answers are kept. Bought-together and per-user answers are invalidated by the projections; trending scores move with every view, so trending answers only live briefly. */
-export const TTL_SECONDS = { boughtTogether: 300, forUser: 300, trending: 10 } as const;
+/**
+ * How long answers are kept. Bought-together and per-user answers are invalidated by the projections; trending scores move with every view, so trending answers only live briefly; the catalog fill-up
+ * misses products created since (a new product changes no availability) for at most a minute.
+ */
+export const TTL_SECONDS = { boughtTogether: 300, forUser: 300, trending: 10, catalog: 60 } as const;
 
 const CACHE = 'recommendations';
 const READ_TAGS = [AVAILABILITY_TAG, collectionTag(CO_PURCHASES), collectionTag(PRODUCT_FACTS), collectionTag(TRENDING), collectionTag(USER_HISTORY)];
 
-type Query = 'bought_together' | 'for_user' | 'trending';
+type Query = 'bought_together' | 'for_user' | 'trending' | 'catalog';
 
 /**
  * The read side of recommendations: read models (by id wherever possible: FerretDB is quickest at
@@ -81,8 +84,23 @@ export class RecommendationQueries {
    * with the current facts of those products (the ranking checks their availability again).
    */
   private async fill(limit: number, category: string | null): Promise<{ ids: string[]; facts: Map<string, ProductFacts> }> {
-    const ids = await this.trending(Math.min(limit, 50), category);
+    const trending = await this.trending(Math.min(limit, 50), category);
+    // A new store (or category) has too little trending yet: available products of the catalog follow, by id.
+    const ids = trending.length >= limit ? trending : [...new Set([...trending, ...(await this.catalog(limit, category))])];
     return { ids, facts: await this.facts(ids) };
+  }
+
+  /**
+   * Available products (`category` or all) by id: the last resort to fill a list with when there
+   * are not enough interactions yet. Cached like trending answers (availability changes invalidate them).
+   */
+  private catalog(limit: number, category: string | null): Promise<string[]> {
+    const key = `recommendations:catalog:${category === null ? '*' : encodeURIComponent(category)}:${limit}`;
+    return this.cached('catalog', key, READ_TAGS, TTL_SECONDS.catalog, async () => {
+      const filter: Filter = { status: 'ACTIVE', inStock: true, ...(category !== null && { category }) };
+      const page = await this.documents.collection<ProductFactsDoc>(PRODUCT_FACTS).find({ filter, sort: [['_id', 1]], first: limit });
+      return page.items.map((d) => d._id);
+    });
   }
 
   /** Bought together with `productId` (see ranking.ts), filled up from trending in its category. */

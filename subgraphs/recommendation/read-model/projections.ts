@@ -1,4 +1,5 @@
 import type { RecordedEvent } from '../../../platform/event-store/event-store.js';
+import { fieldTag } from '../../../platform/cache/response-tags.js';
 import { assertNever } from '../../../platform/errors.js';
 import type { ApplyResult, Projection } from '../../../projections/projection.js';
 import { isAvailable } from '../decider.js';
@@ -22,6 +23,9 @@ import type { Collection, Doc } from '../../../platform/documents/document-store
 
 type PurchaseChange = PurchaseRecorded | PurchaseWithdrawn;
 
+/** The field whose answers the gateway may keep (gateway/response-cache-policy.ts): what changes them is announced to it. */
+const RECOMMENDATIONS_FIELD = 'Product.recommendations';
+
 const UNCHANGED: ApplyResult = { changed: false };
 
 /**
@@ -42,6 +46,7 @@ async function update<T extends Doc>(docs: Collection<T>, id: string, position: 
 export const productFactsProjection: Projection = {
   name: 'recommendation-product-facts',
   collections: [PRODUCT_FACTS],
+  feedsGateway: true,
   handles: (event) => event.type === 'ProductFactsRecorded',
   documents: (event) => [{ collection: PRODUCT_FACTS, id: (event.data as ProductFactsRecorded['data']).productId }],
   async apply(event: RecordedEvent, target) {
@@ -52,7 +57,7 @@ export const productFactsProjection: Projection = {
     // A product discontinued, sold out, back in stock or moved to another category changes which
     // answers may contain it: every cached answer goes (see the README on caching).
     const relevant = before !== undefined && (isAvailable(before) !== isAvailable(after) || before.category !== after.category);
-    return { changed: true, ...(relevant && { invalidateTags: [AVAILABILITY_TAG] }) };
+    return { changed: true, ...(relevant && { invalidateTags: [AVAILABILITY_TAG], responseTags: [fieldTag(RECOMMENDATIONS_FIELD)] }) };
   },
 };
 
@@ -64,6 +69,7 @@ function purchaseData(event: RecordedEvent): PurchaseChange['data'] {
 export const coPurchasesProjection: Projection = {
   name: 'recommendation-co-purchases',
   collections: [CO_PURCHASES],
+  feedsGateway: true,
   handles: (event) => event.type === 'PurchaseRecorded' || event.type === 'PurchaseWithdrawn',
   documents: (event) => purchaseData(event).productIds.map((id) => ({ collection: CO_PURCHASES, id })),
   async apply(event: RecordedEvent, target) {
@@ -84,7 +90,8 @@ export const coPurchasesProjection: Projection = {
       });
       changed ||= written !== undefined;
     }
-    return changed ? { changed, invalidateTags: productIds.map(productRecsTag) } : UNCHANGED;
+    if (!changed) return UNCHANGED;
+    return { changed, invalidateTags: productIds.map(productRecsTag), responseTags: [...productIds.map((id) => fieldTag(RECOMMENDATIONS_FIELD, id)), fieldTag(RECOMMENDATIONS_FIELD, '*')] };
   },
 };
 
