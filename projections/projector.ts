@@ -242,15 +242,21 @@ export class Projector {
       next = undefined;
       if (first.done || this.interrupted) return;
       const batch = [first.value];
-      while (batch.length < (this.options.maxBatch ?? 500)) {
-        const candidate = iterator.next();
-        const ready = await Promise.race([candidate, new Promise<'later'>((resolve) => setImmediate(() => resolve('later')))]);
-        if (ready === 'later') {
-          next = candidate;
-          break;
+      const maxBatch = this.options.maxBatch ?? 500;
+      // Catching up, what the store has at hand comes at once; else whatever arrives before the next turn of the event loop.
+      if (subscription.takeReady) {
+        batch.push(...subscription.takeReady(maxBatch - 1));
+      } else {
+        while (batch.length < maxBatch) {
+          const candidate = iterator.next();
+          const ready = await Promise.race([candidate, new Promise<'later'>((resolve) => setImmediate(() => resolve('later')))]);
+          if (ready === 'later') {
+            next = candidate;
+            break;
+          }
+          if (ready.done) break;
+          batch.push(ready.value);
         }
-        if (ready.done) break;
-        batch.push(ready.value);
       }
       const applied = await this.applyBatch(batch);
       let done = batch[batch.length - 1]!.position;

@@ -163,6 +163,30 @@ export function eventStoreContract(name: string, open: () => Promise<EventStore>
       expect(all[0]!.position).toBeGreaterThan(before);
     });
 
+    it('hands out the events at hand at once, when it offers to (takeReady), without repeating them in the iteration', async (context) => {
+      const store = await fresh();
+      const probe = store.subscribeToAll({ from: 'start' });
+      const offered = probe.takeReady !== undefined;
+      await probe.close();
+      if (!offered) {
+        context.skip(`${name} does not offer takeReady (the projector iterates it instead)`);
+        return;
+      }
+      const s = stream();
+      const from = await store.headPosition();
+      await store.appendToStream(s, [event('A'), event('B'), event('C'), event('D')], { expectedRevision: 'no_stream' });
+      const subscription = store.subscribeToAll({ from: { after: from } });
+      const iterator = subscription[Symbol.asyncIterator]();
+      const seen = [((await iterator.next()).value as RecordedEvent).type, ...subscription.takeReady!(2).map((e) => e.type)];
+      seen.push(((await iterator.next()).value as RecordedEvent).type);
+      expect(subscription.takeReady!(10)).toEqual([]); // nothing more at hand: the next one is waited for
+      const later = iterator.next();
+      await store.appendToStream(s, [event('E')], { expectedRevision: 3 });
+      seen.push(((await later).value as RecordedEvent).type);
+      await subscription.close();
+      expect(seen).toEqual(['A', 'B', 'C', 'D', 'E']);
+    });
+
     it('advances headPosition with every append', async () => {
       const store = await fresh();
       const before = await store.headPosition();

@@ -51,6 +51,12 @@ export type SubscribeFrom = 'start' | { after: number };
 export interface AllSubscription extends AsyncIterable<RecordedEvent> {
   /** Stops delivery; a pending iteration ends. */
   close(): Promise<void>;
+  /**
+   * The events that follow, at most `max`, that are at hand without waiting (none if delivery
+   * would have to wait), taken out of the iteration: a consumer catching up takes a batch at once
+   * rather than one asynchronous step per event. Optional: an adapter without it is iterated.
+   */
+  takeReady?(max: number): RecordedEvent[];
 }
 
 export interface EventStore {

@@ -253,6 +253,14 @@ export class FileEventStore implements EventStore {
     const iterator = iterate();
     return {
       [Symbol.asyncIterator]: () => iterator,
+      // The generator reads `cursor` afresh each time it resumes: what is taken here is not yielded again.
+      takeReady: (max) => {
+        if (stopped || isClosed()) return [];
+        const end = Math.min(log.length, cursor + Math.max(0, max));
+        const taken = log.slice(cursor, end);
+        cursor = end;
+        return taken;
+      },
       close: async () => {
         stop();
         await iterator.return(undefined);
