@@ -1,3 +1,4 @@
+import { copyDocument } from '../platform/documents/copy.js';
 import type { Collection, Doc, DocumentStore, Filter, FindOptions, ManyWrite, Page } from '../platform/documents/document-store.js';
 import type { RecordedEvent } from '../platform/event-store/event-store.js';
 import type { Projection, ProjectionTarget } from './projection.js';
@@ -102,7 +103,16 @@ export class BatchTarget implements ProjectionTarget {
     }
   }
 
+  /** One handle per collection for the batch (projections ask for it with every event). */
+  private readonly handles = new Map<string, Collection<Doc>>();
+
   collection<T extends Doc>(name: string): Collection<T> {
+    let handle = this.handles.get(name);
+    if (!handle) this.handles.set(name, (handle = this.open(name)));
+    return handle as Collection<T>;
+  }
+
+  private open(name: string): Collection<Doc> {
     const underlying = this.resolve(name);
     const { writes: w, reads: r } = this.maps(name);
     const current = async (id: string): Promise<Doc | null> => {
@@ -120,7 +130,7 @@ export class BatchTarget implements ProjectionTarget {
       getMany: async (ids) => (await Promise.all(ids.map(current))).filter((d): d is Doc => d !== null),
       upsertIfNewer: async (doc, position) => {
         if (storedPosition(await current(doc._id)) >= position) return false;
-        w.set(doc._id, { doc: structuredClone(doc), position });
+        w.set(doc._id, { doc: copyDocument(doc), position });
         return true;
       },
       deleteIfNewer: async (id, position) => {
@@ -140,7 +150,7 @@ export class BatchTarget implements ProjectionTarget {
       find: (options: FindOptions): Promise<Page<Doc>> => underlying.find(options),
       count: (filter?: Filter) => underlying.count(filter),
     };
-    return collection as unknown as Collection<T>;
+    return collection;
   }
 
   get size(): number {
@@ -172,5 +182,6 @@ export class BatchTarget implements ProjectionTarget {
     }
     this.pending.clear();
     this.loaded.clear();
+    this.handles.clear(); // they hold the batch's maps
   }
 }

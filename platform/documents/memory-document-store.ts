@@ -1,4 +1,5 @@
 import type { Collection, CollectionVersion, Doc, DocumentStore, Filter, FindOptions, IndexSpec, Page, Sort } from './document-store.js';
+import { copyDocument } from './copy.js';
 import { compareValues, matches } from './filter.js';
 import { afterFilter, decodeCursor, encodeCursor, getPath, withTiebreak } from './keyset.js';
 
@@ -25,8 +26,13 @@ export class MemoryDocumentStore implements DocumentStore {
     return this.live.get(name) ?? name;
   }
 
+  /** One handle per collection name (it finds the live version at every call). */
+  private readonly handles = new Map<string, Collection<Doc>>();
+
   collection<T extends Doc>(name: string): Collection<T> {
-    return this.handle<T>(() => this.resolve(name), name);
+    let handle = this.handles.get(name);
+    if (!handle) this.handles.set(name, (handle = this.handle<Doc>(() => this.resolve(name), name)));
+    return handle as Collection<T>;
   }
 
   private handle<T extends Doc>(physical: () => string, logical: string): Collection<T> {
@@ -117,7 +123,7 @@ export class MemoryDocumentStore implements DocumentStore {
 }
 
 function clone<T>(value: T): T {
-  return value === undefined ? value : structuredClone(value);
+  return copyDocument(value);
 }
 
 function findIn<T extends Doc>(table: Table, options: FindOptions): Page<T> {
