@@ -25,9 +25,11 @@
  *    `{ product(id) { name price { amount } stock } }`, p50/p99, cold (each id's first request)
  *    and warm (BENCH_ROUNDS more rounds over the same ids), BENCH_IDS ids (default 400),
  *    BENCH_CONCURRENCY requests in flight (default 4); the ratios of the two.
+ *
+ * BENCH_SEEDED_DIR keeps the seeded log in that folder, and reuses it on the next run.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -53,6 +55,7 @@ import { relayProjection } from '../projections/relay.js';
 import type { Actor } from '../subgraphs/order/decider.js';
 import { startSaga } from '../subgraphs/order/saga-harness.js';
 import { PRODUCT_FACTS_GROUP, PURCHASES_GROUP } from '../subgraphs/recommendation/consumers.js';
+import { productFactsStream } from '../subgraphs/recommendation/events.js';
 import { recommendationProjections } from '../subgraphs/recommendation/read-model/projections.js';
 import { startRecommendationConsumers } from '../subgraphs/recommendation/server.js';
 import { RecommendationService } from '../subgraphs/recommendation/service.js';
@@ -128,15 +131,13 @@ export async function seed(): Promise<Seeded> {
       productIds[i] = p._id;
     });
     log(`seeded ${PRODUCTS} products in ${fmt((Date.now() - started) / 1000, 1)} s`);
-    // Views need the product facts the consumer records from the relay.
+    // Views need the product facts the consumer records from the relay: wait for every product's.
     await saga.relay.waitFor(await events.headPosition(), 120_000);
-    for (;;) {
-      try {
-        await service.recordView(productIds[PRODUCTS - 1]!, { userId: randomUUID(), role: 'CUSTOMER' });
-        break;
-      } catch {
-        await sleep(100);
-      }
+    for (const deadline = Date.now() + 120_000; ; ) {
+      const missing = (await Promise.all(productIds.map((id) => events.readLastEvent(productFactsStream(id))))).filter((e) => e === undefined).length;
+      if (missing === 0) break;
+      if (Date.now() > deadline) throw new Error(`the facts of ${missing} products were not recorded within 120 s`);
+      await sleep(100);
     }
 
     // Orders settle through the saga; the orders projection's notifications say when.
@@ -360,9 +361,32 @@ async function throughGateway(seeded: Seeded) {
   }
 }
 
-async function main() {
+/**
+ * The seeded log: seeded afresh, or BENCH_SEEDED_DIR's when it holds one (a seeded log is kept
+ * there, rather than deleted, when the variable names an empty or missing folder), so that
+ * measurements can be repeated without seeding again.
+ */
+async function seededLog(): Promise<{ seeded: Seeded; keep: boolean }> {
+  const dir = process.env.BENCH_SEEDED_DIR;
+  const manifest = dir && join(dir, 'seeded.json');
+  if (manifest && existsSync(manifest)) {
+    const seeded = { ...(JSON.parse(readFileSync(manifest, 'utf8')) as Seeded), dataDir: dir };
+    log(`reusing the seeded log in ${dir}: ${seeded.head} events`);
+    return { seeded, keep: true };
+  }
   log(`seeding ${PRODUCTS} products and ${INTERACTIONS} interactions through the services' write paths`);
   const seeded = await seed();
+  if (!dir) return { seeded, keep: false };
+  mkdirSync(dir, { recursive: true });
+  renameSync(join(seeded.dataDir, 'events'), join(dir, 'events'));
+  rmSync(seeded.dataDir, { recursive: true, force: true });
+  const kept = { ...seeded, dataDir: dir };
+  writeFileSync(join(dir, 'seeded.json'), JSON.stringify(kept));
+  return { seeded: kept, keep: true };
+}
+
+async function main() {
+  const { seeded, keep } = await seededLog();
   try {
     const results: Record<string, unknown> = {};
     if (PHASES.has('projections')) results.embedded = await projectionRate(seeded, new MemoryDocumentStore(), 'embedded documents');
@@ -398,7 +422,7 @@ async function main() {
     const embedded = results.embedded as { interactionsPerSecond: number } | undefined;
     if (embedded) console.log(`  projection embedded ${fmt(embedded.interactionsPerSecond, 0)} interactions/s (target >= 5,000)`);
   } finally {
-    rmSync(seeded.dataDir, { recursive: true, force: true });
+    if (!keep) rmSync(seeded.dataDir, { recursive: true, force: true });
   }
 }
 
