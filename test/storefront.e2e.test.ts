@@ -282,6 +282,41 @@ suite('storefront in a real browser', () => {
     await eventually(async () => expect(await page.getByLabel('Description').inputValue()).toBe('Changed elsewhere'), 10_000);
   });
 
+  it('works with the keyboard alone: from the catalog through a product to the cart', async () => {
+    const { page } = await newPage();
+    await page.goto(`${base}/`);
+    await card(page, products.floor!).waitFor();
+    /** Presses Tab until the focused element's accessible text matches (at most 40 times). */
+    const tabTo = async (text: RegExp) => {
+      for (let i = 0; i < 40; i++) {
+        await page.keyboard.press('Tab');
+        const focused = await page.evaluate(() => {
+          const el = document.activeElement as HTMLElement | null;
+          const label = el?.id ? document.querySelector(`label[for="${el.id}"]`)?.textContent : undefined;
+          return `${el?.textContent ?? ''} ${label ?? ''} ${el?.getAttribute('aria-label') ?? ''}`;
+        });
+        if (text.test(focused)) return;
+      }
+      throw new Error(`Tab never reached ${String(text)}`);
+    };
+    await tabTo(/Skip to content/);
+    await tabTo(new RegExp(`Floor lamp ${run}`));
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: `Floor lamp ${run}` }).waitFor();
+    await tabTo(/Quantity/);
+    await page.keyboard.press('ArrowUp');
+    await tabTo(/Add to cart/);
+    await page.keyboard.press('Enter');
+    await page.getByText(`Added 2 × Floor lamp ${run} to the cart.`).waitFor();
+    await tabTo(/Go to the cart/);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Cart' }).waitFor();
+    expect(await page.locator('table.cart tbody tr').count()).toBe(1);
+    await tabTo(/Remove/);
+    await page.keyboard.press('Enter');
+    await page.getByText('Your cart is empty.').waitFor();
+  });
+
   it('signs in, and a refused token sends the user back to sign in with a message', async () => {
     const w = await newPage();
     const { page } = w;

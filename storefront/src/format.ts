@@ -8,7 +8,7 @@ const formatters = new Map<string, Intl.NumberFormat>();
 function formatter(currency: string): Intl.NumberFormat {
   let f = formatters.get(currency);
   if (!f) {
-    f = new Intl.NumberFormat(navigator.language || 'en', { style: 'currency', currency });
+    f = new Intl.NumberFormat(typeof navigator === 'undefined' ? 'en' : navigator.language, { style: 'currency', currency });
     formatters.set(currency, f);
   }
   return f;
