@@ -35,6 +35,7 @@ export function staticFiles(dir: string): (req: IncomingMessage, res: ServerResp
   const files = new Map<string, StaticFile>();
   const walk = (at: string) => {
     for (const name of readdirSync(at)) {
+      if (name.startsWith('.')) continue;
       const full = join(at, name);
       if (statSync(full).isDirectory()) walk(full);
       else if (!name.endsWith('.gz') && !name.endsWith('.br')) {

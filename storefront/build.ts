@@ -89,25 +89,31 @@ ${style ? `<link rel="stylesheet" href="/${style}">\n` : ''}<script type="module
  */
 export async function ensureStorefront(outDir: string = STOREFRONT_OUT): Promise<string> {
   if (isFresh(outDir)) return outDir;
-  const scratch = `${outDir.replace(/\/$/, '')}.${process.pid}.${Date.now()}`;
+  const dir = outDir.replace(/\/$/, '');
+  const scratch = `${dir}.${process.pid}.${Date.now()}`;
   await buildStorefront(scratch);
   if (isFresh(outDir)) {
     rmSync(scratch, { recursive: true, force: true });
     return outDir;
   }
+  // A complete build is never deleted while another process may be reading it: the stale one is
+  // moved aside (atomically) before ours takes its name.
+  const stale = `${dir}.stale.${process.pid}.${Date.now()}`;
   try {
-    rmSync(outDir, { recursive: true, force: true });
+    renameSync(outDir, stale);
+  } catch {
+    // missing, or another process moved it first
+  }
+  try {
     mkdirSync(join(outDir, '..'), { recursive: true });
     renameSync(scratch, outDir);
-    return outDir;
   } catch {
     // Another process moved its build in first: use it if complete, else keep ours.
-    if (isFresh(outDir)) {
-      rmSync(scratch, { recursive: true, force: true });
-      return outDir;
-    }
-    return scratch;
+    if (!isFresh(outDir)) return scratch;
+    rmSync(scratch, { recursive: true, force: true });
   }
+  rmSync(stale, { recursive: true, force: true });
+  return outDir;
 }
 
 // `node --import tsx storefront/build.ts [outDir]`: the production build (npm run build, the Dockerfile).
