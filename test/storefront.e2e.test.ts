@@ -183,7 +183,7 @@ suite('storefront in a real browser', () => {
     await page.getByRole('button', { name: 'Place order' }).dblclick();
     await page.getByRole('heading', { name: /^Order / }).waitFor();
     adaOrder = decodeURIComponent(page.url().split('#/order/')[1]!);
-    await page.locator('.order-status').getByText('CONFIRMED').waitFor({ timeout: 20_000 });
+    await page.locator('.order-status').getByText('CONFIRMED', { exact: true }).waitFor({ timeout: 20_000 });
 
     // Two of five reserved: the other page's badge follows without a reload.
     await card(watcher.page, products.lamp!).getByText('3 left').waitFor({ timeout: 10_000 });
@@ -192,7 +192,7 @@ suite('storefront in a real browser', () => {
     await inspect(page, 'order');
     await page.getByLabel(/Test Visa card/).check();
     await page.getByRole('button', { name: 'Pay now' }).click();
-    await page.locator('.order-status').getByText('PAID').waitFor({ timeout: 20_000 });
+    await page.locator('.order-status').getByText('PAID', { exact: true }).waitFor({ timeout: 20_000 });
 
     await page.getByRole('link', { name: 'My orders' }).click();
     await page.getByRole('heading', { name: 'My orders' }).waitFor();
@@ -207,6 +207,13 @@ suite('storefront in a real browser', () => {
     await page.goto(`${base}/#/register`);
     await page.getByLabel('Name').fill('Bob Declined');
     await page.getByLabel('Email').fill(`bob-${run}@example.test`);
+    // A userError is shown next to its field.
+    await page.getByLabel('Password').fill('short');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    const passwordField = page.locator('.field', { has: page.getByLabel('Password') });
+    await passwordField.locator('.field-error').getByText(/at least 8 characters \(INVALID_INPUT\)/).waitFor();
+    expect(await page.getByLabel('Password').getAttribute('aria-invalid')).toBe('true');
+    await inspect(page, 'register-errors');
     await page.getByLabel('Password').fill('a long enough password');
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.getByText('Signed in as Bob Declined').waitFor();
@@ -215,11 +222,21 @@ suite('storefront in a real browser', () => {
     await page.getByRole('button', { name: 'Add to cart' }).click();
     await page.getByRole('link', { name: 'Cart (1)' }).click();
     await page.getByRole('button', { name: 'Place order' }).click();
-    await page.locator('.order-status').getByText('CONFIRMED').waitFor({ timeout: 20_000 });
+    await page.locator('.order-status').getByText('CONFIRMED', { exact: true }).waitFor({ timeout: 20_000 });
     await page.getByLabel(/Test declined card/).check();
     await page.getByRole('button', { name: 'Pay now' }).click();
-    await page.locator('.order-status').getByText('PAYMENT_FAILED').waitFor({ timeout: 20_000 });
+    await page.locator('.order-status').getByText('PAYMENT_FAILED', { exact: true }).waitFor({ timeout: 20_000 });
     await page.getByRole('link', { name: `Cookbook ${run}` }).click();
+    await page.getByText('3 left').waitFor({ timeout: 10_000 });
+
+    // Cancelling a confirmed order gives its units back too.
+    await page.getByRole('button', { name: 'Add to cart' }).click();
+    await page.getByRole('link', { name: 'Cart (1)' }).click();
+    await page.getByRole('button', { name: 'Place order' }).click();
+    await page.locator('.order-status').getByText('CONFIRMED', { exact: true }).waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'Cancel order' }).click();
+    await page.locator('.order-status').getByText('CANCELLED', { exact: true }).waitFor({ timeout: 20_000 });
+    await page.goto(`${base}/#/product/${products.book}`);
     await page.getByText('3 left').waitFor({ timeout: 10_000 });
 
     // Someone else's order: not a userError, so a banner with the error's code.
@@ -280,6 +297,12 @@ suite('storefront in a real browser', () => {
     await inspect(page, 'edit-conflict');
     await page.getByRole('button', { name: 'Load the latest version' }).click();
     await eventually(async () => expect(await page.getByLabel('Description').inputValue()).toBe('Changed elsewhere'), 10_000);
+
+    // Discontinue (after a confirmation dialog).
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('link', { name: 'Back to my products' }).click();
+    await teapot.getByRole('button', { name: /Discontinue/ }).click();
+    await teapot.getByText('Discontinued').waitFor({ timeout: 10_000 });
   });
 
   it('works with the keyboard alone: from the catalog through a product to the cart', async () => {
