@@ -1,4 +1,4 @@
-import { useRef, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { useMutation } from '@urql/preact';
 import { PlaceOrderDocument } from '../__generated__/graphql.js';
 import { useApp } from '../app.js';
@@ -15,6 +15,12 @@ export function Cart() {
   const [checkoutKey, setCheckoutKey] = useState(newKey);
   const [state, placeOrder] = useMutation(PlaceOrderDocument);
   const busy = useRef(false);
+  // A new checkout when the cart changes; the same one (same key) for a retry or a second click.
+  const cartKey = JSON.stringify(lines.map((l) => [l.productId, l.quantity]));
+  const firstCart = useRef(cartKey);
+  useEffect(() => {
+    if (cartKey !== firstCart.current) setCheckoutKey(newKey());
+  }, [cartKey]);
   const totals = new Map<string, number>();
   for (const l of lines) totals.set(l.price.currency, (totals.get(l.price.currency) ?? 0) + l.price.amount * l.quantity);
   const setQuantity = (productId: string, quantity: number) => writeCart(lines.map((l) => (l.productId === productId ? { ...l, quantity } : l)).filter((l) => l.quantity > 0));
