@@ -28,8 +28,9 @@ interface StaticFile {
  * only paths that are files of the directory when it was read (no path from a request ever touches
  * the file system, so `..` leads nowhere), compressed with brotli or gzip as the client accepts
  * (precompressed `.br`/`.gz` siblings when the build wrote them). Names under `assets/` carry a
- * content hash and are immutable; every other GET or HEAD of a path without an extension is a
- * client-side route and gets index.html, which is never cached without revalidation.
+ * content hash and are immutable; every other GET or HEAD of a path without an extension (and no
+ * segment starting with a dot) is a client-side route and gets index.html, which is never cached
+ * without revalidation.
  */
 export function staticFiles(dir: string): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
   const files = new Map<string, StaticFile>();
@@ -69,7 +70,7 @@ export function staticFiles(dir: string): (req: IncomingMessage, res: ServerResp
     } catch {
       return Promise.resolve(false);
     }
-    const file = files.get(path) ?? (path === '/' || (!extname(path) && !path.startsWith('/assets/')) ? index : undefined);
+    const file = files.get(path) ?? (path === '/' || (!extname(path) && !path.startsWith('/assets/') && !path.includes('/.')) ? index : undefined);
     if (!file) return Promise.resolve(false);
     const accepts = String(req.headers['accept-encoding'] ?? '');
     const [encoding, body] = file.brotli && /\bbr\b/.test(accepts) ? ['br', file.brotli] : file.gzip && /\bgzip\b/.test(accepts) ? ['gzip', file.gzip] : [undefined, file.identity];
