@@ -1,6 +1,7 @@
-import { useMemo, useState } from 'preact/hooks';
-import { useQuery } from '@urql/preact';
-import { ProductPageDocument, ProductRecommendationsDocument } from '../__generated__/graphql.js';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useClient, useQuery } from '@urql/preact';
+import { ProductPageDocument, ProductRecommendationsDocument, RecordProductViewDocument } from '../__generated__/graphql.js';
+import { useApp } from '../app.js';
 import { QUIET } from '../client.js';
 import { addToCart } from '../cart.js';
 import { ProductCard } from '../components/ProductCard.js';
@@ -12,7 +13,14 @@ export function ProductPage({ id }: { id: string }) {
   const [result, refetch] = useQuery({ query: ProductPageDocument, variables: { id } });
   useCatchUp(refetch);
   const ids = useMemo(() => [id], [id]);
-  const live = useLiveStock(ids);
+  // Discontinued elsewhere: fetch the product again for its status.
+  const live = useLiveStock(ids, (reason) => reason === 'DISCONTINUED' && refetch({ requestPolicy: 'network-only' }));
+  // A signed-in view feeds the recommendations ("for you"); its failure changes nothing here.
+  const client = useClient();
+  const { session } = useApp();
+  useEffect(() => {
+    if (session) void client.mutation(RecordProductViewDocument, { productId: id }, QUIET).toPromise();
+  }, [client, id, session]);
   const [quantity, setQuantity] = useState(1);
   const [added, setAdded] = useState('');
   const product = result.data?.product;
