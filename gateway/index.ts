@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { authKeys } from '../platform/auth/secrets.js';
 import { ConfigError } from '../platform/config.js';
 import { createMetrics, serviceRegistry } from '../platform/metrics/metrics.js';
@@ -7,8 +9,6 @@ import { RedisPubSub } from '../platform/pubsub/redis-pubsub.js';
 import { connectRedis, createRedis } from '../platform/redis/connection.js';
 import type { Config } from '../platform/config.js';
 import type { Logger } from '../platform/logging.js';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { startGateway } from './server.js';
 
 /**
