@@ -328,6 +328,7 @@ suite('storefront in a real browser', () => {
     await page.getByRole('heading', { level: 1, name: `Floor lamp ${run}` }).waitFor();
     await tabTo(/Quantity/);
     await page.keyboard.press('ArrowUp');
+    await eventually(async () => expect(await page.getByLabel('Quantity').inputValue()).toBe('2'), 5000);
     await tabTo(/Add to cart/);
     await page.keyboard.press('Enter');
     await page.getByText(`Added 2 × Floor lamp ${run} to the cart.`).waitFor();
