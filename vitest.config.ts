@@ -16,6 +16,8 @@ export default defineConfig({
       { extends: true, test: { name: 'e2e', include: ['**/*.e2e.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
     ],
     exclude: ['node_modules/**', 'dist/**', '.run/**'],
+    // The storefront's bundle, built once before any test starts a system that serves it.
+    globalSetup: ['storefront/vitest-setup.ts'],
     pool: 'forks',
   },
 });

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { authKeys } from '../platform/auth/secrets.js';
 import { ConfigError } from '../platform/config.js';
 import { createMetrics, serviceRegistry } from '../platform/metrics/metrics.js';
@@ -8,6 +10,22 @@ import { connectRedis, createRedis } from '../platform/redis/connection.js';
 import type { Config } from '../platform/config.js';
 import type { Logger } from '../platform/logging.js';
 import { startGateway } from './server.js';
+
+/**
+ * The storefront's built files: dist/www next to this module when it runs compiled (the Docker
+ * image, built by `npm run build`), or built now from storefront/src when it runs from source.
+ */
+async function storefrontFiles(logger: Logger): Promise<string | undefined> {
+  const built = fileURLToPath(new URL('../www/', import.meta.url));
+  if (!import.meta.url.endsWith('.ts')) return existsSync(built) ? built : undefined;
+  try {
+    const { ensureStorefront } = await import('../storefront/build.js');
+    return await ensureStorefront();
+  } catch (error) {
+    logger.error({ err: error }, 'the storefront could not be built; the gateway serves GraphQL only');
+    return undefined;
+  }
+}
 
 /**
  * The pub/sub the response cache hears the projector's invalidations on: Redis, shared with the
@@ -47,6 +65,7 @@ runProcess('gateway', async (config, logger) => {
   }
   const rateLimiting = await openRateLimiter(config, logger);
   const feed = await invalidationFeed(config, logger);
+  const storefront = await storefrontFiles(logger);
   const gateway = await startGateway(
     {
       subgraphs: [
@@ -64,6 +83,7 @@ runProcess('gateway', async (config, logger) => {
       coalesceReads: config.coalesceReads,
       ...(feed && { responseCache: { pubsub: feed, maxBytes: config.responseCache.maxBytes } }),
       production: config.production,
+      ...(storefront && { storefront }),
     },
     { port: config.ports.gateway, host: config.host },
   );

@@ -22,6 +22,7 @@ import { enforceLimits, measureOperation, OperationGuard, type DocumentLimits } 
 import { guardSlowSockets, TrackedWebSocket } from './slow-sockets.js';
 import { loadSupergraph, type SubgraphEndpoint } from './compose.js';
 import { SubscriptionForwarder } from './subscriptions.js';
+import { staticFiles } from './static-files.js';
 import type { PubSub } from '../platform/pubsub/pubsub.js';
 import { etagOf, ResponseCache, type ResponseCacheOptions, type Ticket } from './response-cache.js';
 import { policyReadModels, RESPONSE_CACHE_POLICY, ResponseCachePlanner, type CachePlan, type ResponseCachePolicy } from './response-cache-policy.js';
@@ -69,6 +70,8 @@ export interface GatewayOptions {
    * SubscriptionForwarder): a caller joining a shared upstream is sent its latest event.
    */
   stateSubscriptions?: readonly string[];
+  /** A directory of built storefront files (storefront/build.ts) served at `/`; absent: none. */
+  storefront?: string;
 }
 
 /** In the contract, `orderStatusChanged` starts with the order as it is. */
@@ -266,6 +269,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   const httpServer = createServiceServer({
     logger,
     registry: metrics.registry,
+    ...(options.storefront && { fallback: staticFiles(options.storefront) }),
     // Ready when every subgraph answers its liveness probe (the gateway cannot serve without them).
     readiness: Object.fromEntries(
       options.subgraphs.map((s) => [

@@ -7,6 +7,7 @@ runProcess('storefront', async (config, logger) => {
   const banner = [
     '',
     `  Storefront is up (${config.production ? 'production' : 'development'} mode)`,
+    `  storefront (web app):         ${system.gatewayUrl.replace(/\/graphql$/, '/')}   <- open in a browser to shop and sell`,
     `  GraphQL (HTTP + graphql-ws):  ${system.gatewayUrl}   <- open in a browser to explore`,
     `  product subgraph:             ${system.productUrl}`,
     `  order subgraph:               ${system.orderUrl}`,

@@ -15,6 +15,7 @@ import { SimulatedPaymentProvider } from '../subgraphs/order/payments.js';
 import { startOrderSubgraph } from '../subgraphs/order/server.js';
 import { GATEWAY_FEEDS, PUBLIC_CONTRACTS, readModelChecks, readModels } from '../projections/registry.js';
 import { startRecommendationSubgraph } from '../subgraphs/recommendation/server.js';
+import { ensureStorefront } from '../storefront/build.js';
 
 export interface RunningSystem {
   gatewayUrl: string;
@@ -95,6 +96,14 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     // Idempotent: product ids derive from SKUs, so a product already there is left alone.
     if (config.seedDemoData) await seedDemoCatalog(product.service, logger);
 
+    // The storefront's bundle, (re)built when a source is newer (about 100 ms); the gateway serves it at `/`.
+    let storefront: string | undefined;
+    try {
+      storefront = await ensureStorefront();
+    } catch (error) {
+      logger.error({ err: error }, 'the storefront could not be built; the gateway serves GraphQL only');
+    }
+
     const gateway = await startGateway(
       {
         subgraphs: [
@@ -113,6 +122,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
         // The projector runs in this process: its pub/sub (in-process, or Redis) carries its invalidations.
         ...(config.responseCache.enabled !== 'off' && { responseCache: { pubsub: infrastructure.pubsub, maxBytes: config.responseCache.maxBytes } }),
         production: config.production,
+        ...(storefront && { storefront }),
       },
       listenOn(config.ports.gateway),
     );

@@ -143,6 +143,8 @@ export interface ServiceHttpOptions {
   routes?: Record<string, Handler>;
   graphql: Handler;
   graphqlPath?: string;
+  /** Answers a request no route matched (the gateway's static storefront); resolves false to fall through to the 404. */
+  fallback?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 /** The HTTP surface every service shares: GraphQL, /metrics, /health/live, /health/ready. */
@@ -187,9 +189,14 @@ function handleRequest(options: ServiceHttpOptions) {
     },
     ...options.routes,
   };
+  const fallback: Handler | undefined =
+    options.fallback &&
+    (async (req, res) => {
+      if (!(await options.fallback!(req, res))) sendJson(res, 404, { error: 'not found' });
+    });
   return (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
-    const handler = path === graphqlPath ? options.graphql : routes[path];
+    const handler = path === graphqlPath ? options.graphql : (routes[path] ?? fallback);
     if (!handler) {
       sendJson(res, 404, { error: 'not found' });
       return;

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Install the real servers used by integration tests, without Docker.
-#   scripts/servers/install.sh [redis|prometheus|kafka|postgres|ferretdb|all]...
+#   scripts/servers/install.sh [redis|prometheus|kafka|postgres|ferretdb|chromium|all]...
 # Idempotent: anything already installed (or cached) is skipped.
 #   redis, prometheus, postgres -> Debian packages (apt-get; needs root or sudo)
+#   chromium          -> Debian's package, for the storefront's browser tests (playwright-core
+#                        drives /usr/bin/chromium; no browser is downloaded at run time). Not a
+#                        server: start.sh and stop.sh ignore it; `all` installs it too.
 #   kafka             -> jars from Maven Central into $STOREFRONT_CACHE/kafka
 #   ferretdb          -> `go build` into $STOREFRONT_CACHE/ferretdb (with postgres when
 #                        FERRETDB_BACKEND=postgresql, the default)
@@ -180,12 +183,30 @@ install_ferretdb() {
   log "ferretdb: built $FERRETDB_BIN"
 }
 
+install_chromium() {
+  apt_install chromium
+  [[ -x /usr/bin/chromium ]] || die "chromium: /usr/bin/chromium missing after install"
+}
+
 main() {
-  resolve_servers "$@"
-  local s
-  for s in "${SERVERS[@]}"; do
-    "install_$s"
+  local -a servers=()
+  local a chromium=0
+  [[ $# -eq 0 ]] && set -- all
+  for a in "$@"; do
+    case "$a" in
+      chromium) chromium=1 ;;
+      all) chromium=1; servers+=("$a") ;;
+      *) servers+=("$a") ;;
+    esac
   done
+  local s
+  if [[ ${#servers[@]} -gt 0 ]]; then
+    resolve_servers "${servers[@]}"
+    for s in "${SERVERS[@]}"; do
+      "install_$s"
+    done
+  fi
+  if [[ $chromium -eq 1 ]]; then install_chromium; fi
   log "done (cache: $STOREFRONT_CACHE)"
 }
 

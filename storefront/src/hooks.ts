@@ -1,0 +1,54 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { useClient } from '@urql/preact';
+import type { OperationContext } from '@urql/core';
+import { StockChangedDocument } from './__generated__/graphql.js';
+import { useApp } from './app.js';
+
+/** Calls `refetch` after the connection came back (the page catches up on what it missed). */
+export function useCatchUp(refetch: (opts?: Partial<OperationContext>) => void): void {
+  const { epoch } = useApp();
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    refetch({ requestPolicy: 'network-only' });
+  }, [epoch]);
+}
+
+/**
+ * Live stock of the given products (all when null) from `stockChanged`: a map of product id to
+ * its latest stock, emptied when the connection comes back (the page refetches). `onChange` is told
+ * of products created or discontinued (a list may have to be refetched).
+ */
+export function useLiveStock(productIds: readonly string[] | null, onChange?: (reason: string, productId: string) => void): ReadonlyMap<string, number> {
+  const client = useClient();
+  const { epoch } = useApp();
+  const [stock, setStock] = useState<ReadonlyMap<string, number>>(new Map());
+  const changed = useRef(onChange);
+  changed.current = onChange;
+  const key = productIds ? productIds.join(',') : '*';
+  useEffect(() => setStock(new Map()), [epoch]);
+  useEffect(() => {
+    if (productIds && productIds.length === 0) return undefined;
+    const subscription = client.subscription(StockChangedDocument, { productIds: productIds ? [...productIds] : null }).subscribe((result) => {
+      const event = result.data?.stockChanged;
+      if (!event) return;
+      setStock((m) => new Map(m).set(event.product.id, event.stock));
+      changed.current?.(event.reason, event.product.id);
+    });
+    return () => subscription.unsubscribe();
+  }, [client, key]);
+  return stock;
+}
+
+/** Runs `fn` once after `ms` of quiet (search-as-you-type). */
+export function useDebounced<T>(value: T, ms: number): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setSettled(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return settled;
+}

@@ -1,0 +1,45 @@
+import { useEffect, useState } from 'preact/hooks';
+
+/** Hash routes (#/product/<id>): the gateway serves index.html at `/` and nothing else is needed. */
+export type Route =
+  | { page: 'catalog' }
+  | { page: 'product'; id: string }
+  | { page: 'signin' }
+  | { page: 'register' }
+  | { page: 'cart' }
+  | { page: 'orders' }
+  | { page: 'order'; id: string }
+  | { page: 'sell' }
+  | { page: 'new-product' }
+  | { page: 'edit-product'; id: string }
+  | { page: 'not-found' };
+
+export function parseRoute(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  const [first, second] = parts;
+  if (!first) return { page: 'catalog' };
+  if (first === 'product' && second) return { page: 'product', id: second };
+  if (first === 'order' && second) return { page: 'order', id: second };
+  if (first === 'sell' && second === 'new') return { page: 'new-product' };
+  if (first === 'sell' && second) return { page: 'edit-product', id: second };
+  if (parts.length === 1 && ['signin', 'register', 'cart', 'orders', 'sell'].includes(first)) return { page: first } as Route;
+  return { page: 'not-found' };
+}
+
+export function href(...parts: string[]): string {
+  return '#/' + parts.map(encodeURIComponent).join('/');
+}
+
+export function navigate(to: string): void {
+  location.hash = to.replace(/^#/, '');
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(location.hash));
+  useEffect(() => {
+    const changed = () => setRoute(parseRoute(location.hash));
+    addEventListener('hashchange', changed);
+    return () => removeEventListener('hashchange', changed);
+  }, []);
+  return route;
+}
