@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { loadConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logging.js';
 import { eventually } from '../platform/testing/eventually.js';
@@ -177,5 +178,165 @@ describe('resumable subscriptions through the gateway (embedded)', () => {
     for (const s of subs) s.stop();
     await eventually(async () => expect(await upstreams()).toBe(before));
     for (const c of clients) await c.dispose();
+  });
+});
+
+/** A graphql-transport-ws client on a bare WebSocket, so a test can stop reading (pause) or never answer pings. */
+async function rawSocket(url: string, options: { init?: boolean; autoPong?: boolean } = {}) {
+  const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws', { autoPong: options.autoPong ?? true });
+  const messages: { id?: string; type: string; payload?: Received }[] = [];
+  socket.on('message', (data: Buffer) => void messages.push(JSON.parse(data.toString('utf8')) as (typeof messages)[number]));
+  const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+  if (options.init ?? true) {
+    socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+    await eventually(() => expect(messages.some((m) => m.type === 'connection_ack')).toBe(true));
+  }
+  return { socket, messages, closed, subscribe: (id: string, query: string, variables: Record<string, unknown>) => socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } })) };
+}
+
+describe('bounded subscriptions: slow clients and limits (embedded)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'subscriptions-limits-e2e-'));
+  let system: RunningSystem;
+  let seller: { userId: string; headers: Record<string, string> };
+  const limits = { SUBSCRIPTION_BUFFER_EVENTS: '16', SUBSCRIPTIONS_PER_CONNECTION: '3', SUBSCRIPTIONS_PER_IDENTITY: '5', SUBSCRIPTIONS_TOTAL: '7', WS_CONNECTION_INIT_TIMEOUT_SECONDS: '0.5', WS_KEEPALIVE_SECONDS: '0.5', WS_SEND_TIMEOUT_SECONDS: '300', WS_MAX_BUFFERED_BYTES: '500000000' };
+
+  beforeAll(async () => {
+    system = await startSystem(bootConfig(dataDir, limits), { logger: createLogger('e2e', 'silent') });
+    seller = await signUp(system.gatewayUrl, 'SELLER');
+  });
+  afterAll(async () => {
+    await system?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const createProduct = async (description: string | null = null, initialStock = 0) => {
+    const tag = randomUUID().slice(0, 8);
+    const r = await graphql<{ createProduct: { product: { id: string } } }>(system.gatewayUrl, CREATE, { input: { sku: `SLOW-${tag}`, name: `Slow ${tag}`, category: 'home', price: { amount: 1000, currency: 'EUR' }, initialStock, description } }, seller.headers);
+    const id = r.data?.createProduct.product.id;
+    if (!id) throw new Error(`create failed: ${r.raw}`);
+    return id;
+  };
+  const restock = async (id: string) => {
+    const r = await graphql<{ restockProduct: { product: { stock: number } | null } }>(system.gatewayUrl, RESTOCK, { id, quantity: 1 }, seller.headers);
+    const stock = r.data?.restockProduct.product?.stock;
+    if (stock === undefined) throw new Error(`restock failed: ${r.raw}`);
+    return stock;
+  };
+
+  it('a client that stops reading is ended with SUBSCRIBER_TOO_SLOW and its last cursor; resuming from it misses nothing', async () => {
+    // Large events (25 copies of a 5,000-character description) fill the socket's buffers quickly.
+    const id = await createProduct('x'.repeat(5000));
+    const copies = Array.from({ length: 25 }, (_, i) => `d${i}: description`).join(' ');
+    const query = `subscription($ids: [ID!], $after: String) { stockChanged(productIds: $ids, after: $after) { stock product { ${copies} } } }`;
+    const slow = await rawSocket(system.gatewayUrl);
+    slow.subscribe('1', query, { ids: [id] });
+    let stock = 0;
+    while (!slow.messages.some((m) => m.type === 'next')) {
+      stock = await restock(id);
+      await sleep(50);
+    }
+    slow.socket.pause(); // stops reading: TCP buffers fill, then the gateway's bounded buffer
+    const overflows = async () => Number(/storefront_subscription_overflows_total\{[^}]*where="gateway"[^}]*\} (\d+)/.exec(await (await fetch(system.gatewayUrl.replace(/\/graphql$/, '/metrics'))).text())?.[1] ?? 0);
+    for (let i = 0; i < 400 && (await overflows()) === 0; i++) stock = await restock(id);
+    expect(await overflows()).toBe(1);
+    for (let i = 0; i < 5; i++) stock = await restock(id); // more writes after the overflow
+    slow.socket.resume();
+    await eventually(() => expect(slow.messages.some((m) => m.type === 'complete')).toBe(true));
+    const nexts = slow.messages.filter((m) => m.type === 'next').map((m) => m.payload!);
+    const last = nexts.at(-1)!;
+    expect(last.errors?.[0]?.extensions?.code).toBe('SUBSCRIBER_TOO_SLOW');
+    const events = nexts.slice(0, -1);
+    expect(last.extensions?.cursor).toBe(cursorOfResult(events.at(-1)));
+    slow.socket.close();
+
+    const client = wsClient(system.gatewayUrl);
+    const resumed = collect(client, query, { ids: [id], after: last.extensions?.cursor });
+    await eventually(() => expect(stockOf(resumed.results.at(-1) ?? {})).toBe(stock));
+    const stocks = [...events, ...resumed.results].map(stockOf);
+    expect(stocks).toEqual(Array.from({ length: stocks.length }, (_, i) => stocks[0]! + i));
+    resumed.stop();
+    await client.dispose();
+  });
+
+  it('refuses subscriptions beyond the limits per connection, per identity and in total with SUBSCRIPTION_LIMIT', async () => {
+    const id = await createProduct();
+    const query = `subscription($ids: [ID!]) { stockChanged(productIds: $ids) { stock } }`;
+    const [a, b] = await Promise.all([signUp(system.gatewayUrl, 'CUSTOMER'), signUp(system.gatewayUrl, 'CUSTOMER')]);
+    const codeOf = async (sub: ReturnType<typeof collect>) => {
+      await sub.done;
+      return { code: sub.results[0]?.errors?.[0]?.extensions?.code, limit: sub.results[0]?.errors?.[0]?.extensions?.limit };
+    };
+    const a1 = wsClient(system.gatewayUrl, { authorization: a.headers.authorization! });
+    const a2 = wsClient(system.gatewayUrl, { authorization: a.headers.authorization! });
+    const b1 = wsClient(system.gatewayUrl, { authorization: b.headers.authorization! });
+    const open: ReturnType<typeof collect>[] = [];
+    const hold = async (client: ReturnType<typeof wsClient>) => {
+      const sub = collect(client, query, { ids: [id] });
+      open.push(sub);
+      await sleep(100);
+      expect(sub.results).toEqual([]);
+    };
+    for (let i = 0; i < 3; i++) await hold(a1);
+    expect(await codeOf(collect(a1, query, { ids: [id] }))).toEqual({ code: 'SUBSCRIPTION_LIMIT', limit: 'per_connection' });
+    for (let i = 0; i < 2; i++) await hold(a2);
+    expect(await codeOf(collect(a2, query, { ids: [id] }))).toEqual({ code: 'SUBSCRIPTION_LIMIT', limit: 'per_identity' });
+    for (let i = 0; i < 2; i++) await hold(b1);
+    expect(await codeOf(collect(b1, query, { ids: [id] }))).toEqual({ code: 'SUBSCRIPTION_LIMIT', limit: 'total' });
+    // Those that are open still deliver; a released one makes room.
+    const stock = await restock(id);
+    await eventually(() => expect(open.every((s) => stockOf(s.results.at(-1) ?? {}) === stock)).toBe(true));
+    open.pop()!.stop();
+    await eventually(async () => {
+      const again = collect(b1, query, { ids: [id] });
+      await sleep(100);
+      expect(again.results).toEqual([]);
+      open.push(again);
+    });
+    for (const s of open) s.stop();
+    for (const c of [a1, a2, b1]) await c.dispose();
+  });
+
+  it('closes a socket that sends no connection_init in time (4408), and one that does not answer pings', async () => {
+    const silent = await rawSocket(system.gatewayUrl, { init: false });
+    expect(await Promise.race([silent.closed, sleep(5000).then(() => 'still open')])).toBe(4408);
+    const deaf = await rawSocket(system.gatewayUrl, { autoPong: false });
+    expect(await Promise.race([deaf.closed, sleep(5000).then(() => 'still open')])).not.toBe('still open');
+    const healthy = await rawSocket(system.gatewayUrl);
+    expect(await Promise.race([healthy.closed, sleep(2000).then(() => 'still open')])).toBe('still open');
+    healthy.socket.close();
+  });
+
+  it('orderStatusChanged carries extensions.cursor; resuming from it gives the later status changes only', async () => {
+    const id = await createProduct(null, 5);
+    const customer = await signUp(system.gatewayUrl, 'CUSTOMER');
+    const placed = await graphql<{ placeOrder: { order: { id: string } } }>(system.gatewayUrl, 'mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id } } }', { input: { items: [{ productId: id, quantity: 1 }] } }, customer.headers);
+    const orderId = placed.data!.placeOrder.order.id;
+    const query = 'subscription($id: ID!, $after: String) { orderStatusChanged(orderId: $id, after: $after) { status } }';
+    const statusOf = (r: Received) => (r.data?.orderStatusChanged as { status: string } | undefined)?.status;
+    const client = wsClient(system.gatewayUrl, { authorization: customer.headers.authorization! });
+    const first = collect(client, query, { id: orderId, after: null });
+    await eventually(() => expect(statusOf(first.results.at(-1) ?? {})).toBe('CONFIRMED'));
+    expect(first.results.every((r) => typeof cursorOfResult(r) === 'string')).toBe(true);
+    const cursor = cursorOfResult(first.results.at(-1));
+    first.stop();
+    const pay = await graphql(system.gatewayUrl, 'mutation($id: ID!) { payOrder(id: $id, payment: { token: "tok_visa", idempotencyKey: "k1" }) { order { status } } }', { id: orderId }, customer.headers);
+    expect(pay.errors).toBeUndefined();
+    const resumed = collect(client, query, { id: orderId, after: cursor });
+    await eventually(() => expect(resumed.results.map(statusOf)).toEqual(['PAID']));
+    await graphql(system.gatewayUrl, 'mutation($id: ID!) { cancelOrder(id: $id) { order { status } } }', { id: orderId }, customer.headers);
+    await eventually(() => expect(resumed.results.map(statusOf)).toEqual(['PAID', 'CANCELLED']));
+    resumed.stop();
+    // Another customer resuming someone else's order is refused as before.
+    const stranger = await signUp(system.gatewayUrl, 'CUSTOMER');
+    const other = wsClient(system.gatewayUrl, { authorization: stranger.headers.authorization! });
+    const refused = collect(other, query, { id: orderId, after: cursor });
+    await refused.done;
+    expect(refused.results[0]?.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    await client.dispose();
+    await other.dispose();
   });
 });
