@@ -2,7 +2,7 @@ import { parse, type OperationDefinitionNode, print } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { encodeCursor } from '../platform/subscriptions/cursor.js';
 import { Subscriber } from './subscriber.js';
-import { afterArgument, withoutAfter } from './subscriptions.js';
+import { afterArgument, withAfterVariable, withoutAfter } from './subscriptions.js';
 
 import type { ExecutionResult } from 'graphql';
 
@@ -59,5 +59,10 @@ describe('the live feed a resume joins', () => {
     expect(afterArgument(operation, 'stockChanged', {})).toBe('x');
     expect(print(withoutAfter(operation, 'stockChanged', {}).operation)).toBe(print(op('subscription { stockChanged { stock } }')));
     expect(afterArgument(op('subscription { stockChanged { stock } }'), 'stockChanged', {})).toBeUndefined();
+  });
+
+  it('binds the after of an upstream to a variable of the gateway (graphql-ws resends the payload with the last cursor)', () => {
+    const live = withoutAfter(op('subscription W($ids: [ID!], $after: String) { stockChanged(productIds: $ids, after: $after) { stock } }'), 'stockChanged', { ids: ['a'], after: 'c' });
+    expect(print(withAfterVariable(live.operation, 'stockChanged', 'resume'))).toBe(print(op('subscription W($ids: [ID!], $resume: String) { stockChanged(productIds: $ids, after: $resume) { stock } }')));
   });
 });

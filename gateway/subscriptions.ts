@@ -147,6 +147,7 @@ export class SubscriptionForwarder {
     const operation = inlineFragments(document, operationName);
     if (!field || !owner || !operation) throw new GraphQLError(`no subgraph serves the subscription field ${field ?? '(none)'}`, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
     const after = afterArgument(operation, field, variables);
+    const resumable = this.supergraph.apiSchema.getSubscriptionType()?.getFields()[field]?.args.some((a) => a.name === 'after') ?? false;
     const { metrics } = this.deps;
     const cleanups: (() => void)[] = [];
     const subscriber = new Subscriber({
@@ -175,12 +176,21 @@ export class SubscriptionForwarder {
       // The owner gets only what it can resolve; the rest is completed per event (see entity-completion.ts).
       const rootType = this.supergraph.apiSchema.getSubscriptionType() ?? undefined;
       const planned = this.completer.plan(op.selectionSet, rootType, owner.name);
-      const query = print({ kind: Kind.DOCUMENT, definitions: [{ ...op, selectionSet: planned.set }] });
+      const plannedOp: OperationDefinitionNode = { ...op, selectionSet: planned.set };
+      let query = print({ kind: Kind.DOCUMENT, definitions: [plannedOp] });
       const rawKey = shared ? JSON.stringify([owner.url, isPublic ? '*' : caller, query, vars, operationName ?? null]) : `private:${randomUUID()}`;
       const viewKey = JSON.stringify([rawKey, caller, print(op)]);
       const existing = this.views.get(viewKey);
       if (existing) return existing;
-      const raw = this.upstreams.get(rawKey) ?? this.openUpstream(rawKey, owner, { query, variables: vars, operationName: operationName ?? undefined, extensions }, shared);
+      let upstreamVars = vars;
+      if (resumable) {
+        // The upstream resumes too: graphql-ws sends the same payload again when it reconnects to
+        // the subgraph, and the payload's after always holds the last cursor it received.
+        const live = withoutAfter(plannedOp, field, vars);
+        query = print({ kind: Kind.DOCUMENT, definitions: [withAfterVariable(live.operation, field, RESUME_VARIABLE)] });
+        upstreamVars = { ...live.variables, [RESUME_VARIABLE]: afterArgument(op, field, vars) ?? null };
+      }
+      const raw = this.upstreams.get(rawKey) ?? this.openUpstream(rawKey, owner, { query, variables: upstreamVars, operationName: operationName ?? undefined, extensions }, shared, resumable);
       const finish = (result: ExecutionResult) => this.finishEvent(result, op, owner.name, vars, identity);
       return this.openView(viewKey, raw, finish);
     };
@@ -304,7 +314,7 @@ export class SubscriptionForwarder {
     return view;
   }
 
-  private openUpstream(key: string, owner: SubgraphEndpoint, payload: Payload, shared: boolean): Upstream {
+  private openUpstream(key: string, owner: SubgraphEndpoint, payload: Payload, shared: boolean, resumable: boolean): Upstream {
     const iterator = this.client(owner).iterate(payload);
     const kind = shared ? 'shared' : 'private';
     let open = true;
@@ -328,6 +338,8 @@ export class SubscriptionForwarder {
       let failure: ExecutionResult | undefined;
       try {
         for await (const result of iterator) {
+          const cursor = (result as ExecutionResult).extensions?.cursor;
+          if (resumable && typeof cursor === 'string' && payload.variables && !(result as ExecutionResult).errors) payload.variables[RESUME_VARIABLE] = cursor;
           for (const l of [...upstream.listeners]) l.event(result as ExecutionResult);
         }
       } catch (error) {
@@ -395,4 +407,18 @@ export function withoutAfter(operation: OperationDefinitionNode, field: string, 
   if (used) return { operation: stripped, variables };
   const { [name]: _dropped, ...rest } = variables;
   return { operation: { ...stripped, variableDefinitions: stripped.variableDefinitions?.filter((d) => d.variable.name.value !== name) }, variables: rest };
+}
+
+/** The variable an upstream subscription's `after` is bound to (the gateway's own, never a client's). */
+const RESUME_VARIABLE = 'gatewayResumeAfter';
+
+/** The operation with the root field's `after` bound to the variable `name` (a String). */
+export function withAfterVariable(operation: OperationDefinitionNode, field: string, name: string): OperationDefinitionNode {
+  const target = rootField(operation, field);
+  if (!target) return operation;
+  const variable = { kind: Kind.VARIABLE, name: { kind: Kind.NAME, value: name } } as const;
+  const bound = visit(operation, {
+    Field: (node) => (node === target ? { ...node, arguments: [...(node.arguments ?? []), { kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: 'after' }, value: variable }] } : undefined),
+  });
+  return { ...bound, variableDefinitions: [...(bound.variableDefinitions ?? []), { kind: Kind.VARIABLE_DEFINITION, variable, type: { kind: Kind.NAMED_TYPE, name: { kind: Kind.NAME, value: 'String' } } }] };
 }
