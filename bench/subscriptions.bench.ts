@@ -74,14 +74,16 @@ class Workers {
   private reply<T extends WorkerMessage['type']>(child: ChildProcess, type: T, send: object | undefined, timeoutMs = 60_000): Promise<Extract<WorkerMessage, { type: T }>> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`a subscriber worker did not answer ${type} in ${timeoutMs} ms`)), timeoutMs);
+      const onExit = (code: number | null) => reject(new Error(`a subscriber worker exited (${code})`));
       const onMessage = (message: WorkerMessage) => {
         if (message.type !== type) return;
         clearTimeout(timer);
         child.off('message', onMessage);
+        child.off('exit', onExit);
         resolve(message as Extract<WorkerMessage, { type: T }>);
       };
       child.on('message', onMessage);
-      child.once('exit', (code) => reject(new Error(`a subscriber worker exited (${code})`)));
+      child.once('exit', onExit);
       if (send) child.send(send);
     });
   }

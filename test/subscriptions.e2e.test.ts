@@ -202,7 +202,7 @@ describe('bounded subscriptions: slow clients and limits (embedded)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'subscriptions-limits-e2e-'));
   let system: RunningSystem;
   let seller: { userId: string; headers: Record<string, string> };
-  const limits = { SUBSCRIPTION_BUFFER_EVENTS: '16', SUBSCRIPTIONS_PER_CONNECTION: '3', SUBSCRIPTIONS_PER_IDENTITY: '5', SUBSCRIPTIONS_TOTAL: '7', WS_CONNECTION_INIT_TIMEOUT_SECONDS: '0.5', WS_KEEPALIVE_SECONDS: '0.5', WS_SEND_TIMEOUT_SECONDS: '300', WS_MAX_BUFFERED_BYTES: '500000000' };
+  const limits = { SUBSCRIPTION_BUFFER_EVENTS: '16', SUBSCRIPTIONS_PER_CONNECTION: '3', SUBSCRIPTIONS_PER_IDENTITY: '5', SUBSCRIPTIONS_TOTAL: '7', WS_CONNECTION_INIT_TIMEOUT_SECONDS: '0.5', WS_KEEPALIVE_SECONDS: '120', WS_SEND_TIMEOUT_SECONDS: '300', WS_MAX_BUFFERED_BYTES: '500000000' };
 
   beforeAll(async () => {
     system = await startSystem(bootConfig(dataDir, limits), { logger: createLogger('e2e', 'silent') });
@@ -303,11 +303,20 @@ describe('bounded subscriptions: slow clients and limits (embedded)', () => {
   it('closes a socket that sends no connection_init in time (4408), and one that does not answer pings', async () => {
     const silent = await rawSocket(system.gatewayUrl, { init: false });
     expect(await Promise.race([silent.closed, sleep(5000).then(() => 'still open')])).toBe(4408);
-    const deaf = await rawSocket(system.gatewayUrl, { autoPong: false });
-    expect(await Promise.race([deaf.closed, sleep(5000).then(() => 'still open')])).not.toBe('still open');
-    const healthy = await rawSocket(system.gatewayUrl);
-    expect(await Promise.race([healthy.closed, sleep(2000).then(() => 'still open')])).toBe('still open');
-    healthy.socket.close();
+    // Keep-alive pings every 0.5 s (a reader that stopped reading cannot answer them either, so
+    // the other tests here ping rarely): a system of its own.
+    const pingDir = mkdtempSync(join(tmpdir(), 'subscriptions-ping-e2e-'));
+    const pinging = await startSystem(bootConfig(pingDir, { WS_KEEPALIVE_SECONDS: '0.5' }), { logger: createLogger('e2e', 'silent') });
+    try {
+      const deaf = await rawSocket(pinging.gatewayUrl, { autoPong: false });
+      expect(await Promise.race([deaf.closed, sleep(5000).then(() => 'still open')])).not.toBe('still open');
+      const healthy = await rawSocket(pinging.gatewayUrl);
+      expect(await Promise.race([healthy.closed, sleep(2000).then(() => 'still open')])).toBe('still open');
+      healthy.socket.close();
+    } finally {
+      await pinging.stop();
+      rmSync(pingDir, { recursive: true, force: true });
+    }
   });
 
   it('orderStatusChanged carries extensions.cursor; resuming from it gives the later status changes only', async () => {
