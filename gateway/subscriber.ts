@@ -1,5 +1,6 @@
 import type { ExecutionResult } from 'graphql';
-import { decodeCursor, encodeCursor, tooSlow } from '../platform/subscriptions/cursor.js';
+import { GraphQLError } from 'graphql';
+import { decodeCursor, encodeCursor, RESUMABLE_ENDINGS, tooSlow } from '../platform/subscriptions/cursor.js';
 
 /** The log position of an event, from its `extensions.cursor`; undefined for results without one (errors). */
 export function positionOf(result: ExecutionResult): { position: number; atMs: number } | undefined {
@@ -63,9 +64,11 @@ export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
       if (at.position <= this.queuedPosition) return;
       this.queuedPosition = at.position;
       this.queuedCursor = result.extensions!.cursor as string;
-    } else if (!result.data && result.errors?.some((e) => e.extensions.code === 'SUBSCRIBER_TOO_SLOW')) {
-      // A shared upstream fell behind: each subscriber resumes from what it has, not from the upstream's cursor.
-      result = { errors: [tooSlow(this.queuedCursor, 'the service could not keep up with its live notifications')], extensions: { cursor: this.queuedCursor } };
+    } else if (!result.data && result.errors?.some((e) => RESUMABLE_ENDINGS.has(String(e.extensions.code)))) {
+      // A shared upstream ended (fell behind, or was interrupted): each subscriber resumes from
+      // what it has, not from the upstream's cursor.
+      const cursor = this.queuedCursor;
+      result = { errors: result.errors.map((e) => new GraphQLError(e.message, { extensions: { ...e.extensions, cursor } })), extensions: { cursor } };
     }
     if (this.waiting) {
       const w = this.waiting;

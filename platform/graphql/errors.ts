@@ -70,6 +70,7 @@ const CLIENT_CODES = new Set<string>([
   // Subscriptions: resume from a cursor, or refetch state (see README, Subscriptions).
   'CURSOR_EXPIRED',
   'SUBSCRIBER_TOO_SLOW',
+  'SUBSCRIPTION_INTERRUPTED',
   'SUBSCRIPTION_LIMIT',
   ...ERROR_CODES,
 ]);

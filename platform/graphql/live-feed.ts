@@ -1,6 +1,6 @@
 import type { Metrics } from '../metrics/metrics.js';
-import type { Subscription } from '../pubsub/pubsub.js';
-import { cursorOf, encodeCursor, FeedEnd, tooSlow, type Positioned } from '../subscriptions/cursor.js';
+import type { PubSub, Subscription } from '../pubsub/pubsub.js';
+import { cursorOf, encodeCursor, FeedEnd, interrupted, tooSlow, type Positioned } from '../subscriptions/cursor.js';
 
 /**
  * A GraphQL subscription's source over a pub/sub subscription: only the notifications it wants,
@@ -13,7 +13,8 @@ import { cursorOf, encodeCursor, FeedEnd, tooSlow, type Positioned } from '../su
  * are skipped, so the seam between the two has neither a gap nor a duplicate (positions are the
  * log's global order, and the projector publishes in that order). When the pub/sub subscription
  * lost messages because it was not read fast enough, the feed ends with SUBSCRIBER_TOO_SLOW and
- * the cursor of the last event delivered, instead of silently skipping.
+ * the cursor of the last event delivered, instead of silently skipping; when the pub/sub's
+ * connection dropped (messages may have been lost: `interruptions`), with SUBSCRIPTION_INTERRUPTED.
  */
 export function liveFeed<T extends Positioned>(options: {
   field: string;
@@ -29,17 +30,25 @@ export function liveFeed<T extends Positioned>(options: {
   horizon?: number;
   /** The cursor to resume from when nothing was delivered yet. */
   startCursor: string;
+  /** Tells when live notifications may have been lost (the pub/sub's connection dropped). */
+  interruptions?: Pick<PubSub, 'onInterrupted'>;
 }): AsyncIterableIterator<T | FeedEnd> {
   const { field, subscription, metrics, clock, wanted } = options;
   const queue: T[] = [...(options.initial !== undefined ? [options.initial] : []), ...(options.catchUp ?? [])];
   const horizon = Math.max(options.horizon ?? -1, ...queue.map((n) => n.position));
   let lastCursor = options.startCursor;
   let ended = false;
+  let wasInterrupted = false;
+  const stopListening = options.interruptions?.onInterrupted(() => {
+    wasInterrupted = true;
+    void subscription.return?.(); // wakes a pending next()
+  });
   metrics.subscriptionsActive.inc({ field });
   if (options.catchUp?.length) metrics.subscriptionCatchUpEvents.inc({ field }, options.catchUp.length);
   const end = async () => {
     if (ended) return;
     ended = true;
+    stopListening?.();
     metrics.subscriptionsActive.dec({ field });
     await subscription.return?.();
   };
@@ -56,6 +65,10 @@ export function liveFeed<T extends Positioned>(options: {
       if (queued) return deliver(queued);
       while (!ended) {
         const result = await subscription.next();
+        if (wasInterrupted) {
+          await end();
+          return { value: new FeedEnd(interrupted(lastCursor)), done: false };
+        }
         if (result.done) break;
         if (subscription.dropped() > 0) {
           metrics.subscriptionOverflows.inc({ field, where: 'service' });

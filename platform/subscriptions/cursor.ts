@@ -76,6 +76,19 @@ export class FeedEnd {
   constructor(readonly error: GraphQLError) {}
 }
 
+/**
+ * SUBSCRIPTION_INTERRUPTED: the service lost its connection to the live notifications (Redis), so
+ * some may not have reached it; the client resumes from `cursor` and gets them from the log.
+ */
+export function interrupted(cursor: string | null): GraphQLError {
+  return new GraphQLError('the live feed was interrupted (the service lost its connection to the notifications): subscribe again with after set to extensions.cursor to get what it may have missed', {
+    extensions: { code: 'SUBSCRIPTION_INTERRUPTED', cursor },
+  });
+}
+
+/** Codes that end a subscription with the cursor to resume from (in extensions.cursor). */
+export const RESUMABLE_ENDINGS: ReadonlySet<string> = new Set(['SUBSCRIBER_TOO_SLOW', 'SUBSCRIPTION_INTERRUPTED']);
+
 /** SUBSCRIBER_TOO_SLOW: the subscriber's bounded buffer overflowed; it resumes from `cursor`. */
 export function tooSlow(cursor: string | null, where: string): GraphQLError {
   return new GraphQLError(`this subscriber did not keep up with its feed (${where}): subscribe again with after set to extensions.cursor to resume without losing an event`, {

@@ -302,7 +302,7 @@ export class OrderService {
       const current = await this.order(orderId, actor);
       if (!current) throw new NotFoundError(`order ${orderId} does not exist`, ['orderId']);
       const seen = current.version;
-      const common = { field: 'orderStatusChanged', subscription, metrics, clock } as const;
+      const common = { field: 'orderStatusChanged', subscription, metrics, clock, interruptions: pubsub } as const;
       if (cursor) {
         assertResumable(cursor, { head: horizon, nowMs: now.getTime(), retentionMs: resume.retentionSeconds * 1000 });
         const catchUp = await this.statusChangesBetween(orderId, cursor.position, horizon);

@@ -100,6 +100,7 @@ export class ProductService {
         catchUp,
         horizon: cursor ? horizon : -1,
         startCursor: after ?? startCursor(horizon, now),
+        interruptions: pubsub,
       });
     } catch (error) {
       await subscription.return?.();
