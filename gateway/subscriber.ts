@@ -87,9 +87,21 @@ export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
   /** Ends after what is buffered (with `last`, e.g. an upstream's error, as the final message). */
   end(last?: ExecutionResult): void {
     if (this.closed) return;
+    if (last && this.waiting) {
+      // The client is waiting for its next event: this is it, and the last.
+      const w = this.waiting;
+      this.waiting = undefined;
+      this.ending = true;
+      this.detach();
+      w({ value: last, done: false });
+      return;
+    }
     if (last) this.buffer.push(last);
     if (this.buffer.length === 0) this.finish();
-    else this.ending = true;
+    else {
+      this.ending = true;
+      this.detach();
+    }
   }
 
   /** Ends the subscription with SUBSCRIBER_TOO_SLOW (its buffer, or one held for it, is full). */

@@ -4,7 +4,7 @@ import { encodeCursor } from '../platform/subscriptions/cursor.js';
 import { Subscriber } from './subscriber.js';
 import { afterArgument, withAfterVariable, withoutAfter } from './subscriptions.js';
 
-import type { ExecutionResult } from 'graphql';
+import { GraphQLError, type ExecutionResult } from 'graphql';
 
 const take = async (s: Subscriber): Promise<ExecutionResult | undefined> => {
   const r = await s.next();
@@ -34,6 +34,17 @@ describe('Subscriber', () => {
     expect(last?.extensions?.cursor).toBe(event(1).extensions.cursor);
     expect(await take(s)).toBeUndefined();
     expect([overflows, closed]).toEqual([1, 1]);
+  });
+
+  it('gives a client waiting for its next event the failure its upstream ended with, then ends', async () => {
+    let closed = 0;
+    const s = new Subscriber({ maxBuffered: 3, after: null, onOverflow: () => undefined, onClose: () => closed++ });
+    const waiting = take(s);
+    const failure = { errors: [new GraphQLError('the product service ended the subscription', { extensions: { code: 'DOWNSTREAM_SERVICE_ERROR' } })] };
+    s.end(failure);
+    expect(await waiting).toBe(failure);
+    expect(await take(s)).toBeUndefined();
+    expect(closed).toBe(1);
   });
 
   it('resumes just before the first event it held when the client took none', async () => {
