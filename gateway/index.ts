@@ -78,6 +78,7 @@ runProcess('gateway', async (config, logger) => {
       metrics: createMetrics(serviceRegistry('gateway')),
       auth: authKeys(config, logger),
       limits: config.limits,
+      subscriptions: config.subscriptions,
       limiter: rateLimiting.limiter,
       corsOrigins: config.corsOrigins,
       coalesceReads: config.coalesceReads,

@@ -23,6 +23,9 @@ import { guardSlowSockets, TrackedWebSocket } from './slow-sockets.js';
 import { loadSupergraph, type SubgraphEndpoint } from './compose.js';
 import { SubscriptionForwarder } from './subscriptions.js';
 import { staticFiles } from './static-files.js';
+import { SubscriptionAdmission, type ConnectionSubscriptions } from './subscription-admission.js';
+import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits } from '../platform/subscriptions/limits.js';
+import { viewIterator } from '../platform/pubsub/pubsub.js';
 import type { PubSub } from '../platform/pubsub/pubsub.js';
 import { etagOf, ResponseCache, type ResponseCacheOptions, type Ticket } from './response-cache.js';
 import { policyReadModels, RESPONSE_CACHE_POLICY, ResponseCachePlanner, type CachePlan, type ResponseCachePolicy } from './response-cache-policy.js';
@@ -72,16 +75,23 @@ export interface GatewayOptions {
   stateSubscriptions?: readonly string[];
   /** A directory of built storefront files (storefront/build.ts) served at `/`; absent: none. */
   storefront?: string;
+  /** Bounds on subscriptions (defaults: DEFAULT_SUBSCRIPTION_LIMITS; README, Subscriptions). */
+  subscriptions?: Partial<SubscriptionLimits>;
 }
 
 /** In the contract, `orderStatusChanged` starts with the order as it is. */
 export const STATE_SUBSCRIPTIONS: readonly string[] = ['orderStatusChanged'];
+
+/** A subscription's context: the caller's, plus its connection's count of subscriptions. */
+type SocketContext = GatewayContext & { connection: ConnectionSubscriptions };
 
 export interface RunningGateway {
   url: string;
   port: number;
   server: Server;
   forwarder: SubscriptionForwarder;
+  /** Bounds on subscriptions, and how many are open. */
+  admission: SubscriptionAdmission;
   /** The response cache, when on. */
   responseCache: ResponseCache | undefined;
   close(): Promise<void>;
@@ -165,7 +175,11 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   const bodyLimitBytes = options.limits.maxBodyBytes;
   const signer = new CallerSigner(options.auth.internalSecret);
   const callerContext = async (caller: CallerContext): Promise<GatewayContext> => ({ caller, internalToken: await signer.sign(caller) });
-  const forwarder = new SubscriptionForwarder(supergraph, { logger, metrics, identityHeader: IDENTITY_HEADER, subgraphs, stateFields: new Set(options.stateSubscriptions ?? STATE_SUBSCRIPTIONS) });
+  const subscriptionLimits = { ...DEFAULT_SUBSCRIPTION_LIMITS, ...options.subscriptions };
+  const forwarder = new SubscriptionForwarder(supergraph, { logger, metrics, identityHeader: IDENTITY_HEADER, subgraphs, stateFields: new Set(options.stateSubscriptions ?? STATE_SUBSCRIPTIONS), maxBuffered: subscriptionLimits.bufferEvents });
+  const admission = new SubscriptionAdmission(subscriptionLimits, metrics);
+  /** Public feeds are subscribed and completed as nobody in particular (they show the same to everyone). */
+  const publicIdentity = () => signer.sign({ identity: undefined, clientAddress: undefined });
   const fastPath = new SingleSubgraphRouter(supergraph);
   const guard = new OperationGuard(supergraph.apiSchema, options.limits);
   /** An invalid token counts against the client's address, so forged tokens are rate-limited too. */
@@ -335,15 +349,21 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
       logger.warn(detail, 'closed a WebSocket whose client does not read what it is sent');
     },
   });
-  const ws = useServer<Record<string, unknown>, { caller?: CallerContext }>(
+  const ws = useServer<Record<string, unknown>, { caller?: CallerContext; subscriptions?: ConnectionSubscriptions }>(
     {
       schema: supergraph.apiSchema,
+      // A socket that sends no connection_init in time is closed (4408); keep-alive pings below.
+      connectionInitWaitTimeout: subscriptionLimits.connectionInitTimeoutMs,
+      onClose: (_ctx, code) => {
+        if (code === 4408) metrics.subscriptionRefusals.inc({ limit: 'init_timeout' });
+      },
       // connection_init carries { authorization: "Bearer <jwt>" }; a bad token closes the socket (4403).
       onConnect: async (ctx) => {
         try {
           const address = ctx.extra.request.socket.remoteAddress ?? 'unknown';
           const identity = await identify(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization, address);
           ctx.extra.caller = { identity, clientAddress: address };
+          ctx.extra.subscriptions = { subscriptions: 0 };
           return true;
         } catch (error) {
           if (error instanceof HttpError) return false;
@@ -368,14 +388,22 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
           if (error instanceof HttpError) return [new GraphQLError(error.message, { extensions: { code: 'RATE_LIMITED', retryAfterSeconds: Number(error.headers['retry-after'] ?? 1) } })];
           throw error;
         }
-        return { schema: supergraph.apiSchema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue: { ...(await callerContext(caller)), admitted: true } };
+        const connection = ctx.extra.subscriptions ?? { subscriptions: 0 };
+        const contextValue: SocketContext = { ...(await callerContext(caller)), admitted: true, connection };
+        return { schema: supergraph.apiSchema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue };
       },
       subscribe: async (args) => {
-        const context = args.contextValue as GatewayContext;
+        const context = args.contextValue as SocketContext;
         const who = context.caller.identity ? `${context.caller.identity.userId}/${context.caller.identity.role}` : 'anonymous';
+        let release: (() => void) | undefined;
         try {
-          return await forwarder.subscribe(args.document, args.variableValues ?? undefined, args.operationName, who, () => signer.sign(context.caller));
+          release = admission.admit(context.connection, context.caller.identity ? `user:${context.caller.identity.userId}` : `address:${context.caller.clientAddress ?? 'unknown'}`);
+          const events = await forwarder.subscribe(args.document, args.variableValues ?? undefined, args.operationName, who, () => signer.sign(context.caller), publicIdentity);
+          const admitted = release;
+          return viewIterator(events, (result: ExecutionResult) => result, { onEnd: admitted });
         } catch (error) {
+          release?.();
+          if (!(error instanceof GraphQLError)) logger.error({ err: error }, 'a subscription could not be opened');
           return { errors: [error instanceof GraphQLError ? error : new GraphQLError('subscription failed', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })] };
         }
       },
@@ -397,6 +425,8 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
       },
     },
     wss,
+    // A socket that does not answer a ping before the next one is terminated (its subscriptions end).
+    subscriptionLimits.keepAliveMs,
   );
   const port = await listen(httpServer, listenOn.port, listenOn.host);
   const url = `http://${listenOn.host === '0.0.0.0' ? '127.0.0.1' : listenOn.host}:${port}/graphql`;
@@ -406,6 +436,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     port,
     server: httpServer,
     forwarder,
+    admission,
     responseCache,
     close: async () => {
       slowSockets.stop();

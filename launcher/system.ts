@@ -63,7 +63,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
       const metrics = createMetrics(serviceRegistry(service));
       const events = instrumentEventStore(infrastructure.events, metrics);
       const readiness = { ...infrastructure.readiness, ...readModelChecks(service, infrastructure, config.projections.maxLagSeconds) };
-      return { ...infrastructure, events, metrics, logger: logger.child({ service }), readiness, internalSecret: keys.internalSecret };
+      return { ...infrastructure, events, metrics, logger: logger.child({ service }), readiness, internalSecret: keys.internalSecret, resume: config.subscriptions.resume };
     };
 
     const product = await startProductSubgraph(sliceDeps('product'), listenOn(config.ports.product));
@@ -116,6 +116,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
         metrics: createMetrics(serviceRegistry('gateway')),
         auth: keys,
         limits: config.limits,
+        subscriptions: config.subscriptions,
         limiter: infrastructure.limiter,
         corsOrigins: config.corsOrigins,
         coalesceReads: config.coalesceReads,

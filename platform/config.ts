@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { ResumeOptions } from './subscriptions/resume.js';
+import type { SubscriptionLimits } from './subscriptions/limits.js';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 /** An optional string where empty means unset. */
@@ -46,6 +48,14 @@ const schema = z.object({
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(100_000),
   WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
   WS_SEND_TIMEOUT_SECONDS: z.coerce.number().min(0.1).default(10),
+  SUBSCRIPTION_RESUME_RETENTION_SECONDS: z.coerce.number().min(0.001).default(86_400),
+  SUBSCRIPTION_RESUME_MAX_EVENTS: z.coerce.number().int().min(1).default(100_000),
+  SUBSCRIPTION_BUFFER_EVENTS: z.coerce.number().int().min(1).default(500),
+  SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().min(1).default(50),
+  SUBSCRIPTIONS_PER_IDENTITY: z.coerce.number().int().min(1).default(200),
+  SUBSCRIPTIONS_TOTAL: z.coerce.number().int().min(1).default(20_000),
+  WS_CONNECTION_INIT_TIMEOUT_SECONDS: z.coerce.number().min(0.1).default(3),
+  WS_KEEPALIVE_SECONDS: z.coerce.number().min(0.1).default(12),
   CORS_ORIGINS: optionalUrl,
   ADMIN_TOKEN: optionalUrl,
   ORDER_PENDING_TIMEOUT_SECONDS: z.coerce.number().min(1).default(120),
@@ -110,6 +120,14 @@ export interface Config {
     wsMaxBufferedBytes: number;
     wsSendTimeoutMs: number;
   };
+  /**
+   * Subscriptions (README, Subscriptions): how far back a cursor resumes (`resume`, read by the
+   * product and order subgraphs), and the gateway's bounds: each subscriber's buffer (events),
+   * subscriptions per connection, per identity (per address when anonymous) and in total, the time
+   * a socket has to send connection_init and the keep-alive ping interval (a socket that does not
+   * answer a ping by the next one is closed).
+   */
+  subscriptions: SubscriptionLimits & { resume: ResumeOptions };
   /** How long an order may stay PENDING (stock being reserved) or CONFIRMED (unpaid) before it expires. */
   orderTimeouts: { pendingSeconds: number; paymentSeconds: number };
   /** How long a SIGTERM may take before the process exits anyway. */
@@ -192,6 +210,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBodyBytes: e.MAX_BODY_BYTES,
       wsMaxBufferedBytes: e.WS_MAX_BUFFERED_BYTES,
       wsSendTimeoutMs: Math.round(e.WS_SEND_TIMEOUT_SECONDS * 1000),
+    },
+    subscriptions: {
+      resume: { retentionSeconds: e.SUBSCRIPTION_RESUME_RETENTION_SECONDS, maxScannedEvents: e.SUBSCRIPTION_RESUME_MAX_EVENTS },
+      bufferEvents: e.SUBSCRIPTION_BUFFER_EVENTS,
+      perConnection: e.SUBSCRIPTIONS_PER_CONNECTION,
+      perIdentity: e.SUBSCRIPTIONS_PER_IDENTITY,
+      total: e.SUBSCRIPTIONS_TOTAL,
+      connectionInitTimeoutMs: Math.round(e.WS_CONNECTION_INIT_TIMEOUT_SECONDS * 1000),
+      keepAliveMs: Math.round(e.WS_KEEPALIVE_SECONDS * 1000),
     },
     orderTimeouts: { pendingSeconds: e.ORDER_PENDING_TIMEOUT_SECONDS, paymentSeconds: e.ORDER_PAYMENT_TIMEOUT_SECONDS },
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,

@@ -381,8 +381,18 @@ suite('storefront in a real browser', () => {
       const w = await newPage();
       w.errorsExpected = true;
       const { page } = w;
+      // What the page sends over its WebSockets: a resubscription names the last cursor it got.
+      const subscribes: { query: string; variables: Record<string, unknown> }[] = [];
+      page.on('websocket', (socket) =>
+        socket.on('framesent', ({ payload }) => {
+          const message = JSON.parse(String(payload)) as { type: string; payload?: { query: string; variables: Record<string, unknown> } };
+          if (message.type === 'subscribe' && message.payload) subscribes.push(message.payload);
+        }),
+      );
       await page.goto(`http://127.0.0.1:${port}/`);
       await card(page, products.floor!).getByText('12 in stock').waitFor();
+      await call(RESTOCK, { id: products.floor, q: 1 }, seller.headers);
+      await card(page, products.floor!).getByText('13 in stock').waitFor({ timeout: 10_000 });
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const s of sockets) s.destroy();
       await closed;
@@ -393,10 +403,14 @@ suite('storefront in a real browser', () => {
       server = relay();
       await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
       await page.getByText('Connection lost').waitFor({ state: 'detached', timeout: 15_000 });
-      await card(page, products.floor!).getByText('15 in stock').waitFor({ timeout: 10_000 });
+      await card(page, products.floor!).getByText('16 in stock').waitFor({ timeout: 10_000 });
+      // The stock feed was subscribed again from the cursor of the last change the page had heard.
+      const stock = subscribes.filter((s) => s.query.includes('stockChanged'));
+      expect(stock[0]?.variables.after ?? null).toBeNull();
+      expect(stock.at(-1)?.variables.after).toEqual(expect.stringMatching(/^c1\./));
       // …and hears live changes again.
       await call(RESTOCK, { id: products.floor, q: 1 }, seller.headers);
-      await card(page, products.floor!).getByText('16 in stock').waitFor({ timeout: 10_000 });
+      await card(page, products.floor!).getByText('17 in stock').waitFor({ timeout: 10_000 });
     } finally {
       for (const s of sockets) s.destroy();
       server.close();

@@ -67,6 +67,11 @@ const CLIENT_CODES = new Set<string>([
   'RATE_LIMITED',
   'QUERY_TOO_COMPLEX',
   'SERVICE_UNAVAILABLE',
+  // Subscriptions: resume from a cursor, or refetch state (see README, Subscriptions).
+  'CURSOR_EXPIRED',
+  'SUBSCRIBER_TOO_SLOW',
+  'SUBSCRIPTION_INTERRUPTED',
+  'SUBSCRIPTION_LIMIT',
   ...ERROR_CODES,
 ]);
 

@@ -9,6 +9,7 @@ import type { Logger } from '../logging.js';
 import { WeightedLru } from '../weighted-lru.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { formatError } from './errors.js';
+import { subscribeWithCursors } from '../subscriptions/execute.js';
 import { closeServer, createServiceServer, executeApollo, listen } from './http.js';
 import { instrumentRootResolvers, metricsPlugin } from './metrics-plugin.js';
 
@@ -73,6 +74,8 @@ export async function startGraphQLService<Context extends BaseContext>(options: 
       // Per-operation extensions win: the gateway multiplexes many callers over one connection
       // and passes each subscription's (signed) identity with it.
       context: (ctx, _id, payload) => options.context({ ...ctx.extra.request.headers, ...ctx.connectionParams, ...(payload.extensions ?? {}) }),
+      // Every event carries its cursor (extensions.cursor); a feed ending with a coded error sends it.
+      subscribe: subscribeWithCursors,
       // The same error policy as over HTTP: business codes kept, anything unexpected masked.
       onError: (_ctx, _id, _payload, errors) => {
         for (const error of errors) logger.warn({ err: error }, 'subscription error');

@@ -173,6 +173,30 @@ export function createMetrics(registry: Registry) {
       labelNames: ['field'],
       registers,
     }),
+    subscriptionCatchUpEvents: new Counter({
+      name: 'storefront_subscription_catch_up_events_total',
+      help: 'Subscription events read from the event log for clients resuming from a cursor',
+      labelNames: ['field'],
+      registers,
+    }),
+    subscriptionOverflows: new Counter({
+      name: 'storefront_subscription_overflows_total',
+      help: 'Subscriptions ended with SUBSCRIBER_TOO_SLOW because their bounded buffer overflowed (where: gateway or service)',
+      labelNames: ['field', 'where'],
+      registers,
+    }),
+    subscriptionRefusals: new Counter({
+      name: 'storefront_subscription_refusals_total',
+      help: 'Subscriptions or connections refused by a limit, by limit (per_connection, per_identity, total, init_timeout, resume)',
+      labelNames: ['limit'],
+      registers,
+    }),
+    subscriptionUpstreams: new Gauge({
+      name: 'storefront_subscription_upstreams',
+      help: 'Upstream subscriptions the gateway holds to subgraphs (shared ones count once), by kind (shared, private)',
+      labelNames: ['kind'],
+      registers,
+    }),
     slowSocketsClosed: new Counter({
       name: 'storefront_websocket_slow_closed_total',
       help: 'WebSocket connections closed because the client did not read what it was sent',

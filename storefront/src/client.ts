@@ -1,4 +1,4 @@
-import { Client, cacheExchange, fetchExchange, mapExchange, subscriptionExchange, type CombinedError } from '@urql/core';
+import { Client, cacheExchange, fetchExchange, mapExchange, subscriptionExchange, type CombinedError, type ExecutionResult } from '@urql/core';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 
 export interface ConnectionEvents {
@@ -69,7 +69,7 @@ export function connect(token: string | undefined, events: ConnectionEvents): Co
       fetchExchange,
       subscriptionExchange({
         forwardSubscription: (request) => ({
-          subscribe: (sink) => ({ unsubscribe: ws.subscribe({ ...request, query: request.query ?? '' }, sink) }),
+          subscribe: (sink) => ({ unsubscribe: resumingSubscribe(ws, { ...request, query: request.query ?? '' }, sink) }),
         }),
       }),
     ],
@@ -80,6 +80,50 @@ export function connect(token: string | undefined, events: ConnectionEvents): Co
       closing = true;
       void ws.dispose();
     },
+  };
+}
+
+/** Endings after which a feed is subscribed again from its last cursor (README, Subscriptions). */
+const RESUMABLE_ENDINGS: ReadonlySet<unknown> = new Set(['SUBSCRIBER_TOO_SLOW', 'SUBSCRIPTION_INTERRUPTED']);
+
+type Payload = { query: string; variables?: Record<string, unknown> };
+type Sink = { next(value: ExecutionResult): void; error(error: unknown): void; complete(): void };
+
+/**
+ * Subscribes over graphql-ws so that nothing is missed across a dropped connection: for an
+ * operation with an `$after` variable, the payload graphql-ws sends again when it reconnects holds
+ * the cursor of the last event received (each event's extensions.cursor), so the server sends what
+ * happened meanwhile, then live events; an ending the server says can be resumed (a subscriber too
+ * slow, an interrupted feed) subscribes again from that cursor. Returns the unsubscribe function.
+ */
+function resumingSubscribe(ws: WsClient, request: Payload, sink: Sink): () => void {
+  const resumable = /\$after\b/.test(request.query);
+  const payload = { ...request, variables: { ...request.variables } };
+  let unsubscribe: () => void = () => undefined;
+  let stopped = false;
+  const start = () => {
+    let resume = false;
+    unsubscribe = ws.subscribe<ExecutionResult['data'], Record<string, unknown>>(payload, {
+      next: (result) => {
+        const cursor = result.extensions?.cursor;
+        if (resumable && typeof cursor === 'string') payload.variables.after = cursor;
+        if (resumable && result.errors?.some((e) => RESUMABLE_ENDINGS.has((e as { extensions?: Record<string, unknown> }).extensions?.code))) {
+          resume = true;
+          return;
+        }
+        sink.next(result);
+      },
+      error: (error) => sink.error(error),
+      complete: () => {
+        if (resume && !stopped) setTimeout(() => !stopped && start(), 100);
+        else sink.complete();
+      },
+    });
+  };
+  start();
+  return () => {
+    stopped = true;
+    unsubscribe();
   };
 }
 

@@ -23,6 +23,7 @@ runProcess('order', async (config, logger) => {
       // The only provider adapter so far: the contract's simulated test tokens.
       payments: new SimulatedPaymentProvider(),
       timeouts: config.orderTimeouts,
+      resume: config.subscriptions.resume,
     },
     { port: config.ports.order, host: config.host },
   );

@@ -30,6 +30,7 @@ export interface OrderSubgraphDeps extends ServicePorts {
   clock?: () => Date;
   paymentRetry?: OrderServiceDeps['paymentRetry'];
   timeouts?: OrderServiceDeps['timeouts'];
+  resume?: OrderServiceDeps['resume'];
   internalSecret: Uint8Array;
   readiness?: Record<string, () => Promise<void>>;
 }

@@ -5,11 +5,14 @@ import { GraphQLError } from 'graphql';
 import { handleCommand, loadState, type CommandContext } from '../../platform/eventsourcing/command-handler.js';
 import { ForbiddenError, IllegalStateError, NotFoundError, ValidationError } from '../../platform/errors.js';
 import { pageSize, unauthenticated, type UserError } from '../../platform/graphql/errors.js';
-import { liveFeed } from '../../platform/graphql/live-feed.js';
+import { liveFeed, startCursor } from '../../platform/graphql/live-feed.js';
+import { assertResumable, decodeCursor, type FeedEnd } from '../../platform/subscriptions/cursor.js';
+import { DEFAULT_RESUME, type ResumeOptions } from '../../platform/subscriptions/resume.js';
+import { evolveOrderDoc } from './read-model/projection.js';
 import { isUuid, uuidV5 } from '../../platform/ids.js';
 import type { ServicePorts } from '../../platform/ports.js';
 import { canSee, orderDecider, paymentStep, RefundRequiredError, requireOrder, SYSTEM_ACTOR, type Actor, type OrderCommand, type OrderState, type PlacedOrder } from './decider.js';
-import { orderStream, type Money, type OrderEvent, type OrderLine } from './events.js';
+import { ORDER_EVENT_TYPES, orderStream, type Money, type OrderEvent, type OrderLine } from './events.js';
 import { PaymentDeclinedError, TransientPaymentError, type PaymentProvider } from './payments.js';
 import { ORDER_STATUS_CHANNEL, ORDERS, type OrderDoc, type OrderPage, type OrderStatusNotification } from './read-model/read-model.js';
 
@@ -27,6 +30,8 @@ export interface OrderServiceDeps extends ServicePorts {
   paymentRetry?: { maxAttempts: number; initialBackoffMs: number };
   /** How long an order may stay PENDING or CONFIRMED (unpaid) before `expireStale` ends it. */
   timeouts?: { pendingSeconds: number; paymentSeconds: number };
+  /** How far back an orderStatusChanged subscriber may resume from (defaults: DEFAULT_RESUME). */
+  resume?: Partial<ResumeOptions>;
 }
 
 export const DEFAULT_ORDER_TIMEOUTS = { pendingSeconds: 120, paymentSeconds: 1800 };
@@ -280,31 +285,49 @@ export class OrderService {
   /**
    * The order as it is now, then each status change, for its customer or an admin. Starting from
    * the current state means a client that subscribes right after `placeOrder` cannot miss a
-   * confirmation that came first (the saga often takes milliseconds).
+   * confirmation that came first (the saga often takes milliseconds). With `after` (the cursor of
+   * the last event a client saw), every status change after it instead, read from the order's
+   * stream in the event log, then the live ones (see liveFeed for the seam).
    */
-  async statusChanges(orderId: string, actor: Actor | undefined): Promise<AsyncIterableIterator<OrderStatusNotification>> {
-    const { metrics, pubsub, clock } = this.deps;
+  async statusChanges(orderId: string, actor: Actor | undefined, after: string | null = null): Promise<AsyncIterableIterator<OrderStatusNotification | FeedEnd>> {
+    const { metrics, pubsub, clock, events } = this.deps;
+    const cursor = after === null ? undefined : decodeCursor(after);
+    const resume = { ...DEFAULT_RESUME, ...this.deps.resume };
     // Listen before reading the current state, so that no change between the two is missed.
     const subscription = pubsub.subscribe<OrderStatusNotification>(ORDER_STATUS_CHANNEL);
-    let current: OrderDoc | null;
     try {
       await subscription.ready;
-      current = await this.order(orderId, actor);
+      const horizon = await events.headPosition();
+      const now = clock();
+      const current = await this.order(orderId, actor);
       if (!current) throw new NotFoundError(`order ${orderId} does not exist`, ['orderId']);
+      const seen = current.version;
+      const common = { field: 'orderStatusChanged', subscription, metrics, clock, interruptions: pubsub } as const;
+      if (cursor) {
+        assertResumable(cursor, { head: horizon, nowMs: now.getTime(), retentionMs: resume.retentionSeconds * 1000 });
+        const catchUp = await this.statusChangesBetween(orderId, cursor.position, horizon);
+        return liveFeed({ ...common, wanted: (n) => n.order._id === orderId, catchUp, horizon, startCursor: after ?? startCursor(horizon, now) });
+      }
+      const initial = { order: current, at: current.updatedAt, position: current._position ?? horizon };
+      return liveFeed({ ...common, initial, wanted: (n) => n.order._id === orderId && n.order.version > seen, startCursor: startCursor(horizon, now) });
     } catch (error) {
       await subscription.return?.();
       throw error;
     }
-    const seen = current.version;
-    return liveFeed({
-      field: 'orderStatusChanged',
-      subscription,
-      metrics,
-      clock,
-      initial: { order: current, at: current.updatedAt, position: current._position ?? 0 },
-      wanted: (n) => n.order._id === orderId && n.order.version > seen,
-      at: (n) => n.at,
-    });
+  }
+
+  /** The status changes of one order after `after` up to `horizon`, from its stream, as the orders projection published them. */
+  private async statusChangesBetween(orderId: string, after: number, horizon: number): Promise<OrderStatusNotification[]> {
+    const changes: OrderStatusNotification[] = [];
+    let doc: OrderDoc | undefined;
+    for (const e of await this.deps.events.readStream(orderStream(orderId))) {
+      if (e.position > horizon) break;
+      if (!ORDER_EVENT_TYPES.has(e.type)) continue;
+      const before = doc;
+      doc = evolveOrderDoc(doc, { type: e.type, data: e.data } as OrderEvent) ?? doc;
+      if (e.position > after && doc && before?.status !== doc.status) changes.push({ order: { ...doc, _position: e.position }, at: e.metadata.occurredAt, position: e.position });
+    }
+    return changes;
   }
 }
 

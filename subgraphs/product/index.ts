@@ -13,7 +13,7 @@ runProcess('product', async (config, logger) => {
   const infrastructure = await openInfrastructure(config, logger, { metrics });
   const { internalSecret } = authKeys(config, logger);
   const product = await startProductSubgraph(
-    { ...infrastructure, events: instrumentEventStore(infrastructure.events, metrics), metrics, logger, readiness: { ...infrastructure.readiness, ...readModelChecks('product', infrastructure, config.projections.maxLagSeconds) }, internalSecret },
+    { ...infrastructure, events: instrumentEventStore(infrastructure.events, metrics), metrics, logger, readiness: { ...infrastructure.readiness, ...readModelChecks('product', infrastructure, config.projections.maxLagSeconds) }, internalSecret, resume: config.subscriptions.resume },
     { port: config.ports.product, host: config.host },
   );
   if (config.seedDemoData) await seedDemoCatalog(product.service, logger);

@@ -10,15 +10,16 @@ import { Mutation } from './resolvers/Mutation.js';
 import { Product } from './resolvers/Product.js';
 import { ProductConnection } from './resolvers/ProductConnection.js';
 import { Query } from './resolvers/Query.js';
+import { StockChange } from './resolvers/StockChange.js';
 import { Subscription } from './resolvers/Subscription.js';
 import { User } from './resolvers/User.js';
-import { ProductService } from './service.js';
+import { ProductService, type ProductServiceDeps } from './service.js';
 import type { Bus } from '../../platform/bus/bus.js';
 import { startReservationConsumer } from './reservations.js';
 
 export const productTypeDefs = subgraphTypeDefs(new URL('./schema.graphql', import.meta.url));
 
-const resolvers: Resolvers = { Query, Mutation, Subscription, Product, ProductConnection, User };
+const resolvers: Resolvers = { Query, Mutation, Subscription, StockChange, Product, ProductConnection, User };
 
 export interface ProductSubgraphDeps extends ServicePorts {
   clock?: () => Date;
@@ -28,6 +29,8 @@ export interface ProductSubgraphDeps extends ServicePorts {
   readiness?: Record<string, () => Promise<void>>;
   /** Where order events arrive for the inventory side of the saga; without it, no reservations. */
   bus?: Bus;
+  /** How far back a stockChanged subscriber may resume from. */
+  resume?: ProductServiceDeps['resume'];
 }
 
 export function buildProductSchema() {

@@ -7,7 +7,10 @@ import { ForbiddenError, NotFoundError, TooManyRowsError } from '../../platform/
 import { unauthenticated } from '../../platform/graphql/errors.js';
 import { isUuid } from '../../platform/ids.js';
 import { GraphQLError } from 'graphql';
-import { liveFeed } from '../../platform/graphql/live-feed.js';
+import { liveFeed, startCursor } from '../../platform/graphql/live-feed.js';
+import { assertResumable, decodeCursor, type FeedEnd } from '../../platform/subscriptions/cursor.js';
+import { DEFAULT_RESUME, type ResumeOptions } from '../../platform/subscriptions/resume.js';
+import { stockChangesBetween } from './catalog/stock-changes.js';
 import { CatalogQueries } from './catalog/queries.js';
 import { STOCK_CHANNEL, type ProductDoc, type StockNotification } from './catalog/read-model.js';
 import { productDecider, productIdForSku, type Actor, type CreateProduct, type InventoryCommand, type ProductCommand, type ProductState, type UpdateProduct } from './decider.js';
@@ -32,6 +35,8 @@ export { productIdForSku };
 
 export interface ProductServiceDeps extends ServicePorts {
   clock: () => Date;
+  /** How far back a stockChanged subscriber may resume from (defaults: DEFAULT_RESUME). */
+  resume?: Partial<ResumeOptions>;
   /**
    * How a command finds a product's state without reading its whole stream: folded states kept in
    * process (per product, revision-checked) and snapshots every `snapshotEvery` events.
@@ -61,21 +66,46 @@ export class ProductService {
     return this.deps.metrics;
   }
 
-  /** Live stock changes (of the given products, or all), as the projector publishes them. */
-  stockChanges(productIds: readonly string[] | null): AsyncIterableIterator<StockNotification> {
+  /**
+   * Stock changes (of the given products, or all), as the projector publishes them. With `after`
+   * (the cursor of the last change a client saw), first every change after it, read from the
+   * event log, then the live ones, without a gap or a duplicate at the seam (see liveFeed).
+   */
+  async stockChanges(productIds: readonly string[] | null, after: string | null = null): Promise<AsyncIterableIterator<StockNotification | FeedEnd>> {
     if (productIds && productIds.length > MAX_WATCHED_PRODUCTS) {
       throw new GraphQLError(`watch at most ${MAX_WATCHED_PRODUCTS} products per subscription`, { extensions: { code: 'BAD_USER_INPUT', field: ['productIds'] } });
     }
+    const cursor = after === null ? undefined : decodeCursor(after);
     const wanted = productIds ? new Set(productIds) : null;
-    const { metrics, pubsub, clock } = this.deps;
-    return liveFeed({
-      field: 'stockChanged',
-      subscription: pubsub.subscribe<StockNotification>(STOCK_CHANNEL),
-      metrics,
-      clock,
-      wanted: (n) => !wanted || wanted.has(n.product._id),
-      at: (n) => n.at,
-    });
+    const { metrics, pubsub, clock, events } = this.deps;
+    const resume = { ...DEFAULT_RESUME, ...this.deps.resume };
+    // Listen before reading the log's head: whatever the projector publishes from now on is
+    // either live (after the head) or in the catch-up (at or before it).
+    const subscription = pubsub.subscribe<StockNotification>(STOCK_CHANNEL);
+    try {
+      await subscription.ready;
+      const horizon = await events.headPosition();
+      const now = clock();
+      let catchUp: StockNotification[] = [];
+      if (cursor) {
+        assertResumable(cursor, { head: horizon, nowMs: now.getTime(), retentionMs: resume.retentionSeconds * 1000 });
+        catchUp = await stockChangesBetween(events, { after: cursor.position, horizon, maxScanned: resume.maxScannedEvents, wanted: (id) => !wanted || wanted.has(id) });
+      }
+      return liveFeed({
+        field: 'stockChanged',
+        subscription,
+        metrics,
+        clock,
+        wanted: (n) => !wanted || wanted.has(n.product._id),
+        catchUp,
+        horizon: cursor ? horizon : -1,
+        startCursor: after ?? startCursor(horizon, now),
+        interruptions: pubsub,
+      });
+    } catch (error) {
+      await subscription.return?.();
+      throw error;
+    }
   }
 
   private async execute(productId: string, command: CommandInput<ProductCommand>, actor: Actor | undefined, correlationId: string): Promise<ProductDoc> {

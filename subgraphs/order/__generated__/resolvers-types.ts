@@ -169,12 +169,17 @@ export type QueryOrderArgs = {
 
 export type Subscription = {
   __typename?: 'Subscription';
-  /** The order as it is now, then every status change, for its owner or an admin. */
+  /**
+   * The order as it is now, then every status change, for its owner or an admin. Each event's cursor
+   * is in extensions.cursor; with after (the cursor of the last event a client saw) it gets every
+   * later status change instead of the current state, in order, then live ones.
+   */
   orderStatusChanged: Order;
 };
 
 
 export type SubscriptionOrderStatusChangedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
   orderId: Scalars['ID']['input'];
 };
 

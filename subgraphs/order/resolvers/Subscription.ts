@@ -3,7 +3,7 @@ import type { OrderStatusNotification } from '../read-model/read-model.js';
 
 export const Subscription: SubscriptionResolvers = {
   orderStatusChanged: {
-    subscribe: (_, { orderId }, { service, actor }) => service.statusChanges(orderId, actor),
+    subscribe: (_, { orderId, after }, { service, actor }) => service.statusChanges(orderId, actor, after ?? null),
     resolve: (notification: OrderStatusNotification) => notification.order,
   },
 };

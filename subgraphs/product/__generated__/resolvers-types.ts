@@ -229,6 +229,8 @@ export type QueryProductsArgs = {
 export type StockChange = {
   __typename?: 'StockChange';
   at: Scalars['DateTime']['output'];
+  /** Opaque position of this change in the event log: pass it as stockChanged(after:) to resume (also in extensions.cursor). */
+  cursor: Scalars['String']['output'];
   previousStock: Scalars['Int']['output'];
   product: Product;
   reason: StockChangeReason;
@@ -245,12 +247,18 @@ export type StockChangeReason =
 
 export type Subscription = {
   __typename?: 'Subscription';
-  /** All products when productIds is null. */
+  /**
+   * All products when productIds is null. after: the cursor of the last change a client saw; it then
+   * gets every later change, in order (read from the event log), then live ones. A cursor older than
+   * the service keeps gives CURSOR_EXPIRED, one it did not issue INVALID_INPUT: refetch state, then
+   * subscribe without after.
+   */
   stockChanged: StockChange;
 };
 
 
 export type SubscriptionStockChangedArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
   productIds?: InputMaybe<Array<Scalars['ID']['input']>>;
 };
 
@@ -517,6 +525,7 @@ export type QueryResolvers<ContextType = ProductContext, ParentType extends Reso
 
 export type StockChangeResolvers<ContextType = ProductContext, ParentType extends ResolversParentTypes['StockChange'] = ResolversParentTypes['StockChange']> = ResolversObject<{
   at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   previousStock?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   product?: Resolver<ResolversTypes['Product'], ParentType, ContextType>;
   reason?: Resolver<ResolversTypes['StockChangeReason'], ParentType, ContextType>;

@@ -73,7 +73,7 @@ export function evolveDoc(doc: ProductDoc | undefined, event: ProductEvent, reco
   }
 }
 
-const STOCK_REASON: Partial<Record<ProductEvent['type'], StockChangeReason>> = {
+export const STOCK_REASON: Partial<Record<ProductEvent['type'], StockChangeReason>> = {
   ProductCreated: 'CREATED',
   ProductRestocked: 'RESTOCKED',
   ProductDiscontinued: 'DISCONTINUED',

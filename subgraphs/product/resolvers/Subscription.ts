@@ -3,7 +3,7 @@ import type { StockNotification } from '../catalog/read-model.js';
 
 export const Subscription: SubscriptionResolvers = {
   stockChanged: {
-    subscribe: (_, { productIds }, { service }) => service.stockChanges(productIds ?? null),
+    subscribe: (_, { productIds, after }, { service }) => service.stockChanges(productIds ?? null, after ?? null),
     resolve: (notification: StockNotification) => notification,
   },
 };
