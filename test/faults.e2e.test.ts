@@ -94,7 +94,8 @@ withServer('REDIS_URL', 'Redis lost while running', () => {
       // Resumed from its cursor, it gets the changes made during the outage, then live ones: none missing, none twice.
       const resumed = collect(client, watch, { ids: [id], after: cursor });
       await restock(id);
-      const finalStock = (await product(id))!;
+      // The stock now (what a read right after the restock shows may not have it projected yet).
+      const finalStock = beforeOutage + 4;
       await eventually(() => expect(stockOf(resumed.results.at(-1) ?? {})).toBe(finalStock), 30_000);
       const stocks = [...first.results.slice(0, -1), ...resumed.results].map(stockOf);
       expect(stocks).toEqual(Array.from({ length: stocks.length }, (_, i) => stocks[0]! + i));
