@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useLayoutEffect, useState } from 'preact/hooks';
 import { useMutation, useQuery } from '@urql/preact';
 import { CreateProductDocument, ProductPageDocument, UpdateProductDocument, type ProductDetailsFragment } from '../__generated__/graphql.js';
 import { useApp } from '../app.js';
@@ -36,7 +36,8 @@ export function ProductEditor({ id }: { id?: string }) {
   const [saved, setSaved] = useState('');
   const [createState, create] = useMutation(CreateProductDocument);
   const [updateState, update] = useMutation(UpdateProductDocument);
-  useEffect(() => {
+  // Before the form is painted: typing into a field the loaded product is about to fill must not be overwritten.
+  useLayoutEffect(() => {
     if (original && original.version !== version) {
       setDraft(draftOf(original));
       setVersion(original.version);
