@@ -25,6 +25,7 @@ import { DEFAULT_IMPORT_CONCURRENCY, importProducts, type ImportCounts, type Imp
 import { emailStream, normaliseEmail, userDecider } from '../subgraphs/user/decider.js';
 import type { EmailClaimed } from '../subgraphs/user/events.js';
 import { userStream } from '../subgraphs/user/events.js';
+import { EVENT_SCHEMAS } from '../subgraphs/event-schemas.js';
 
 const USAGE = 'usage: npm run import -- <products.csv | -> --seller <user id or email> [--report <rejected.csv>] [--concurrency N] [--json]';
 /** Rejected rows printed on stderr when there is no --report file. */
@@ -91,7 +92,7 @@ async function main(): Promise<number> {
   const totalBytes = path === '-' ? undefined : statSync(path).size; // fails early on a missing file
 
   const config = loadConfig();
-  const store = await openEventStore(config);
+  const store = await openEventStore(config, EVENT_SCHEMAS);
   const events = store.events;
   let report: WriteStream | undefined;
   try {

@@ -16,6 +16,7 @@ import { startOrderSubgraph } from '../subgraphs/order/server.js';
 import { GATEWAY_FEEDS, PUBLIC_CONTRACTS, readModelChecks, readModels } from '../projections/registry.js';
 import { startRecommendationSubgraph } from '../subgraphs/recommendation/server.js';
 import { ensureStorefront } from '../storefront/build.js';
+import { EVENT_SCHEMAS } from '../subgraphs/event-schemas.js';
 
 export interface RunningSystem {
   gatewayUrl: string;
@@ -39,7 +40,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
   const logger = options.logger ?? createLogger('storefront', config.logLevel);
   // Bus metrics belong to the projector: its relay is what publishes.
   const projectorMetrics = createMetrics(serviceRegistry('projector'));
-  const infrastructure = await openInfrastructure(config, logger, { metrics: projectorMetrics });
+  const infrastructure = await openInfrastructure(config, logger, { eventSchemas: EVENT_SCHEMAS, metrics: projectorMetrics });
   const stops: [string, () => Promise<void>][] = [['infrastructure', () => infrastructure.close()]];
   const stop = async () => {
     for (const [name, s] of stops.reverse()) {

@@ -12,6 +12,7 @@ import { MongoDocumentStore } from './documents/mongo-document-store.js';
 import type { EventStore } from './event-store/event-store.js';
 import { EventStoreDBEventStore } from './event-store/eventstoredb-event-store.js';
 import { FileEventStore } from './event-store/file-event-store.js';
+import { versionedEventStore, type EventSchemas } from './eventsourcing/upcasting.js';
 import type { Logger } from './logging.js';
 import type { Metrics } from './metrics/metrics.js';
 import type { PubSub } from './pubsub/pubsub.js';
@@ -46,14 +47,15 @@ export function busObserver(metrics: Metrics): BusObserver {
 
 /**
  * The event store the configuration picks, alone (for tools that only append, such as the
- * product import CLI): EventStoreDB at EVENTSTORE_URL, else the embedded file log in DATA_DIR.
+ * product import CLI): EventStoreDB at EVENTSTORE_URL, else the embedded file log in DATA_DIR;
+ * read and written through the event schemas (events upcast to their current version on read).
  */
-export async function openEventStore(config: Config): Promise<{ events: EventStore; description: string; real: boolean }> {
+export async function openEventStore(config: Config, schemas: EventSchemas): Promise<{ events: EventStore; description: string; real: boolean }> {
   if (config.servers.eventStore) {
-    return { events: await EventStoreDBEventStore.connect(config.servers.eventStore), description: `EventStoreDB at ${config.servers.eventStore}`, real: true };
+    return { events: versionedEventStore(await EventStoreDBEventStore.connect(config.servers.eventStore), schemas), description: `EventStoreDB at ${config.servers.eventStore}`, real: true };
   }
   const dir = join(config.dataDir, 'events');
-  return { events: await FileEventStore.open(dir, { fsync: config.eventStoreFsync, writerLock: true }), description: `embedded file log in ${dir}`, real: false };
+  return { events: versionedEventStore(await FileEventStore.open(dir, { fsync: config.eventStoreFsync, writerLock: true }), schemas), description: `embedded file log in ${dir}`, real: false };
 }
 
 /**
@@ -61,7 +63,7 @@ export async function openEventStore(config: Config): Promise<{ events: EventSto
  * reached fails start-up with an InfrastructureError naming it and its URL (one line); anything
  * opened before it is closed again.
  */
-export async function openInfrastructure(config: Config, logger: Logger, options: { metrics?: Metrics; clientId?: string } = {}): Promise<Infrastructure> {
+export async function openInfrastructure(config: Config, logger: Logger, options: { eventSchemas: EventSchemas; metrics?: Metrics; clientId?: string }): Promise<Infrastructure> {
   const closers: (() => Promise<void>)[] = [];
   const readiness: Record<string, () => Promise<void>> = {};
   const describe: Record<string, string> = {};
@@ -72,7 +74,7 @@ export async function openInfrastructure(config: Config, logger: Logger, options
   const { servers } = config;
   const namespace = config.namespace;
   try {
-    const eventStore = await openEventStore(config);
+    const eventStore = await openEventStore(config, options.eventSchemas);
     const events = eventStore.events;
     closers.push(() => events.close());
     if (eventStore.real) readiness.eventStore = async () => void (await events.headPosition());

@@ -6,11 +6,12 @@ import { runProcess } from '../../platform/process.js';
 import { readModelChecks } from '../../projections/registry.js';
 import { SimulatedPaymentProvider } from './payments.js';
 import { startOrderSubgraph } from './server.js';
+import { EVENT_SCHEMAS } from '../event-schemas.js';
 
 /** The order subgraph as its own process (docker compose); `npm start` runs it in-process instead. */
 runProcess('order', async (config, logger) => {
   const metrics = createMetrics(serviceRegistry('order'));
-  const infrastructure = await openInfrastructure(config, logger, { metrics });
+  const infrastructure = await openInfrastructure(config, logger, { eventSchemas: EVENT_SCHEMAS, metrics });
   const { internalSecret } = authKeys(config, logger);
   const order = await startOrderSubgraph(
     {

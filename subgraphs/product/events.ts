@@ -1,4 +1,5 @@
 import type { DomainEvent } from '../../platform/eventsourcing/decider.js';
+import type { EventSchemas } from '../../platform/eventsourcing/upcasting.js';
 
 export interface Money {
   amount: number; // minor units
@@ -69,3 +70,12 @@ export const PRODUCT_EVENT_TYPES: ReadonlySet<string> = new Set<ProductEvent['ty
   'StockReleased',
   'StockSold',
 ]);
+
+/**
+ * Schema versions of the product events that changed shape (platform/eventsourcing/upcasting.ts):
+ * ProductCreated is at version 2. Version 1 had no `description` (a product got one only by a
+ * later ProductUpdated); version 2 always has it, null when there is none.
+ */
+export const PRODUCT_EVENT_SCHEMAS: EventSchemas = {
+  ProductCreated: { version: 2, upcasters: { 1: (data) => ({ ...data, description: data.description ?? null }) } },
+};

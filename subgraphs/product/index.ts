@@ -6,11 +6,12 @@ import { createMetrics, serviceRegistry } from '../../platform/metrics/metrics.j
 import { runProcess } from '../../platform/process.js';
 import { readModelChecks } from '../../projections/registry.js';
 import { startProductSubgraph } from './server.js';
+import { EVENT_SCHEMAS } from '../event-schemas.js';
 
 /** The product subgraph as its own process (docker compose); `npm start` runs it in-process instead. */
 runProcess('product', async (config, logger) => {
   const metrics = createMetrics(serviceRegistry('product'));
-  const infrastructure = await openInfrastructure(config, logger, { metrics });
+  const infrastructure = await openInfrastructure(config, logger, { eventSchemas: EVENT_SCHEMAS, metrics });
   const { internalSecret } = authKeys(config, logger);
   const product = await startProductSubgraph(
     { ...infrastructure, events: instrumentEventStore(infrastructure.events, metrics), metrics, logger, readiness: { ...infrastructure.readiness, ...readModelChecks('product', infrastructure, config.projections.maxLagSeconds) }, internalSecret, resume: config.subscriptions.resume },

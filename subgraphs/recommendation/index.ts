@@ -5,11 +5,12 @@ import { createMetrics, serviceRegistry } from '../../platform/metrics/metrics.j
 import { runProcess } from '../../platform/process.js';
 import { readModelChecks } from '../../projections/registry.js';
 import { startRecommendationSubgraph } from './server.js';
+import { EVENT_SCHEMAS } from '../event-schemas.js';
 
 /** The recommendation subgraph as its own process (docker compose); `npm start` runs it in-process instead. */
 runProcess('recommendation', async (config, logger) => {
   const metrics = createMetrics(serviceRegistry('recommendation'));
-  const infrastructure = await openInfrastructure(config, logger, { metrics });
+  const infrastructure = await openInfrastructure(config, logger, { eventSchemas: EVENT_SCHEMAS, metrics });
   const { internalSecret } = authKeys(config, logger);
   const recommendation = await startRecommendationSubgraph(
     {
