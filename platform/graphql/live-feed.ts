@@ -1,5 +1,5 @@
 import type { Metrics } from '../metrics/metrics.js';
-import type { PubSub, Subscription } from '../pubsub/pubsub.js';
+import { endingIterator, type PubSub, type Subscription } from '../pubsub/pubsub.js';
 import { cursorOf, encodeCursor, FeedEnd, interrupted, tooSlow, type Positioned } from '../subscriptions/cursor.js';
 
 /**
@@ -58,44 +58,30 @@ export function liveFeed<T extends Positioned>(options: {
     return { value: notification, done: false };
   };
   const done = (): IteratorResult<T | FeedEnd> => ({ value: undefined, done: true });
-  const feed: AsyncIterableIterator<T | FeedEnd> = {
-    async next() {
-      if (ended) return done();
-      const queued = queue.shift();
-      if (queued) return deliver(queued);
-      while (!ended) {
-        const result = await subscription.next();
-        if (wasInterrupted) {
-          await end();
-          return { value: new FeedEnd(interrupted(lastCursor)), done: false };
-        }
-        if (result.done) break;
-        if (subscription.dropped() > 0) {
-          metrics.subscriptionOverflows.inc({ field, where: 'service' });
-          await end();
-          return { value: new FeedEnd(tooSlow(lastCursor, 'the service could not keep up with its live notifications')), done: false };
-        }
-        const notification = result.value;
-        if (notification.position <= horizon || !wanted(notification)) continue;
-        metrics.subscriptionDeliveryDuration.observe({ field }, Math.max(0, (clock().getTime() - Date.parse(notification.at)) / 1000));
-        return deliver(notification);
+  return endingIterator(async (): Promise<IteratorResult<T | FeedEnd>> => {
+    if (ended) return done();
+    const queued = queue.shift();
+    if (queued) return deliver(queued);
+    while (!ended) {
+      const result = await subscription.next();
+      if (wasInterrupted) {
+        await end();
+        return { value: new FeedEnd(interrupted(lastCursor)), done: false };
       }
-      await end();
-      return done();
-    },
-    async return() {
-      await end();
-      return done();
-    },
-    async throw(error?: unknown) {
-      await end();
-      throw error instanceof Error ? error : new Error(String(error));
-    },
-    [Symbol.asyncIterator]() {
-      return feed;
-    },
-  };
-  return feed;
+      if (result.done) break;
+      if (subscription.dropped() > 0) {
+        metrics.subscriptionOverflows.inc({ field, where: 'service' });
+        await end();
+        return { value: new FeedEnd(tooSlow(lastCursor, 'the service could not keep up with its live notifications')), done: false };
+      }
+      const notification = result.value;
+      if (notification.position <= horizon || !wanted(notification)) continue;
+      metrics.subscriptionDeliveryDuration.observe({ field }, Math.max(0, (clock().getTime() - Date.parse(notification.at)) / 1000));
+      return deliver(notification);
+    }
+    await end();
+    return done();
+  }, end);
 }
 
 /** The cursor a subscription that has delivered nothing resumes from: the head of the log when it started. */

@@ -110,34 +110,41 @@ export function viewIterator<S, T>(source: AsyncIterator<S>, step: (value: S) =>
     options.onEnd?.();
     await source.return?.();
   };
-  const done = (): IteratorResult<T> => ({ value: undefined, done: true });
-  const view: AsyncIterableIterator<T> = {
-    async next() {
-      if (first !== undefined && !ended) {
-        const value = first;
-        first = undefined;
-        return { value, done: false };
-      }
-      while (!ended) {
-        const result = await source.next();
-        if (result.done) break;
-        const value = step(result.value);
-        if (value !== undefined) return { value, done: false };
-      }
-      await end();
-      return done();
-    },
+  return endingIterator<T>(async () => {
+    if (first !== undefined && !ended) {
+      const value = first;
+      first = undefined;
+      return { value, done: false };
+    }
+    while (!ended) {
+      const result = await source.next();
+      if (result.done) break;
+      const value = step(result.value);
+      if (value !== undefined) return { value, done: false };
+    }
+    await end();
+    return { value: undefined, done: true };
+  }, end);
+}
+
+/**
+ * An async iterator from its `next`, whose `return()` and `throw()` run `end` at once — even while
+ * a `next()` waits (see `viewIterator`) — and then report it done (or rethrow).
+ */
+export function endingIterator<T>(next: () => Promise<IteratorResult<T>>, end: () => Promise<void>): AsyncIterableIterator<T> {
+  const iterator: AsyncIterableIterator<T> = {
+    next,
     async return() {
       await end();
-      return done();
+      return { value: undefined, done: true };
     },
     async throw(error?: unknown) {
       await end();
       throw error instanceof Error ? error : new Error(String(error));
     },
     [Symbol.asyncIterator]() {
-      return view;
+      return iterator;
     },
   };
-  return view;
+  return iterator;
 }
