@@ -3,6 +3,9 @@ import { useClient } from '@urql/preact';
 import type { OperationContext } from '@urql/core';
 import { StockChangedDocument } from './__generated__/graphql.js';
 import { useApp } from './app.js';
+import type { UserErrors } from './components/Field.js';
+import { navigate } from './router.js';
+import type { Session } from './session.js';
 
 /** Calls `refetch` after the connection came back (the page catches up on what it missed). */
 export function useCatchUp(refetch: (opts?: Partial<OperationContext>) => void): void {
@@ -51,4 +54,29 @@ export function useDebounced<T>(value: T, ms: number): T {
     return () => clearTimeout(t);
   }, [value, ms]);
   return settled;
+}
+
+/** What `login` and `register` answer: field errors, or a token and the user. */
+interface SessionPayload {
+  userErrors: UserErrors;
+  token?: string | null;
+  user?: Session['user'] | null;
+}
+
+/**
+ * The end of signing in and of registering: shows the payload's field errors, or starts the
+ * session and sends the user to their home page (a seller's products, else the catalog).
+ */
+export function useSessionStart(): { errors: UserErrors; start: (payload: SessionPayload | null | undefined) => void } {
+  const { signIn } = useApp();
+  const [errors, setErrors] = useState<UserErrors>([]);
+  const start = (payload: SessionPayload | null | undefined) => {
+    if (!payload) return;
+    setErrors(payload.userErrors);
+    if (payload.token && payload.user) {
+      signIn({ token: payload.token, user: payload.user });
+      navigate(payload.user.role === 'SELLER' ? '/sell' : '/');
+    }
+  };
+  return { errors, start };
 }

@@ -1,30 +1,21 @@
 import { useState } from 'preact/hooks';
 import { useMutation } from '@urql/preact';
 import { RegisterDocument, type Role } from '../__generated__/graphql.js';
-import { useApp } from '../app.js';
-import { Field, FormErrors, type UserErrors } from '../components/Field.js';
-import { navigate } from '../router.js';
+import { Field, FormErrors } from '../components/Field.js';
+import { useSessionStart } from '../hooks.js';
 
 const FIELDS = ['name', 'email', 'password', 'role'];
 
 export function Register() {
-  const { signIn } = useApp();
   const [name, setName] = useState('');
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [role, setRole] = useState<Role>('CUSTOMER');
-  const [errors, setErrors] = useState<UserErrors>([]);
+  const { errors, start } = useSessionStart();
   const [state, register] = useMutation(RegisterDocument);
   const submit = async (e: Event) => {
     e.preventDefault();
-    const result = await register({ input: { name, email, password, role } });
-    const payload = result.data?.register;
-    if (!payload) return;
-    setErrors(payload.userErrors);
-    if (payload.token && payload.user) {
-      signIn({ token: payload.token, user: payload.user });
-      navigate(payload.user.role === 'SELLER' ? '/sell' : '/');
-    }
+    start((await register({ input: { name, email, password, role } })).data?.register);
   };
   return (
     <>

@@ -2,25 +2,18 @@ import { useState } from 'preact/hooks';
 import { useMutation } from '@urql/preact';
 import { LoginDocument } from '../__generated__/graphql.js';
 import { useApp } from '../app.js';
-import { Field, FormErrors, type UserErrors } from '../components/Field.js';
-import { navigate } from '../router.js';
+import { Field, FormErrors } from '../components/Field.js';
+import { useSessionStart } from '../hooks.js';
 
 export function SignIn() {
-  const { signIn, signInMessage } = useApp();
+  const { signInMessage } = useApp();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [errors, setErrors] = useState<UserErrors>([]);
+  const { errors, start } = useSessionStart();
   const [state, login] = useMutation(LoginDocument);
   const submit = async (e: Event) => {
     e.preventDefault();
-    const result = await login({ email, password });
-    const payload = result.data?.login;
-    if (!payload) return;
-    setErrors(payload.userErrors);
-    if (payload.token && payload.user) {
-      signIn({ token: payload.token, user: payload.user });
-      navigate(payload.user.role === 'SELLER' ? '/sell' : '/');
-    }
+    start((await login({ email, password })).data?.login);
   };
   return (
     <>
