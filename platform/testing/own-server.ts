@@ -22,7 +22,7 @@ export class OwnServer {
   }
 
   constructor(
-    private readonly name: 'redis' | 'kafka' | 'ferretdb',
+    private readonly name: 'redis' | 'kafka' | 'ferretdb' | 'prometheus',
     private readonly ports: Record<string, string>,
   ) {}
 
