@@ -42,6 +42,11 @@ export function busObserver(metrics: Metrics): BusObserver {
   return {
     published: (topic, count) => metrics.busPublished.inc({ topic }, count),
     consumed: (topic, group, outcome) => metrics.busConsumed.inc({ topic, group, outcome }),
+    // Every outcome is exported at 0 from the start: `increase()` over a series that appears at 1
+    // sees no increase, and an alert on the first dead letter would never fire.
+    consuming: (topic, group) => {
+      for (const outcome of ['ok', 'retry', 'dead_letter']) metrics.busConsumed.inc({ topic, group, outcome }, 0);
+    },
   };
 }
 

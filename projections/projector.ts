@@ -115,6 +115,11 @@ export class Projector {
   ) {
     this.rebuildState = { projection: projection.name, state: 'idle', applied: 0, target: 0, position: 0 };
     this.effects = new EffectsQueue(deps);
+    // Exported at 0 from the start, so that alerts on them (and `increase()`) see the first one.
+    const labels = { projection: projection.name };
+    deps.metrics.projectionErrors.inc(labels, 0);
+    deps.metrics.projectionRestarts.inc({ ...labels, reason: 'stalled' }, 0);
+    deps.metrics.projectionHalted.set(labels, 0);
   }
 
   /** Side effects not yet delivered (the cache or pub/sub server being down). */

@@ -57,6 +57,8 @@ export interface Consumer {
 export interface BusObserver {
   published?(topic: string, count: number): void;
   consumed?(topic: string, groupId: string, outcome: 'ok' | 'retry' | 'dead_letter', messageId: string): void;
+  /** A consumer group starts consuming the topic (so its counters can be exported at 0 before the first message). */
+  consuming?(topic: string, groupId: string): void;
 }
 
 export interface Bus {

@@ -204,6 +204,7 @@ export class KafkaBus implements Bus {
     await this.ensureTopics([...options.topics, ...options.topics.map(deadLetterTopic)]);
     const { observer, logger, membership } = this.options;
     const group = options.groupId;
+    for (const topic of options.topics) observer?.consuming?.(topic, group);
     let closed = false;
     const newConsumer = () =>
       this.kafka.consumer({

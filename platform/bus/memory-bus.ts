@@ -102,6 +102,7 @@ export class MemoryBus implements Bus {
     if (!group) this.groups.set(options.groupId, (group = { members: [], committed: new Map(), locks: new Map() }));
     const member: Member = { options, retry: { ...DEFAULT_RETRY, ...options.retry }, closed: false, running: new Map() };
     const g = group;
+    for (const topic of options.topics) this.options.observer?.consuming?.(topic, options.groupId);
     for (const topic of options.topics) {
       const partitions = this.partitions(topic);
       for (let p = 0; p < partitions.length; p++) {

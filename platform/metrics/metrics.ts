@@ -8,7 +8,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 export function createMetrics(registry: Registry) {
   const registers = [registry];
   const latency = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
-  return {
+  const metrics = {
     registry,
     graphqlRequestDuration: new Histogram({
       name: 'storefront_graphql_request_duration_seconds',
@@ -91,6 +91,19 @@ export function createMetrics(registry: Registry) {
     subgraphFetchesCoalesced: new Counter({
       name: 'storefront_gateway_coalesced_fetches_total',
       help: 'Subgraph reads the gateway did not send because an identical one (same operation, variables and caller) was in flight: they shared its answer',
+      registers,
+    }),
+    gatewayRoutes: new Counter({
+      name: 'storefront_gateway_requests_total',
+      help: 'GraphQL requests over HTTP by the path that answered them: cache (the response cache), fast (sent whole to the one subgraph that owns every field), planned (query-planned by @apollo/gateway)',
+      labelNames: ['path'],
+      registers,
+    }),
+    subgraphFetchDuration: new Histogram({
+      name: 'storefront_gateway_subgraph_fetch_duration_seconds',
+      help: 'Requests the gateway sent to a subgraph (shared reads counted once), by subgraph and outcome (ok: an HTTP answer, error: none)',
+      labelNames: ['subgraph', 'outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     }),
     responseCacheInvalidations: new Counter({
@@ -235,6 +248,10 @@ export function createMetrics(registry: Registry) {
       registers,
     }),
   };
+  // Series an alert watches are exported at 0 from the start: a counter that first appears at 1
+  // shows no `increase()`, so the alert on the first internal error would never fire.
+  metrics.graphqlErrors.inc({ code: 'INTERNAL_SERVER_ERROR' }, 0);
+  return metrics;
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
