@@ -124,7 +124,11 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
   process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   // Subgraph requests of both paths (planned and single-subgraph) go over one keep-alive client,
   // which lets identical reads in flight share one request.
-  const subgraphs = new SubgraphClient(() => metrics.subgraphFetchesCoalesced.inc());
+  const subgraphNames = new Map(options.subgraphs.map((s) => [s.url, s.name]));
+  const subgraphs = new SubgraphClient(
+    () => metrics.subgraphFetchesCoalesced.inc(),
+    (url, outcome, seconds) => metrics.subgraphFetchDuration.observe({ subgraph: subgraphNames.get(url) ?? 'other', outcome }, seconds),
+  );
   const coalesce = options.coalesceReads ?? true;
   const gateway = new ApolloGateway({
     supergraphSdl: supergraph.supergraphSdl,
@@ -319,11 +323,15 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
         }
       }
       const cache = await useCache(req, res, request, identity === undefined);
-      if (cache === 'answered') return;
+      if (cache === 'answered') {
+        metrics.gatewayRoutes.inc({ path: 'cache' });
+        return;
+      }
       try {
         const context = await callerContext({ identity, clientAddress: address });
         context.admitted = admitted;
         const route = req.method === 'POST' && request && !request.extensions ? fastPath.route(request.query, request.operationName) : undefined;
+        metrics.gatewayRoutes.inc({ path: request && route ? 'fast' : 'planned' });
         if (request && route) {
           // The client's Accept goes along: the subgraph answers in the media type it asked for.
           await forward(route, request, context, req.headers.accept, res, cache);

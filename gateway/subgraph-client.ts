@@ -38,7 +38,11 @@ export class SubgraphClient {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: 4000 });
   private readonly inFlight = new Map<string, Promise<SubgraphAnswer>>();
 
-  constructor(private readonly onCoalesced?: () => void) {}
+  constructor(
+    private readonly onCoalesced?: () => void,
+    /** Told of every request sent (not of reads that shared one): its URL, whether an HTTP answer came, and how long it took. */
+    private readonly onFetched?: (url: string, outcome: 'ok' | 'error', seconds: number) => void,
+  ) {}
 
   post(url: string, body: string, headers: Record<string, string>, options: PostOptions = {}): Promise<SubgraphAnswer> {
     const read = options.read ?? false;
@@ -65,6 +69,22 @@ export class SubgraphClient {
    * not: the error reaches the client rather than risk running it twice.
    */
   private send(url: string, body: string, headers: Record<string, string>, timeoutMs = 30_000, retry = false): Promise<SubgraphAnswer> {
+    if (!this.onFetched) return this.exchange(url, body, headers, timeoutMs, retry);
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    return this.exchange(url, body, headers, timeoutMs, retry).then(
+      (answer) => {
+        this.onFetched?.(url, 'ok', seconds());
+        return answer;
+      },
+      (error: unknown) => {
+        this.onFetched?.(url, 'error', seconds());
+        throw error;
+      },
+    );
+  }
+
+  private exchange(url: string, body: string, headers: Record<string, string>, timeoutMs: number, retry: boolean): Promise<SubgraphAnswer> {
     return new Promise<SubgraphAnswer>((resolve, reject) => {
       const req = request(url, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', ...headers, 'content-length': Buffer.byteLength(body) }, timeout: timeoutMs }, (res) => {
         const chunks: Buffer[] = [];
@@ -74,7 +94,7 @@ export class SubgraphClient {
       });
       req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within ${timeoutMs} ms`)));
       req.on('error', (error: NodeJS.ErrnoException) => {
-        if (retry && req.reusedSocket && error.code === 'ECONNRESET') resolve(this.send(url, body, headers, timeoutMs, false));
+        if (retry && req.reusedSocket && error.code === 'ECONNRESET') resolve(this.exchange(url, body, headers, timeoutMs, false));
         else reject(error);
       });
       req.end(body);
