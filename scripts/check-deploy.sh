@@ -116,6 +116,8 @@ const bases = new Set([...metrics.values()].map((m) => m.base));
 if (bases.size === 0) error('no metrics found in platform/metrics/metrics.ts');
 console.log(`metrics.ts defines ${bases.size} metrics`);
 const targetLabels = ['job', 'instance'];
+/** Prometheus' own series per scrape target (1 when the scrape succeeded), labelled job and instance. */
+const usesUp = (expr) => /(^|[^a-zA-Z0-9_])up\s*($|[{)\s])/.test(expr);
 
 /** Checks one PromQL expression; returns the storefront metric names it uses. */
 function checkExpr(where, expr) {
@@ -197,7 +199,7 @@ for (const file of files) {
       exprs++;
       const r = checkExpr(`${where} [${t.refId}]`, t.expr);
       r.used.forEach((n) => used.add(n));
-      if (r.names.length === 0) error(`${where} [${t.refId}]: expression uses no storefront metric: ${t.expr}`);
+      if (r.names.length === 0 && !usesUp(t.expr)) error(`${where} [${t.refId}]: expression uses no storefront metric (nor Prometheus' up): ${t.expr}`);
     }
   }
   for (const v of d.templating?.list ?? []) {
@@ -227,7 +229,7 @@ for (const path of existsSync('prometheus') ? readdirSync('prometheus').filter((
     }
     count++;
     const r = checkExpr(`${path}:${i + 1}`, expr);
-    if (r.names.length === 0) error(`${path}:${i + 1}: expression uses no storefront metric`);
+    if (r.names.length === 0 && !usesUp(expr)) error(`${path}:${i + 1}: expression uses no storefront metric (nor Prometheus' up)`);
   }
   if (errors === before) ok(`${path}: ${count} rule expressions use only metrics from metrics.ts`);
 }
