@@ -37,7 +37,7 @@ export interface RunningSystem {
  * supergraph from the running subgraphs. Stops them in reverse order.
  */
 export async function startSystem(config: Config, options: { logger?: Logger } = {}): Promise<RunningSystem> {
-  const logger = options.logger ?? createLogger('storefront', config.logLevel);
+  const logger = options.logger ?? createLogger('storefront', config.logLevel, undefined, config.logFormat);
   // Bus metrics belong to the projector: its relay is what publishes.
   const projectorMetrics = createMetrics(serviceRegistry('projector'));
   const infrastructure = await openInfrastructure(config, logger, { eventSchemas: EVENT_SCHEMAS, metrics: projectorMetrics });

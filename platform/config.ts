@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { defaultLogFormat, type LogFormat } from './logging.js';
 import { z } from 'zod';
 import type { ResumeOptions } from './subscriptions/resume.js';
 import type { SubscriptionLimits } from './subscriptions/limits.js';
@@ -22,6 +23,7 @@ const schema = z.object({
   PROJECTOR_PORT: port(4010),
   DATA_DIR: z.string().default('.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   SEED_DEMO_DATA: z.enum(['true', 'false']).default('true'),
   EVENTSTORE_FSYNC: z.enum(['true', 'false']).default('true'),
   PRODUCT_SUBGRAPH_URL: optionalUrl,
@@ -83,6 +85,8 @@ export interface Config {
   ports: { gateway: number; product: number; order: number; user: number; recommendation: number; projector: number };
   dataDir: string;
   logLevel: string;
+  /** `pretty` (human-readable lines) or `json` (one object per line); unset: pretty on a terminal in development, else JSON. */
+  logFormat: LogFormat;
   seedDemoData: boolean;
   eventStoreFsync: boolean;
   /** Bearer token for admin endpoints (projection rebuild); required for them in production. */
@@ -183,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ports: { gateway: e.PORT, product: e.PRODUCT_PORT, order: e.ORDER_PORT, user: e.USER_PORT, recommendation: e.RECOMMENDATION_PORT, projector: e.PROJECTOR_PORT },
     dataDir: resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT ?? defaultLogFormat(e.NODE_ENV === 'production', process.stdout.isTTY),
     seedDemoData: e.SEED_DEMO_DATA === 'true',
     eventStoreFsync: e.EVENTSTORE_FSYNC === 'true',
     adminToken: e.ADMIN_TOKEN,

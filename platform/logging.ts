@@ -1,11 +1,26 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 
 export type { DestinationStream, Logger };
 
+export type LogFormat = 'json' | 'pretty';
+
+/** Human-readable on a terminal in development; JSON in production and whenever output is piped (to a collector, a file). */
+export function defaultLogFormat(production: boolean, terminal: boolean | undefined): LogFormat {
+  return !production && terminal === true ? 'pretty' : 'json';
+}
+
 /**
- * JSON logs, one line per event, to stdout (or `destination`, where tests read what is logged);
- * `LOG_LEVEL` picks the level.
+ * Logs one event per line to stdout (or `destination`, where tests read what is logged):
+ * JSON objects, or in the `pretty` format coloured lines with the time, level, service and
+ * message, then the other fields. `LOG_LEVEL` picks the level.
  */
-export function createLogger(service: string, level: string = 'info', destination?: DestinationStream): Logger {
-  return destination ? pino({ level, base: { service } }, destination) : pino({ level, base: { service } });
+export function createLogger(service: string, level: string = 'info', destination?: DestinationStream, format: LogFormat = 'json'): Logger {
+  const options = { level, base: { service } };
+  if (format === 'pretty') {
+    // In-process and synchronous: nothing is lost when the process exits right after a line.
+    const pretty = PinoPretty({ colorize: !destination, singleLine: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', messageFormat: '{service}: {msg}', ...(destination && { destination }) });
+    return pino(options, pretty);
+  }
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -18,7 +18,7 @@ export function runProcess(name: string, start: (config: Config, logger: Logger)
   let logger: Logger | undefined;
   const main = async () => {
     const config = loadConfig();
-    logger = createLogger(name, config.logLevel);
+    logger = createLogger(name, config.logLevel, undefined, config.logFormat);
     const running = await start(config, logger);
     let stopping = false;
     const shutdown = (signal: string) => {
