@@ -3,11 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { chunksOf } from '../chunks.js';
 import { InfrastructureError } from '../errors.js';
 import type { Logger } from '../logging.js';
+import { CORRELATION_HEADER } from '../correlation.js';
 import {
   backoffMs,
   deadLetterTopic,
   DEFAULT_RETRY,
   describeError,
+  handleMessage,
   isRetryable,
   type Bus,
   type BusMessage,
@@ -146,8 +148,31 @@ export class KafkaBus implements Bus {
   private async ensureTopics(topics: readonly string[]): Promise<void> {
     const missing = topics.filter((t) => !this.knownTopics.has(t));
     if (missing.length === 0) return;
-    await this.admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic: this.physical(topic), numPartitions: this.options.partitions, replicationFactor: 1 })) });
+    const physical = missing.map((topic) => this.physical(topic));
+    try {
+      await this.admin.createTopics({ waitForLeaders: true, topics: physical.map((topic) => ({ topic, numPartitions: this.options.partitions, replicationFactor: 1 })) });
+    } catch (error) {
+      // kafkajs waits out LEADER_NOT_AVAILABLE, not a metadata answer that does not list a topic
+      // just created yet (UNKNOWN_TOPIC_OR_PARTITION: "does not host this topic-partition", seen
+      // under load); wait for the leaders here instead.
+      if (!isMetadataLag(error)) throw error;
+      await this.waitForLeaders(physical);
+    }
     for (const t of missing) this.knownTopics.add(t);
+  }
+
+  private async waitForLeaders(topics: readonly string[], timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const { topics: found } = await this.admin.fetchTopicMetadata({ topics: [...topics] });
+        if (found.length === topics.length && found.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+      } catch (error) {
+        if (!isMetadataLag(error) || Date.now() > deadline) throw error;
+      }
+      if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leaders after ${timeoutMs} ms`);
+      await sleep(100);
+    }
   }
 
   /**
@@ -301,7 +326,7 @@ export class KafkaBus implements Bus {
           if (closed) throw new Error('consumer closing; the message will be redelivered');
           try {
             if (parseError) throw parseError;
-            await options.handler({ ...base, value, attempt } satisfies DeliveredMessage);
+            await handleMessage(options.handler, { ...base, value, attempt } satisfies DeliveredMessage, options.groupId, logger);
             observer?.consumed?.(topic, options.groupId, 'ok', base.id);
             return;
           } catch (error) {
@@ -316,7 +341,7 @@ export class KafkaBus implements Bus {
                 },
               ]);
               observer?.consumed?.(topic, options.groupId, 'dead_letter', base.id);
-              logger.warn({ topic, group: options.groupId, id: base.id, attempts: attempt, error: describeError(error) }, 'message parked on the dead-letter topic');
+              logger.warn({ topic, group: options.groupId, id: base.id, correlationId: headers[CORRELATION_HEADER], attempts: attempt, error: describeError(error) }, 'message parked on the dead-letter topic');
               return;
             }
             observer?.consumed?.(topic, options.groupId, 'retry', base.id);
@@ -369,4 +394,10 @@ export class KafkaBus implements Bus {
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+}
+
+/** A metadata answer that does not know yet what was just created (it settles within moments). */
+function isMetadataLag(error: unknown): boolean {
+  const type = (error as { type?: unknown } | undefined)?.type;
+  return type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'LEADER_NOT_AVAILABLE';
 }
