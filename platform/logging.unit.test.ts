@@ -34,3 +34,15 @@ describe('log format', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 40, service: 'product', n: 1, msg: 'low stock' });
   });
 });
+
+describe('correlation in log lines', () => {
+  it('a line logged while a request is handled names its correlation id; others do not', async () => {
+    const { withCorrelation } = await import('./correlation.js');
+    const { lines, stream } = collector();
+    const logger = createLogger('order', 'info', stream);
+    withCorrelation('4bf92f3577b34da6a3ce929d0e0e4736', () => logger.child({ orderId: 'o1' }).info('order placed'));
+    logger.info('idle');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ correlationId: '4bf92f3577b34da6a3ce929d0e0e4736', orderId: 'o1', msg: 'order placed' });
+    expect(JSON.parse(lines[1]!)).not.toHaveProperty('correlationId');
+  });
+});
