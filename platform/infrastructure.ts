@@ -137,7 +137,7 @@ export async function openInfrastructure(config: Config, logger: Logger, options
       describe.bus = `Kafka at ${servers.kafka}`;
       bus = kafka;
     } else {
-      const memory = new MemoryBus(observer ? { observer } : {});
+      const memory = new MemoryBus({ ...(observer && { observer }), logger });
       closers.push(() => memory.close());
       describe.bus = 'embedded in-process';
       bus = memory;

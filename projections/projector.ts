@@ -271,6 +271,7 @@ export class Projector {
           return;
         }
         for (const result of applied.results) metrics.projectionEvents.inc({ projection: name, result: result.changed ? 'applied' : 'skipped' });
+        this.traceProjected(batch);
         await this.runEffects(applied.results, done);
       } else {
         // An event of the batch failed: the batch's writes are dropped (a failed handler may have
@@ -286,6 +287,7 @@ export class Projector {
           }
           if (result === 'parked') continue;
           metrics.projectionEvents.inc({ projection: name, result: result.changed ? 'applied' : 'skipped' });
+          this.traceProjected([event]);
           await this.runEffects([result], event.position);
         }
       }
@@ -297,6 +299,15 @@ export class Projector {
       this.release();
       await this.maybeCheckpoint(this.halted !== undefined);
       if (this.halted) return;
+    }
+  }
+
+  /** At debug level, one line per event written to the read model, under the correlation id of the request that appended it. */
+  private traceProjected(events: readonly RecordedEvent[]): void {
+    if (!this.deps.logger.isLevelEnabled('debug')) return;
+    for (const event of events) {
+      if (!this.projection.handles(event)) continue;
+      this.deps.logger.debug({ correlationId: event.metadata.correlationId, projection: this.projection.name, position: event.position, stream: event.streamName, type: event.type }, 'event projected');
     }
   }
 

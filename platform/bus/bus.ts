@@ -1,3 +1,6 @@
+import { CORRELATION_HEADER, correlationFromHeader, withCorrelation } from '../correlation.js';
+import type { Logger } from '../logging.js';
+
 /**
  * Integration bus port (Kafka in production). Semantics every adapter keeps:
  * - messages with the same key go to the same partition and are consumed in publish order;
@@ -96,4 +99,16 @@ export function partitionFor(key: string, partitions: number): number {
     hash = Math.imul(hash, 0x01000193);
   }
   return (hash >>> 0) % partitions;
+}
+
+/**
+ * Runs a consumer's handler on a message under the message's correlation id (its
+ * `x-correlation-id` header, else its id), so that what the handler logs and the events it
+ * appends carry it; logs the handled message at debug level. Both adapters deliver through it.
+ */
+export function handleMessage(handler: ConsumerOptions['handler'], message: DeliveredMessage, group: string, logger: Logger | undefined): Promise<void> {
+  return withCorrelation(correlationFromHeader(message.headers?.[CORRELATION_HEADER] ?? message.id), async () => {
+    await handler(message);
+    logger?.debug({ topic: message.topic, group, type: message.type, messageId: message.id, attempt: message.attempt }, 'message handled');
+  });
 }

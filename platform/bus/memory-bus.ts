@@ -1,9 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../logging.js';
 import {
   backoffMs,
   deadLetterTopic,
   DEFAULT_RETRY,
   describeError,
+  handleMessage,
   isRetryable,
   partitionFor,
   type Bus,
@@ -46,7 +48,7 @@ export class MemoryBus implements Bus {
   private readonly wakers = new Set<() => void>();
   private closed = false;
 
-  constructor(private readonly options: { partitions?: number; observer?: BusObserver } = {}) {}
+  constructor(private readonly options: { partitions?: number; observer?: BusObserver; logger?: Logger } = {}) {}
 
   /** Messages some consumer group has not yet handled (committed), across its topics' partitions: 0 when every group is idle. */
   get backlog(): number {
@@ -179,7 +181,7 @@ export class MemoryBus implements Bus {
       if (member.closed || this.closed) return false;
       const message: DeliveredMessage = { ...structuredClone(stored), attempt };
       try {
-        await member.options.handler(message);
+        await handleMessage(member.options.handler, message, groupId, this.options.logger);
         this.options.observer?.consumed?.(stored.topic, groupId, 'ok', stored.id);
         return true;
       } catch (error) {

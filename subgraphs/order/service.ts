@@ -1,3 +1,4 @@
+import { correlationIdOrNew } from '../../platform/correlation.js';
 import { randomUUID } from 'node:crypto';
 import { backoffMs } from '../../platform/bus/bus.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -99,7 +100,7 @@ export class OrderService {
     return actor;
   }
 
-  async place(input: { items: readonly OrderLine[]; idempotencyKey?: string | null }, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<OrderDoc> {
+  async place(input: { items: readonly OrderLine[]; idempotencyKey?: string | null }, actor: Actor | undefined, correlationId: string = correlationIdOrNew()): Promise<OrderDoc> {
     const by = this.requireActor(actor);
     const idempotencyKey = optionalKey(input.idempotencyKey, ['input', 'idempotencyKey']);
     const orderId = idempotencyKey ? orderIdFor(by.userId, idempotencyKey) : randomUUID();
@@ -113,7 +114,7 @@ export class OrderService {
    * (same client key, another key, or racing) never charge twice. Transient provider failures
    * are retried with backoff; a decline is final and releases the stock (PAYMENT_FAILED).
    */
-  async pay(orderId: string, payment: { token: string; idempotencyKey?: string | null }, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<PaymentOutcome> {
+  async pay(orderId: string, payment: { token: string; idempotencyKey?: string | null }, actor: Actor | undefined, correlationId: string = correlationIdOrNew()): Promise<PaymentOutcome> {
     const by = this.requireActor(actor);
     const token = payment.token.trim();
     if (token.length === 0 || token.length > 200) throw new ValidationError('a payment token is required', ['payment', 'token']);
@@ -169,7 +170,7 @@ export class OrderService {
    * Before shipping: releases the stock (through the saga) and refunds a paid order. A payment
    * recorded while it decided (a racing payOrder) sends it back to read the PAID order and refund it.
    */
-  async cancel(orderId: string, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<OrderDoc> {
+  async cancel(orderId: string, actor: Actor | undefined, correlationId: string = correlationIdOrNew()): Promise<OrderDoc> {
     const by = this.requireActor(actor);
     for (let attempt = 1; ; attempt++) {
       const state = await this.load(orderId);
@@ -188,7 +189,7 @@ export class OrderService {
     }
   }
 
-  async ship(orderId: string, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<OrderDoc> {
+  async ship(orderId: string, actor: Actor | undefined, correlationId: string = correlationIdOrNew()): Promise<OrderDoc> {
     const by = this.requireActor(actor);
     if (!isUuid(orderId)) throw new NotFoundError(`order ${orderId} does not exist`, ['id']);
     const { order } = await this.execute(orderId, { type: 'ShipOrder', orderId, by, at: this.deps.clock().toISOString() }, { actor: by.userId, correlationId });
@@ -228,7 +229,7 @@ export class OrderService {
       orders.find({ filter: { status: 'CONFIRMED', updatedAt: { $lt: confirmedSince } }, sort: [['updatedAt', 1]], first: EXPIRY_BATCH }),
     ]);
     let ended = 0;
-    const context = () => ({ actor: SYSTEM_ACTOR, correlationId: randomUUID(), now });
+    const context = () => ({ actor: SYSTEM_ACTOR, correlationId: correlationIdOrNew(), now });
     for (const order of unpaid.items) {
       // Charged but never recorded (the process died between the two): the order is paid.
       const charge = await this.deps.payments.findCharge(order._id);

@@ -1,6 +1,6 @@
+import { correlationIdOrNew } from '../../platform/correlation.js';
 import type { Metrics } from '../../platform/metrics/metrics.js';
 import type { ServicePorts } from '../../platform/ports.js';
-import { randomUUID } from 'node:crypto';
 import { handleCommand } from '../../platform/eventsourcing/command-handler.js';
 import { StreamStates } from '../../platform/eventsourcing/stream-states.js';
 import { ForbiddenError, NotFoundError, TooManyRowsError } from '../../platform/errors.js';
@@ -132,15 +132,15 @@ export class ProductService {
     return (await handleCommand(this.deps.events, productDecider, productStream(productId), full, context, { states: this.states })).events;
   }
 
-  create(input: Omit<CreateProduct, 'type' | 'productId' | 'by' | 'at'>, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<ProductDoc> {
+  create(input: Omit<CreateProduct, 'type' | 'productId' | 'by' | 'at'>, actor: Actor | undefined, correlationId: string = correlationIdOrNew()): Promise<ProductDoc> {
     return this.execute(productIdForSku(input.sku), { type: 'CreateProduct', ...input }, actor, correlationId);
   }
 
-  update(productId: string, changes: UpdateProduct['changes'], expectedVersion: number | null | undefined, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<ProductDoc> {
+  update(productId: string, changes: UpdateProduct['changes'], expectedVersion: number | null | undefined, actor: Actor | undefined, correlationId: string = correlationIdOrNew()): Promise<ProductDoc> {
     return this.execute(productId, { type: 'UpdateProduct', changes, expectedVersion }, actor, correlationId);
   }
 
-  restock(productId: string, quantity: number, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<ProductDoc> {
+  restock(productId: string, quantity: number, actor: Actor | undefined, correlationId: string = correlationIdOrNew()): Promise<ProductDoc> {
     return this.execute(productId, { type: 'RestockProduct', quantity }, actor, correlationId);
   }
 
@@ -148,7 +148,7 @@ export class ProductService {
    * The importProducts mutation: the CSV's products, owned by the caller (a SELLER or ADMIN).
    * More than MAX_IMPORT_ROWS rows is TooManyRowsError, before anything is imported.
    */
-  async importCsv(csv: string, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<ImportResult> {
+  async importCsv(csv: string, actor: Actor | undefined, correlationId: string = correlationIdOrNew()): Promise<ImportResult> {
     if (!actor) throw unauthenticated('sign in as a seller first');
     if (actor.role !== 'SELLER' && actor.role !== 'ADMIN') throw new ForbiddenError('only sellers may import products');
     const rows = await countRows([csv]);
@@ -160,7 +160,7 @@ export class ProductService {
     return { ...counts, rejections: rejections.sort((a, b) => a.line - b.line) };
   }
 
-  discontinue(productId: string, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<ProductDoc> {
+  discontinue(productId: string, actor: Actor | undefined, correlationId: string = correlationIdOrNew()): Promise<ProductDoc> {
     return this.execute(productId, { type: 'DiscontinueProduct' }, actor, correlationId);
   }
 }

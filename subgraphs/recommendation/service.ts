@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { correlationIdOrNew } from '../../platform/correlation.js';
 import { handleCommand, loadState, type CommandContext } from '../../platform/eventsourcing/command-handler.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors.js';
 import { unauthenticated } from '../../platform/graphql/errors.js';
@@ -63,7 +63,7 @@ export class RecommendationService {
    * A signed-in user viewed a product. Counted (appended) at most once per user, product and hour;
    * a view within the hour is accepted and changes nothing. An unknown product is NOT_FOUND.
    */
-  async recordView(productId: string, actor: Actor | undefined, correlationId: string = randomUUID()): Promise<boolean> {
+  async recordView(productId: string, actor: Actor | undefined, correlationId: string = correlationIdOrNew()): Promise<boolean> {
     if (!actor) throw unauthenticated('sign in to record product views');
     if (!isUuid(productId)) throw new NotFoundError(`product ${productId} does not exist`, ['productId']);
     const facts = await loadState(this.deps.events, productFactsDecider, productFactsStream(productId));

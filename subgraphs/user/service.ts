@@ -1,3 +1,4 @@
+import { correlationIdOrNew } from '../../platform/correlation.js';
 import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import type { CallerContext } from '../../platform/auth/internal-identity.js';
@@ -93,7 +94,7 @@ export class UserService {
       userDecider,
       userStream(userId),
       { type: 'RegisterUser', userId, email, name: input.name, role, passwordHash, at: now.toISOString() },
-      { actor: userId, correlationId: randomUUID(), now },
+      { actor: userId, correlationId: correlationIdOrNew(), now },
     );
     const user = result.state as UserModel;
     return { token: await issueToken({ userId, role: user.role }, this.deps.tokens, now), user: { ...user, self: true } };
@@ -126,7 +127,7 @@ export class UserService {
       userDecider,
       userStream(caller.identity.userId),
       { type: 'UpdateProfile', userId: caller.identity.userId, name: input.name, by: caller.identity, at: now.toISOString() },
-      { actor: caller.identity.userId, correlationId: randomUUID(), now },
+      { actor: caller.identity.userId, correlationId: correlationIdOrNew(), now },
     );
     return result.state as UserModel;
   }
