@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { currentCorrelationId } from '../platform/correlation.js';
 import { InvalidTokenError, verifyToken, type Identity, type TokenSettings } from '../platform/auth/tokens.js';
 import type { GraphQLError } from 'graphql';
 import { HttpError, sendJson } from '../platform/graphql/http.js';
@@ -75,5 +76,5 @@ export function graphQLRequest(req: IncomingMessage, body: unknown): GraphQLHttp
 export function sendGraphQLError(res: ServerResponse, error: GraphQLError, metrics: Metrics): void {
   const { http, ...extensions } = error.extensions as { http?: { status?: number }; code?: string };
   metrics.graphqlErrors.inc({ code: extensions.code ?? 'BAD_REQUEST' });
-  sendJson(res, http?.status ?? 400, { errors: [{ message: error.message, ...(error.locations && { locations: error.locations }), extensions }] });
+  sendJson(res, http?.status ?? 400, { errors: [{ message: error.message, ...(error.locations && { locations: error.locations }), extensions: { ...extensions, correlationId: currentCorrelationId() } }] });
 }

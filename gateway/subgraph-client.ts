@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { CORRELATION_HEADER, currentCorrelationId } from '../platform/correlation.js';
 
 export interface SubgraphAnswer {
   status: number;
@@ -86,7 +87,10 @@ export class SubgraphClient {
 
   private exchange(url: string, body: string, headers: Record<string, string>, timeoutMs: number, retry: boolean): Promise<SubgraphAnswer> {
     return new Promise<SubgraphAnswer>((resolve, reject) => {
-      const req = request(url, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', ...headers, 'content-length': Buffer.byteLength(body) }, timeout: timeoutMs }, (res) => {
+      // The request's correlation id goes along (not part of the coalescing key: a shared read carries the first caller's).
+      const correlationId = currentCorrelationId();
+      const sent = { 'content-type': 'application/json', ...headers, ...(correlationId && { [CORRELATION_HEADER]: correlationId }), 'content-length': Buffer.byteLength(body) };
+      const req = request(url, { method: 'POST', agent: this.agent, headers: sent, timeout: timeoutMs }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 502, contentType: res.headers['content-type'], body: Buffer.concat(chunks).toString('utf8') }));

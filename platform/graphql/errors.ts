@@ -1,5 +1,6 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
+import { currentCorrelationId } from '../correlation.js';
 import { DomainError, ERROR_CODES } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -80,6 +81,16 @@ const CLIENT_CODES = new Set<string>([
  * is logged with its stack and reaches the client as a generic INTERNAL_SERVER_ERROR.
  */
 export function formatError(logger: Logger, metrics: Metrics) {
+  const format = formatErrorUncorrelated(logger, metrics);
+  // Every error names the request's correlation id: a user's bug report can be traced through the logs.
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const result = format(formatted, error);
+    const correlationId = currentCorrelationId();
+    return correlationId ? { ...result, extensions: { ...result.extensions, correlationId } } : result;
+  };
+}
+
+function formatErrorUncorrelated(logger: Logger, metrics: Metrics) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = typeof formatted.extensions?.code === 'string' ? formatted.extensions.code : 'INTERNAL_SERVER_ERROR';
     metrics.graphqlErrors.inc({ code });

@@ -1,4 +1,5 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { CORRELATION_HEADER, correlationFromHeader, correlationFromTraceparent, withCorrelation } from '../correlation.js';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
@@ -195,23 +196,46 @@ function handleRequest(options: ServiceHttpOptions) {
       if (!(await options.fallback!(req, res))) sendJson(res, 404, { error: 'not found' });
     });
   return (req: IncomingMessage, res: ServerResponse) => {
+    // Everything done for the request (logs, events appended, subgraph fetches) carries its correlation id; so does the answer.
+    const correlationId = requestCorrelation(req);
+    res.setHeader(CORRELATION_HEADER, correlationId);
+    withCorrelation(correlationId, () => serve(req, res, correlationId));
+  };
+  function serve(req: IncomingMessage, res: ServerResponse, correlationId: string): void {
     const path = (req.url ?? '/').split('?')[0]!;
     const handler = path === graphqlPath ? options.graphql : (routes[path] ?? fallback);
     if (!handler) {
       sendJson(res, 404, { error: 'not found' });
       return;
     }
+    const started = performance.now();
+    if (path === graphqlPath) {
+      res.once('finish', () => {
+        const line = { correlationId, method: req.method, path, status: res.statusCode, ms: Math.round((performance.now() - started) * 10) / 10 };
+        if (res.statusCode >= 500) options.logger.warn(line, 'graphql request failed');
+        else options.logger.debug(line, 'graphql request');
+      });
+    }
     handler(req, res).catch((error: unknown) => {
       if (error instanceof HttpError) {
-        if (!res.headersSent) sendJson(res, error.status, { errors: [{ message: error.message, extensions: { code: HTTP_CODES[error.status] ?? 'BAD_REQUEST' } }] }, error.headers);
+        if (!res.headersSent) sendJson(res, error.status, { errors: [{ message: error.message, extensions: { code: HTTP_CODES[error.status] ?? 'BAD_REQUEST', correlationId } }] }, error.headers);
         else res.end();
         return;
       }
       options.logger.error({ err: error, path }, 'request failed');
-      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR', correlationId } }] });
       else res.end();
     });
-  };
+  }
+}
+
+/**
+ * A request's correlation id: the trace id of a client's W3C `traceparent`; else the
+ * `x-correlation-id` another of our processes sent (the gateway to a subgraph); else a new one.
+ */
+function requestCorrelation(req: IncomingMessage): string {
+  if (req.headers.traceparent) return correlationFromTraceparent(req.headers.traceparent);
+  return correlationFromHeader(req.headers[CORRELATION_HEADER]);
 }
 
 export async function listen(server: Server, port: number, host: string): Promise<number> {

@@ -62,6 +62,8 @@ export interface SystemProcess {
   kill(): Promise<void>;
   /** The last 100 kB the child wrote to stderr (its log at LOG_LEVEL, warn by default). */
   stderr(): string;
+  /** What the child wrote to stdout (its JSON log lines), when `captureStdout` was asked for; else empty. */
+  stdout(): string;
 }
 
 export interface SystemProcessOptions {
@@ -77,6 +79,8 @@ export interface SystemProcessOptions {
   forwardStderr?: boolean;
   /** Node options for the child (e.g. `--cpu-prof`, which NODE_OPTIONS does not allow). */
   nodeArgs?: readonly string[];
+  /** Keep what the child writes to stdout (its log lines; at most the last 64 MB), for `stdout()`. */
+  captureStdout?: boolean;
 }
 
 /** Server variables a child system must not inherit from the caller's environment. */
@@ -95,7 +99,11 @@ export async function startSystemProcess(env: Record<string, string> = {}, optio
   const [gateway, product, order, user, recommendation, projector] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'launcher/embedded.ts'], {
     env: { ...withoutServers(process.env), PORT: String(gateway), PRODUCT_PORT: String(product), ORDER_PORT: String(order), USER_PORT: String(user), RECOMMENDATION_PORT: String(recommendation), PROJECTOR_PORT: String(projector), PASSWORD_HASH_COST: '10', JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', options.captureStdout ? 'pipe' : 'ignore', 'pipe'],
+  });
+  let stdout = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout = (stdout + chunk).slice(-64_000_000);
   });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -140,7 +148,7 @@ export async function startSystemProcess(env: Record<string, string> = {}, optio
     }
     await sleep(waitFor === 'projector' ? 20 : 200);
   }
-  return { gatewayUrl, productUrl: `http://127.0.0.1:${product}/graphql`, orderUrl: `http://127.0.0.1:${order}/graphql`, userUrl: `http://127.0.0.1:${user}/graphql`, recommendationUrl: `http://127.0.0.1:${recommendation}/graphql`, projectorUrl, dataDir, child, stop, kill, stderr: () => stderr };
+  return { gatewayUrl, productUrl: `http://127.0.0.1:${product}/graphql`, orderUrl: `http://127.0.0.1:${order}/graphql`, userUrl: `http://127.0.0.1:${user}/graphql`, recommendationUrl: `http://127.0.0.1:${recommendation}/graphql`, projectorUrl, dataDir, child, stop, kill, stderr: () => stderr, stdout: () => stdout };
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
