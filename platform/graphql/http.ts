@@ -24,6 +24,8 @@ export class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** The error's code for the client (`extensions.code`), when the status alone does not say enough. */
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -203,7 +205,7 @@ function handleRequest(options: ServiceHttpOptions) {
     }
     handler(req, res).catch((error: unknown) => {
       if (error instanceof HttpError) {
-        if (!res.headersSent) sendJson(res, error.status, { errors: [{ message: error.message, extensions: { code: HTTP_CODES[error.status] ?? 'BAD_REQUEST' } }] }, error.headers);
+        if (!res.headersSent) sendJson(res, error.status, { errors: [{ message: error.message, extensions: { code: error.code ?? HTTP_CODES[error.status] ?? 'BAD_REQUEST' } }] }, error.headers);
         else res.end();
         return;
       }
