@@ -774,7 +774,7 @@ export class Projector {
       await this.saveCheckpoint(`${name}@${physical}`, this.rebuildState.position);
       // Recorded for the new physical version before the switch, so that it switches with it.
       await recordVersion(documents, `${name}@${physical}`, version);
-      for (const version of versions.values()) await version.activate();
+      await documents.activateTogether([...versions.values()]); // all of the projection's collections in one step
       this.rebuildState.state = 'done';
       report();
       metrics.replayProgress.set({ projection: name }, 1);
