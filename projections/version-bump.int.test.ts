@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryCache } from '../platform/cache/memory-cache.js';
 import type { Collection, Doc, DocumentStore } from '../platform/documents/document-store.js';
@@ -65,17 +66,23 @@ versionBumpSuite('embedded documents', () => {
 });
 withServer('MONGODB_URL', 'a catalog version bump on MongoDB', (url) =>
   versionBumpSuite('MongoDB', async () => {
-    const fresh = freshMongoUrl(url).url;
-    return { writer: await MongoDocumentStore.connect(fresh, logger), reader: await MongoDocumentStore.connect(fresh, logger) };
+    const fresh = freshMongoUrl(url);
+    const drop = async () => {
+      const client = await MongoClient.connect(fresh.url);
+      await client.db(fresh.database).dropDatabase();
+      await client.close();
+    };
+    return { writer: await MongoDocumentStore.connect(fresh.url, logger), reader: await MongoDocumentStore.connect(fresh.url, logger), drop };
   }),
 );
 
-function versionBumpSuite(store: string, openDocuments: () => Promise<{ writer: DocumentStore; reader: DocumentStore }>) {
+function versionBumpSuite(store: string, openDocuments: () => Promise<{ writer: DocumentStore; reader: DocumentStore; drop?: () => Promise<void> }>) {
   describe(`a catalog version bump (${store})`, () => {
     let dir: string;
     let events: EventStore;
     let writer: DocumentStore;
     let reader: DocumentStore;
+    let drop: (() => Promise<void>) | undefined;
     let subgraph: RunningService & { service: ProductService };
     const cache = new MemoryCache();
     const projectors: Projector[] = [];
@@ -84,7 +91,7 @@ function versionBumpSuite(store: string, openDocuments: () => Promise<{ writer: 
     beforeEach(async () => {
       dir = mkdtempSync(join(tmpdir(), 'version-bump-'));
       events = await FileEventStore.open(dir, { fsync: false });
-      ({ writer, reader } = await openDocuments());
+      ({ writer, reader, drop } = await openDocuments());
       const ports = { events, documents: reader, cache, pubsub: new MemoryPubSub(), logger, metrics: createMetrics(serviceRegistry('product', { processMetrics: false })) };
       subgraph = await startProductSubgraph({ ...ports, internalSecret: new TextEncoder().encode('s'.repeat(32)) }, { port: 0, host: '127.0.0.1' });
     });
@@ -95,6 +102,7 @@ function versionBumpSuite(store: string, openDocuments: () => Promise<{ writer: 
       await events.close();
       await writer.close();
       if (reader !== writer) await reader.close();
+      await drop?.();
       rmSync(dir, { recursive: true, force: true });
     });
 

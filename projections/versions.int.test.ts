@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MongoClient } from 'mongodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryCache } from '../platform/cache/memory-cache.js';
 import type { DocumentStore } from '../platform/documents/document-store.js';
@@ -71,17 +72,23 @@ versionsSuite('embedded documents', () => {
 });
 withServer('MONGODB_URL', 'versioned projections on MongoDB', (url) =>
   versionsSuite('MongoDB', async () => {
-    const fresh = freshMongoUrl(url).url;
-    return { writer: await MongoDocumentStore.connect(fresh, logger), reader: await MongoDocumentStore.connect(fresh, logger) };
+    const fresh = freshMongoUrl(url);
+    const drop = async () => {
+      const client = await MongoClient.connect(fresh.url);
+      await client.db(fresh.database).dropDatabase();
+      await client.close();
+    };
+    return { writer: await MongoDocumentStore.connect(fresh.url, logger), reader: await MongoDocumentStore.connect(fresh.url, logger), drop };
   }),
 );
 
-function versionsSuite(store: string, openDocuments: () => Promise<{ writer: DocumentStore; reader: DocumentStore }>) {
+function versionsSuite(store: string, openDocuments: () => Promise<{ writer: DocumentStore; reader: DocumentStore; drop?: () => Promise<void> }>) {
   describe(`versioned projections (${store})`, () => {
     let dir: string;
     let events: EventStore;
     let documents: DocumentStore;
     let reader: DocumentStore;
+    let drop: (() => Promise<void>) | undefined;
     let metrics: Metrics;
     const projectors: Projector[] = [];
     const closers: (() => Promise<void>)[] = [];
@@ -89,7 +96,7 @@ function versionsSuite(store: string, openDocuments: () => Promise<{ writer: Doc
     beforeEach(async () => {
       dir = mkdtempSync(join(tmpdir(), 'projection-versions-'));
       events = await FileEventStore.open(dir, { fsync: false });
-      ({ writer: documents, reader } = await openDocuments());
+      ({ writer: documents, reader, drop } = await openDocuments());
       metrics = createMetrics(serviceRegistry('test', { processMetrics: false }));
     });
     afterEach(async () => {
@@ -98,6 +105,7 @@ function versionsSuite(store: string, openDocuments: () => Promise<{ writer: Doc
       await events.close();
       await documents.close();
       if (reader !== documents) await reader.close();
+      await drop?.();
       rmSync(dir, { recursive: true, force: true });
     });
 
