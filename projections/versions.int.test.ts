@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -23,6 +25,19 @@ import { startProjectorHttp } from './server.js';
 import { liveVersion, PROJECTION_VERSIONS, RebuildLock } from './versions.js';
 
 const COUNTS = 'test_versioned_counts';
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** Runs the replay CLI (`npm run replay -- <args>`) and collects what it says and how it exits. */
+function replay(args: readonly string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const { ADMIN_TOKEN: _token, ...inherited } = process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'projections/replay.ts', ...args], { cwd: root, env: { ...inherited, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stderr }));
+  });
+}
 
 interface CountDoc {
   _id: string;
@@ -195,7 +210,7 @@ function versionsSuite(store: string, openDocuments: () => Promise<{ writer: Doc
       await eventually(async () => expect(await reader.collection<CountDoc>(COUNTS).get('s-1')).toMatchObject({ count: 3, shape: 'v2', _position: next }));
     });
 
-    it('refuses a second rebuild of a projection while one runs: in the same process, from a second projector on the same document store, and over HTTP, with REBUILD_IN_PROGRESS', async () => {
+    it('refuses a second rebuild of a projection while one runs: in the same process, from a second projector on the same document store, over HTTP and from the replay CLI, with REBUILD_IN_PROGRESS', async () => {
       await build(counter(1), 3);
       const { gate, open } = closedGate();
       const held = { gate: Promise.resolve() };
@@ -216,6 +231,9 @@ function versionsSuite(store: string, openDocuments: () => Promise<{ writer: Doc
       const response = await fetch(`http://127.0.0.1:${http.port}/projections/rebuild?name=versioned-counter`, { method: 'POST' });
       expect(response.status).toBe(409);
       expect(await response.json()).toMatchObject({ errors: [{ extensions: { code: 'REBUILD_IN_PROGRESS' } }] });
+      const cli = await replay(['versioned-counter'], { PROJECTOR_PORT: String(http.port) });
+      expect(cli.code).toBe(1);
+      expect(cli.stderr).toMatch(/^replay: REBUILD_IN_PROGRESS: a rebuild of versioned-counter is already running \(held by .+\)\n$/);
 
       open();
       expect(await running.done).toMatchObject({ state: 'done' });
