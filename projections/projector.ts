@@ -126,6 +126,8 @@ export class Projector {
   private refusal: string | undefined;
   /** A version rebuild this projector must do before it projects (and what held it up last). */
   private versionPending: { live: number; declared: number; waiting: string | undefined } | undefined;
+  /** Checks that no newer version of the projection has switched the read model under this projector. */
+  private versionTimer: NodeJS.Timeout | undefined;
   /** The background loop of a version rebuild (`stop` ends it and waits for it). */
   private versionLoop: { done: Promise<void>; abort: AbortController } | undefined;
   /** Names this projector as the holder of a rebuild lock. */
@@ -237,6 +239,10 @@ export class Projector {
     await this.updateLag(); // the lag gauges and health are measured from the start, not after the first interval
     this.lagTimer = setInterval(() => void this.updateLag(), this.options.lagIntervalMs ?? 1000);
     this.lagTimer.unref();
+    if (plan) {
+      this.versionTimer = setInterval(() => void this.watchVersion(), this.options.lagIntervalMs ?? 1000);
+      this.versionTimer.unref();
+    }
     if (this.projection.feedsGateway) {
       // A new instance for every start: invalidations held before (a crash, a rebuild) may be lost.
       const instance = randomUUID();
@@ -293,6 +299,20 @@ export class Projector {
         metrics.projectionVersionRebuild.set({ projection: name }, 0);
       });
     this.versionLoop = { done, abort };
+  }
+
+  /**
+   * A newer release's projector rebuilt the read model and switched to it while this one (an
+   * older release, still running) projects: this one stops writing it at once (within a lag
+   * interval) and refuses, as it would at start. A read that fails is left to the next interval.
+   */
+  private async watchVersion(): Promise<void> {
+    if (this.stopped || this.rebuilding) return;
+    const plan = await versionPlan(this.deps.documents, this.projection).catch(() => undefined);
+    if (plan?.action !== 'refuse' || this.stopped || this.rebuilding) return;
+    this.refusal = `the read model was switched to one built by version ${plan.live} of ${this.projection.name}; this projector runs version ${plan.declared} and stopped writing it`;
+    this.deps.logger.error({ projection: this.projection.name, live: plan.live, declared: plan.declared }, 'a newer version of the projection switched its read model; this projector stops writing it');
+    await this.halt();
   }
 
   /**
@@ -658,6 +678,7 @@ export class Projector {
     if (this.stopped) return;
     this.stopped = true;
     if (this.lagTimer) clearInterval(this.lagTimer);
+    clearInterval(this.versionTimer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     clearTimeout(this.checkpointTimer);
     this.checkpointTimer = undefined;

@@ -256,6 +256,21 @@ function versionsSuite(store: string, openDocuments: () => Promise<{ writer: Doc
       await (await RebuildLock.acquire(documents, 'p', 'third', { ttlMs: 30_000, now: clock })).release();
     });
 
+    it('stops an older projector still running once a newer version has rebuilt and switched its read model', async () => {
+      await build(counter(1), 3);
+      const old = projector(counter(1));
+      await old.start();
+      const newer = projector(counter(2), {}, reader); // another process
+      await newer.start();
+      await eventually(() => expect(newer.running).toBe(true)); // rebuilt and switched
+      await eventually(() => expect(old.running).toBe(false));
+      expect(old.health.ok).toBe(false);
+      expect(old.health.reason).toMatch(/^the read model was switched to one built by version 2 of versioned-counter; this projector runs version 1 and stopped writing it$/);
+      const last = await append('s-0');
+      await newer.waitFor(last);
+      expect(await reader.collection<CountDoc>(COUNTS).get('s-0')).toMatchObject({ count: 3, shape: 'v2' });
+    });
+
     it('never lets an older version write a read model built by a newer one: it refuses, says so and is not ready', async () => {
       await build(counter(2), 3);
       expect(await liveVersion(documents, counter(2))).toBe(2);
