@@ -29,6 +29,15 @@ export interface ApplyResult {
  */
 export interface Projection {
   name: string;
+  /**
+   * Version of what `apply` builds (a whole number, 1 when absent). Bump it whenever a change
+   * makes the documents differ from what the previous version built (a new field, another
+   * meaning): a projector that finds the live read model built by a lower version rebuilds it
+   * aside from the first event while the old one serves, then switches to it; one that finds a
+   * higher version refuses to write it (an older release must never downgrade it). See
+   * projections/versions.ts.
+   */
+  version?: number;
   /** The logical collections this projection owns (rebuilt and switched together). */
   collections: readonly string[];
   indexes?: Readonly<Record<string, readonly IndexSpec[]>>;

@@ -9,6 +9,7 @@ import { EffectsQueue } from './effects.js';
 import { readModelTag } from '../platform/cache/response-tags.js';
 import { CHECKPOINTS, checkpointId, lagBehind, type Lag } from './lag.js';
 import type { ApplyResult, Projection, ProjectionTarget } from './projection.js';
+import { declaredVersion, lockOwner, RebuildLock, RebuildRefusedError, recordVersion, versionPlan, type VersionPlan } from './versions.js';
 
 export { CHECKPOINTS };
 
@@ -42,6 +43,10 @@ export interface ProjectorOptions {
   maxAttempts?: number;
   /** How often a projection that feeds the gateway's response cache says it is alive (default 1 s). */
   heartbeatMs?: number;
+  /** How long a rebuild lock outlives its holder's last renewal (default 30 s; projections/versions.ts). */
+  rebuildLockTtlMs?: number;
+  /** How long a version rebuild waits before trying again after it failed or found another one running (default 5 s). */
+  versionRetryMs?: number;
 }
 
 export interface ProjectorHealth {
@@ -62,6 +67,10 @@ export type ProjectorDeps = ServicePorts;
 export interface RebuildProgress {
   projection: string;
   state: 'idle' | 'running' | 'done' | 'failed';
+  /** Why: asked for (HTTP, replay CLI), the declared version is newer than the live one, or the read model was ahead of the event store. */
+  reason?: 'requested' | 'version' | 'ahead';
+  /** The projection version the rebuild builds. */
+  version?: number;
   applied: number;
   /** Head position when the rebuild started: what it must reach before switching. */
   target: number;
@@ -107,6 +116,22 @@ export class Projector {
   private checkpointTimer: NodeJS.Timeout | undefined;
   /** What the flushes wrote, so later batches need not read it again (afresh at every start: a rebuild switches collections). */
   private memory = new DocumentMemory();
+  /** Set while a rebuild runs in this process, from the moment it is asked for (refuses a second one). */
+  private rebuilding = false;
+  /** The running rebuild, which `stop` abandons and waits for. */
+  private rebuildRun: Promise<unknown> | undefined;
+  /** Set by `stop`: a rebuild in progress is abandoned and nothing restarts projection. */
+  private closing = false;
+  /** Why this projector refuses to write the live read model (it was built by a newer version). */
+  private refusal: string | undefined;
+  /** A version rebuild this projector must do before it projects (and what held it up last). */
+  private versionPending: { live: number; declared: number; waiting: string | undefined } | undefined;
+  /** Checks that no newer version of the projection has switched the read model under this projector. */
+  private versionTimer: NodeJS.Timeout | undefined;
+  /** The background loop of a version rebuild (`stop` ends it and waits for it). */
+  private versionLoop: { done: Promise<void>; abort: AbortController } | undefined;
+  /** Names this projector as the holder of a rebuild lock. */
+  private readonly owner = lockOwner();
 
   constructor(
     private readonly projection: Projection,
@@ -155,6 +180,13 @@ export class Projector {
 
   /** Healthy: running, not standing at a parked event, not stalled, and within the lag limit. */
   get health(): ProjectorHealth {
+    if (this.refusal) return { ok: false, reason: this.refusal };
+    const pending = this.versionPending;
+    if (pending && this.stopped) {
+      const rebuild = this.rebuildState;
+      const doing = rebuild.state === 'running' && rebuild.reason === 'version' ? `rebuilding the read model aside for version ${pending.declared} (position ${rebuild.position} of ${rebuild.target})` : `waiting to rebuild the read model for version ${pending.declared}${pending.waiting ? ` (${pending.waiting})` : ''}`;
+      return { ok: true, reason: `${doing}; the version ${pending.live} read model serves meanwhile, not updated until the switch` };
+    }
     if (this.halted) return { ok: false, reason: `stopped at event ${this.halted.eventId} (position ${this.halted.position}), parked after ${this.halted.attempts} failed attempts: ${this.halted.error}` };
     if (this.stopped) return { ok: false, reason: this.rebuildState.state === 'running' ? 'switching to a rebuilt read model' : 'not running' };
     const maxLag = this.options.maxLagSeconds ?? Infinity;
@@ -167,7 +199,23 @@ export class Projector {
   }
 
   async start(): Promise<void> {
+    this.closing = false;
     for (const [name, indexes] of Object.entries(this.projection.indexes ?? {})) await this.deps.documents.ensureIndexes(name, indexes);
+    // A projection that cannot be rebuilt (the relay) has no versions to compare.
+    const plan = this.projection.rebuildable === false ? undefined : await versionPlan(this.deps.documents, this.projection);
+    if (plan?.action === 'refuse') {
+      this.refusal = `the live read model was built by version ${plan.live} of ${this.projection.name}; this projector runs version ${plan.declared} and never downgrades it (an older release started after a newer one?)`;
+      this.deps.logger.error({ projection: this.projection.name, live: plan.live, declared: plan.declared }, 'refusing to write a read model built by a newer version of its projection');
+      return;
+    }
+    this.refusal = undefined;
+    if (plan?.action === 'rebuild') {
+      // This version's apply must not write the old read model (its documents would mix both
+      // versions): the old one serves as it is until the rebuilt one, caught up to the head, replaces it.
+      this.rebuildForVersion(plan);
+      return;
+    }
+    if (plan?.live === undefined && plan) await recordVersion(this.deps.documents, await this.checkpointId(), plan.declared); // a new read model: this version builds it
     const checkpoint = await this.deps.documents.collection<Checkpoint>(CHECKPOINTS).get(await this.checkpointId());
     this.position = checkpoint?.position ?? 0;
     this.lastSaved = this.position;
@@ -196,6 +244,10 @@ export class Projector {
     await this.updateLag(); // the lag gauges and health are measured from the start, not after the first interval
     this.lagTimer = setInterval(() => void this.updateLag(), this.options.lagIntervalMs ?? 1000);
     this.lagTimer.unref();
+    if (plan) {
+      this.versionTimer = setInterval(() => void this.watchVersion(), this.options.lagIntervalMs ?? 1000);
+      this.versionTimer.unref();
+    }
     if (this.projection.feedsGateway) {
       // A new instance for every start: invalidations held before (a crash, a rebuild) may be lost.
       const instance = randomUUID();
@@ -205,6 +257,67 @@ export class Projector {
       this.heartbeatTimer.unref();
     }
     this.deps.logger.info({ projection: this.projection.name, from: this.position }, 'projector started');
+  }
+
+  /**
+   * The live read model was built by an older version: rebuilds it aside in the background while
+   * it keeps serving queries (not updated by this projector: only by an older release's projector
+   * still running), then switches, with no manual step. Another process rebuilding it meanwhile
+   * (REBUILD_IN_PROGRESS) or a failure is waited out and tried again; once another process has
+   * switched it, this projector starts on the new read model.
+   */
+  private rebuildForVersion(plan: Extract<VersionPlan, { action: 'rebuild' }>): void {
+    const { logger, metrics } = this.deps;
+    const name = this.projection.name;
+    logger.warn({ projection: name, live: plan.live, declared: plan.declared }, 'read model built by an older version of its projection; rebuilding it aside while it serves');
+    metrics.projectionVersionRebuild.set({ projection: name }, 1);
+    this.versionPending = { live: plan.live, declared: plan.declared, waiting: undefined };
+    const retryMs = this.options.versionRetryMs ?? 5000;
+    const abort = new AbortController();
+    const run = async (): Promise<void> => {
+      while (!this.closing) {
+        try {
+          await (await this.beginRebuild(undefined, 'version')).done;
+          return;
+        } catch (error) {
+          if (this.closing) return;
+          const refused = error instanceof RebuildRefusedError && error.code === 'REBUILD_IN_PROGRESS';
+          if (this.versionPending) this.versionPending.waiting = error instanceof Error ? error.message : String(error);
+          if (refused) logger.info({ projection: name, reason: error.message }, 'version rebuild waits for another rebuild of its read model');
+          else logger.error({ err: error, projection: name }, 'version rebuild failed; the old read model still serves; trying again');
+        }
+        await sleep(retryMs, undefined, { signal: abort.signal }).catch(() => undefined); // `stop` cuts the wait short
+        if (this.closing) return;
+        const now = await versionPlan(this.deps.documents, this.projection).catch(() => plan);
+        if (now.action !== 'rebuild') {
+          // Another process switched the read model: project on it (or refuse it) from its checkpoint.
+          await this.halt();
+          if (!this.closing) await this.start();
+          return;
+        }
+      }
+    };
+    const done = run()
+      .catch((error: unknown) => logger.error({ err: error, projection: name }, 'could not start projecting after the version rebuild'))
+      .finally(() => {
+        this.versionPending = undefined;
+        metrics.projectionVersionRebuild.set({ projection: name }, 0);
+      });
+    this.versionLoop = { done, abort };
+  }
+
+  /**
+   * A newer release's projector rebuilt the read model and switched to it while this one (an
+   * older release, still running) projects: this one stops writing it at once (within a lag
+   * interval) and refuses, as it would at start. A read that fails is left to the next interval.
+   */
+  private async watchVersion(): Promise<void> {
+    if (this.stopped || this.rebuilding) return;
+    const plan = await versionPlan(this.deps.documents, this.projection).catch(() => undefined);
+    if (plan?.action !== 'refuse' || this.stopped || this.rebuilding) return;
+    this.refusal = `the read model was switched to one built by version ${plan.live} of ${this.projection.name}; this projector runs version ${plan.declared} and stopped writing it`;
+    this.deps.logger.error({ projection: this.projection.name, live: plan.live, declared: plan.declared }, 'a newer version of the projection switched its read model; this projector stops writing it');
+    await this.halt();
   }
 
   /**
@@ -567,10 +680,21 @@ export class Projector {
     await this.subscription?.close().catch(() => undefined);
   }
 
+  /** Stops projecting; a rebuild in progress is abandoned (its new collections dropped) and waited for. */
   async stop(): Promise<void> {
+    this.closing = true;
+    this.versionLoop?.abort.abort();
+    await this.versionLoop?.done;
+    await this.rebuildRun;
+    await this.halt();
+  }
+
+  /** Stops projecting (the subscription, timers, a last checkpoint); a rebuild switching over pauses it so. */
+  private async halt(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.lagTimer) clearInterval(this.lagTimer);
+    clearInterval(this.versionTimer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     clearTimeout(this.checkpointTimer);
     this.checkpointTimer = undefined;
@@ -591,12 +715,45 @@ export class Projector {
    * the head, activate it, store its checkpoint, resume live projection on it.
    */
   async rebuild(onProgress?: (progress: RebuildProgress) => void): Promise<RebuildProgress> {
-    if (this.rebuildState.state === 'running') throw new Error(`a rebuild of ${this.projection.name} is already running`);
-    if (this.projection.rebuildable === false && !this.rebuildingAtStart) throw new Error(`${this.projection.name} cannot be rebuilt`);
+    return (await this.beginRebuild(onProgress)).done;
+  }
+
+  /**
+   * Starts a rebuild once it may run, and returns its completion. Refuses, with a coded
+   * RebuildRefusedError, a second rebuild of the projection (REBUILD_IN_PROGRESS: in this process,
+   * or in another one on the same document store, which holds its rebuild lock), a projection
+   * that cannot be rebuilt (NOT_REBUILDABLE) and a read model built by a newer version
+   * (READ_MODEL_NEWER).
+   */
+  async beginRebuild(onProgress?: (progress: RebuildProgress) => void, reason: 'requested' | 'version' = 'requested'): Promise<{ done: Promise<RebuildProgress> }> {
+    const name = this.projection.name;
+    if (this.projection.rebuildable === false && !this.rebuildingAtStart) throw new RebuildRefusedError('NOT_REBUILDABLE', `${name} cannot be rebuilt (a replay would repeat its effects)`);
+    if (this.rebuilding) throw new RebuildRefusedError('REBUILD_IN_PROGRESS', `a rebuild of ${name} is already running in this process`);
+    this.rebuilding = true;
+    let lock: RebuildLock;
+    try {
+      const plan = await versionPlan(this.deps.documents, this.projection);
+      if (plan.action === 'refuse') throw new RebuildRefusedError('READ_MODEL_NEWER', `the live read model of ${name} was built by version ${plan.live}; this projector runs version ${plan.declared} and never downgrades it`);
+      lock = await RebuildLock.acquire(this.deps.documents, name, this.owner, { ttlMs: this.options.rebuildLockTtlMs ?? 30_000 });
+    } catch (error) {
+      this.rebuilding = false;
+      throw error;
+    }
+    const done = this.runRebuild(lock, this.rebuildingAtStart ? 'ahead' : reason, onProgress).finally(async () => {
+      this.rebuilding = false;
+      await lock.release().catch((error: unknown) => this.deps.logger.warn({ err: error, projection: name }, 'could not release the rebuild lock (it expires)'));
+    });
+    this.rebuildRun = done.catch(() => undefined);
+    return { done };
+  }
+
+  private async runRebuild(lock: RebuildLock, reason: 'requested' | 'version' | 'ahead', onProgress?: (progress: RebuildProgress) => void): Promise<RebuildProgress> {
     const { documents, events, metrics } = this.deps;
     const name = this.projection.name;
+    const version = declaredVersion(this.projection);
+    this.rebuildState = { projection: name, state: 'running', reason, version, applied: 0, target: 0, position: 0 };
     const target = await events.headPosition();
-    this.rebuildState = { projection: name, state: 'running', applied: 0, target, position: 0 };
+    this.rebuildState.target = target;
     metrics.replayProgress.set({ projection: name }, 0);
     const versions = new Map<string, CollectionVersion<Doc>>();
     const report = () => {
@@ -623,6 +780,7 @@ export class Projector {
         let sinceFlush = 0;
         try {
           for await (const event of subscription) {
+            if (this.closing) throw new Error(`rebuild of ${name} abandoned: the projector is stopping`);
             if (this.projection.handles(event)) {
               await this.projection.apply(event, batch);
               this.rebuildState.applied++;
@@ -646,15 +804,20 @@ export class Projector {
         }
       };
       await catchUp(target);
-      await this.stop();
+      await this.halt();
       await catchUp(await events.headPosition());
+      await lock.confirm(); // still ours: no other process rebuilt it meanwhile
       const physical = [...versions.values()][0]!.physicalName;
       await this.saveCheckpoint(`${name}@${physical}`, this.rebuildState.position);
-      for (const version of versions.values()) await version.activate();
+      // Recorded for the new physical version before the switch, so that it switches with it.
+      await recordVersion(documents, `${name}@${physical}`, version);
+      await documents.activateTogether([...versions.values()]); // all of the projection's collections in one step
       this.rebuildState.state = 'done';
       report();
       metrics.replayProgress.set({ projection: name }, 1);
       await this.deps.cache.invalidateTags(this.projection.collections.map(collectionTag));
+      if (reason === 'version') this.deps.logger.info({ projection: name, version, position: this.rebuildState.position }, 'switched to the read model rebuilt for the new projection version');
+      if (this.closing) return this.rebuildProgress; // stopped meanwhile: the switch is done, projection stays stopped
       await this.start();
       // Every response the gateway keeps from the old version is stale (delivered, or retried, in order).
       await this.effects.enqueue([], [], { tags: [readModelTag(name)], readModel: name, position: this.rebuildState.position });
@@ -663,7 +826,8 @@ export class Projector {
       this.rebuildState.state = 'failed';
       this.rebuildState.error = error instanceof Error ? error.message : String(error);
       for (const version of versions.values()) await version.discard().catch(() => undefined);
-      if (this.stopped && !this.rebuildingAtStart) await this.start();
+      // A version rebuild's projector never ran on the old read model: its loop tries again.
+      if (this.stopped && !this.rebuildingAtStart && !this.closing && reason !== 'version') await this.start();
       throw error;
     }
   }

@@ -65,8 +65,10 @@ async function main(): Promise<number> {
   }
   const start = await call(values.url, `/projections/rebuild?name=${encodeURIComponent(name)}`, { method: 'POST', headers });
   if (start.status !== 202) {
-    const body = (await start.json().catch(() => ({}))) as { errors?: { message: string }[] };
-    console.error(`replay: ${body.errors?.[0]?.message ?? `HTTP ${start.status}`}`);
+    const body = (await start.json().catch(() => ({}))) as { errors?: { message: string; extensions?: { code?: string } }[] };
+    const error = body.errors?.[0];
+    // A refusal says its code (REBUILD_IN_PROGRESS, READ_MODEL_NEWER, NOT_REBUILDABLE) first, for scripts.
+    console.error(`replay: ${error?.extensions?.code ? `${error.extensions.code}: ` : ''}${error?.message ?? `HTTP ${start.status}`}`);
     return 1;
   }
   const began = Date.now();

@@ -3,6 +3,7 @@ import { closeServer, createServiceServer, HttpError, listen, sendJson } from '.
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
 import type { Projector } from './projector.js';
+import { RebuildRefusedError } from './versions.js';
 
 export interface ProjectorHttpOptions {
   projectors: readonly Projector[];
@@ -19,7 +20,8 @@ export interface ProjectorHttpOptions {
  * The projector process's HTTP surface: /metrics, /health/* (ready while every projection runs,
  * is within its lag limit and stands at no parked event), `GET /projections` (positions, lag,
  * health, parked events, rebuild progress), `POST /projections/rebuild?name=<projection>`
- * (starts a rebuild; the replay CLI drives it and draws progress) and
+ * (starts a rebuild; the replay CLI drives it and draws progress; a second rebuild of a projection,
+ * here or in another projector process, is refused with 409 `REBUILD_IN_PROGRESS`) and
  * `POST /projections/retry-parked?name=<projection>` (retries its parked events).
  */
 export async function startProjectorHttp(options: ProjectorHttpOptions, listenOn: { port: number; host: string }): Promise<{ server: Server; port: number; close(): Promise<void> }> {
@@ -63,17 +65,18 @@ export async function startProjectorHttp(options: ProjectorHttpOptions, listenOn
     },
     routes: {
       '/projections': async (_req, res) => sendJson(res, 200, await status()),
-      '/projections/rebuild': (req, res) => {
+      '/projections/rebuild': async (req, res) => {
+        const projector = admin(req, 'rebuilding');
+        let started: Awaited<ReturnType<Projector['beginRebuild']>>;
         try {
-          const projector = admin(req, 'rebuilding');
-          if (!projector.rebuildable) throw new HttpError(409, `${projector.name} cannot be rebuilt (a replay would repeat its effects)`);
-          if (projector.rebuildProgress.state === 'running') throw new HttpError(409, `${projector.name} is already rebuilding`);
-          projector.rebuild().catch((error: unknown) => logger.error({ err: error, projection: projector.name }, 'rebuild failed'));
-          sendJson(res, 202, { started: projector.name });
-          return Promise.resolve();
+          started = await projector.beginRebuild();
         } catch (error) {
-          return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+          // Refused (another rebuild runs, here or in another projector process; a newer read model; not rebuildable): 409 with its code.
+          if (error instanceof RebuildRefusedError) throw new HttpError(409, error.message, {}, error.code);
+          throw error;
         }
+        started.done.catch((error: unknown) => logger.error({ err: error, projection: projector.name }, 'rebuild failed'));
+        sendJson(res, 202, { started: projector.name });
       },
       '/projections/retry-parked': async (req, res) => {
         const projector = admin(req, 'retrying parked events');

@@ -17,9 +17,19 @@ export class TaggedReadAside {
     private readonly name: string,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    /**
+     * The physical versions of the read models behind the entries (DocumentStore.physicalName),
+     * made part of every key. A rebuild's switch invalidates the collections' tags, but a query
+     * process resolves the live version up to a second late (MongoDocumentStore) and could cache
+     * what it loads from the old version after that invalidation, for the entry's whole TTL: with
+     * the version in the key, such an entry is under the old version's key, which nobody reads
+     * once their stores have seen the switch.
+     */
+    private readonly versions?: () => Promise<string>,
   ) {}
 
   async get<T>(key: string, tags: string[], ttlSeconds: number, load: () => Promise<T>): Promise<{ value: T; hit: boolean }> {
+    if (this.versions) key = `${await this.versions()}:${key}`;
     let found: Awaited<ReturnType<Cache['getTagged']>>;
     try {
       found = await this.cache.getTagged(key, tags);

@@ -196,6 +196,30 @@ export function documentStoreContract(name: string, open: () => Promise<Document
       expect(await store.physicalName(name)).toBe(version.physicalName);
     });
 
+    it('switches new versions of several collections together, again and again', async () => {
+      const [a, b] = [collectionName(), collectionName()];
+      await store.collection<Item>(a).upsertIfNewer(item(1, { name: 'a0' }), 1);
+      await store.collection<Item>(b).upsertIfNewer(item(1, { name: 'b0' }), 1);
+      const first = [await store.createVersion<Item>(a), await store.createVersion<Item>(b)];
+      await first[0]!.collection.upsertIfNewer(item(1, { name: 'a1' }), 1);
+      await first[1]!.collection.upsertIfNewer(item(1, { name: 'b1' }), 1);
+      expect((await store.collection<Item>(a).get('item-001'))?.name).toBe('a0');
+      await store.activateTogether(first);
+      expect((await store.collection<Item>(a).get('item-001'))?.name).toBe('a1');
+      expect((await store.collection<Item>(b).get('item-001'))?.name).toBe('b1');
+      expect([await store.physicalName(a), await store.physicalName(b)]).toEqual(first.map((v) => v.physicalName));
+      const second = [await store.createVersion<Item>(a), await store.createVersion<Item>(b)];
+      await second[0]!.collection.upsertIfNewer(item(1, { name: 'a2' }), 1);
+      await second[1]!.collection.upsertIfNewer(item(1, { name: 'b2' }), 1);
+      await store.activateTogether(second);
+      expect((await store.collection<Item>(a).get('item-001'))?.name).toBe('a2');
+      expect((await store.collection<Item>(b).get('item-001'))?.name).toBe('b2');
+      // A version being built starts empty whatever was switched before.
+      const third = await store.createVersion<Item>(a);
+      expect(await third.collection.get('item-001')).toBeUndefined();
+      await third.discard();
+    });
+
     it('discards a version without touching the live one', async () => {
       const name = collectionName();
       const live = store.collection<Item>(name);

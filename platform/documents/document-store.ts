@@ -93,6 +93,8 @@ export interface IndexSpec {
 
 /** A new, empty version of a logical collection, filled aside while the live one serves. */
 export interface CollectionVersion<T extends Doc> {
+  /** The logical collection it is a version of. */
+  readonly name: string;
   readonly collection: Collection<T>;
   readonly physicalName: string;
   /** Makes this version the live one, atomically for readers, and drops the previous one. */
@@ -108,6 +110,12 @@ export interface DocumentStore {
   ensureIndexes(name: string, indexes: readonly IndexSpec[]): Promise<void>;
   /** Starts building a new version of a logical collection. */
   createVersion<T extends Doc>(name: string): Promise<CollectionVersion<T>>;
+  /**
+   * Makes new versions of several logical collections (a projection's) live in one step, for
+   * readers in every process: a reader resolves either all the previous versions or all these,
+   * never some of each. Each previous version is dropped as `activate` drops it.
+   */
+  activateTogether(versions: readonly CollectionVersion<Doc>[]): Promise<void>;
   /** Physical name of the live version (for checkpoints that belong to one version). */
   physicalName(name: string): Promise<string>;
   close(): Promise<void>;

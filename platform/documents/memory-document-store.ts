@@ -98,19 +98,25 @@ export class MemoryDocumentStore implements DocumentStore {
     const physical = `${name}__v${Date.now()}_${++this.versionCounter}`;
     this.tables.set(physical, new Map());
     return Promise.resolve({
+      name,
       physicalName: physical,
       collection: this.handle<T>(() => physical, name),
-      activate: () => {
-        const previous = this.resolve(name);
-        this.live.set(name, physical);
-        if (previous !== physical) this.tables.delete(previous);
-        return Promise.resolve();
-      },
+      activate: () => this.activateTogether([{ name, physicalName: physical }]),
       discard: () => {
         this.tables.delete(physical);
         return Promise.resolve();
       },
     });
+  }
+
+  /** One synchronous step: no reader in this process runs in between. */
+  activateTogether(versions: readonly Pick<CollectionVersion<Doc>, 'name' | 'physicalName'>[]): Promise<void> {
+    for (const { name, physicalName } of versions) {
+      const previous = this.resolve(name);
+      this.live.set(name, physicalName);
+      if (previous !== physicalName) this.tables.delete(previous);
+    }
+    return Promise.resolve();
   }
 
   physicalName(name: string): Promise<string> {

@@ -21,10 +21,24 @@ const READ_CONCURRENCY = 16;
  */
 const UPDATE_CHUNK = 16;
 
+interface Member {
+  name: string;
+  physical: string;
+}
+
+/**
+ * A pointer in the versions collection. A set (`_id` `set:<names>`) names the live physical
+ * version of each of several logical collections, switched together by one write; a
+ * collection's own pointer (`_id` its name) is what releases before sets read, still written
+ * (after the set) for them, and read where no set names the collection.
+ */
 interface VersionDoc {
   _id: string;
-  physical: string;
+  physical?: string;
   previous?: string;
+  members?: Member[];
+  previousMembers?: Member[];
+  switchedAt?: number;
 }
 
 /**
@@ -34,12 +48,19 @@ interface VersionDoc {
  * into an insert, a few updates and a delete command. Documents are read by `_id` alone, the one
  * filter FerretDB v1.24 serves from an index (docs/read-side-performance.md: an `$in` is a read
  * of the whole collection there). A logical collection maps to a physical one through a small
- * versions collection that other processes re-read every second, so a rebuild done by the
- * projector is picked up by the query services. The previous version is kept until the next
+ * versions collection that other processes re-read every second (all of it, in one query, so that
+ * collections switched together are seen switched together), so a rebuild done by the projector
+ * is picked up by the query services. The previous version is kept until the next
  * switch, so a reader still on it during that second is never left with a dropped collection.
  */
 export class MongoDocumentStore implements DocumentStore {
-  private readonly live = new Map<string, { physical: string; readAt: number }>();
+  /** The live physical version of every logical collection that has one, as last read. */
+  private pointers: { map: Map<string, string>; readAt: number } | undefined;
+  private reading: Promise<Map<string, string>> | undefined;
+  /** Moves at every switch made here: a read of the pointers begun before it must not undo it. */
+  private switches = 0;
+  /** New versions not yet live, which only their builder writes (see `handle`'s `fresh`). */
+  private readonly building = new Map<string, { filter: IdFilter; active: boolean }>();
   private readonly indexes = new Map<string, readonly IndexSpec[]>();
 
   private constructor(
@@ -77,12 +98,19 @@ export class MongoDocumentStore implements DocumentStore {
   }
 
   private async resolve(name: string): Promise<string> {
-    const cached = this.live.get(name);
-    if (cached && Date.now() - cached.readAt < REFRESH_MS) return cached.physical;
-    const version = await this.db.collection<VersionDoc>(VERSIONS).findOne({ _id: name });
-    const physical = version?.physical ?? name;
-    this.live.set(name, { physical, readAt: Date.now() });
-    return physical;
+    const pointers = this.pointers && Date.now() - this.pointers.readAt < REFRESH_MS ? this.pointers.map : await (this.reading ??= this.readPointers().finally(() => (this.reading = undefined)));
+    return pointers.get(name) ?? name;
+  }
+
+  /** Reads every pointer in one query: sets override a collection's own pointer, later sets earlier ones. */
+  private async readPointers(): Promise<Map<string, string>> {
+    const switches = this.switches;
+    const docs = await this.db.collection<VersionDoc>(VERSIONS).find({}).toArray();
+    const map = new Map<string, string>();
+    for (const doc of docs) if (!doc.members && doc.physical) map.set(doc._id, doc.physical);
+    for (const doc of docs.filter((d) => d.members).sort((a, b) => (a.switchedAt ?? 0) - (b.switchedAt ?? 0))) for (const m of doc.members!) map.set(m.name, m.physical);
+    if (switches === this.switches) this.pointers = { map, readAt: Date.now() };
+    return switches === this.switches ? map : (this.pointers?.map ?? map);
   }
 
   collection<T extends Doc>(name: string): Collection<T> {
@@ -205,21 +233,47 @@ export class MongoDocumentStore implements DocumentStore {
     await this.createIndexes(physical, this.indexes.get(name) ?? []);
     const collection = this.db.collection<T>(physical);
     const fresh = { filter: new IdFilter(), active: true };
+    this.building.set(physical, fresh);
     return {
+      name,
       physicalName: physical,
       collection: this.handle<T>(() => Promise.resolve(collection), fresh),
-      activate: async () => {
-        fresh.active = false; // live now: other writers may write it
-        const versions = this.db.collection<VersionDoc>(VERSIONS);
-        const current = await versions.findOne({ _id: name });
-        const previous = current?.physical ?? name;
-        await versions.replaceOne({ _id: name }, { physical, previous }, { upsert: true });
-        this.live.set(name, { physical, readAt: Date.now() });
-        // Keep the version just replaced (readers may still be on it for a moment); drop the one before.
-        if (current?.previous && current.previous !== physical) await this.drop(current.previous);
+      activate: () => this.activateTogether([{ name, physicalName: physical }]),
+      discard: () => {
+        this.building.delete(physical);
+        return this.drop(physical);
       },
-      discard: () => this.drop(physical),
     };
+  }
+
+  /**
+   * One write switches them all: the set's pointer document (FerretDB v1 has no transactions,
+   * and renameCollection is no switch for readers that cache the name). Readers read all pointers
+   * in one query, so they see the whole set switched or none of it. The versions just replaced
+   * are kept (readers may still be on them for up to REFRESH_MS); the ones before are dropped.
+   */
+  async activateTogether(versions: readonly Pick<CollectionVersion<Doc>, 'name' | 'physicalName'>[]): Promise<void> {
+    for (const { physicalName } of versions) {
+      const fresh = this.building.get(physicalName);
+      if (fresh) fresh.active = false; // live now: other writers may write it
+      this.building.delete(physicalName);
+    }
+    const pointers = this.db.collection<VersionDoc>(VERSIONS);
+    const names = versions.map((v) => v.name);
+    const id = `set:${[...names].sort().join('+')}`;
+    const current = await this.readPointers();
+    const before = await pointers.findOne({ _id: id });
+    const own = await Promise.all(names.map((name) => pointers.findOne({ _id: name })));
+    const members = versions.map((v) => ({ name: v.name, physical: v.physicalName }));
+    const previousMembers = names.map((name) => ({ name, physical: current.get(name) ?? name }));
+    await pointers.replaceOne({ _id: id }, { members, previousMembers, switchedAt: Date.now() }, { upsert: true });
+    this.switches++;
+    this.pointers = { map: new Map([...current, ...members.map((m): [string, string] => [m.name, m.physical])]), readAt: Date.now() };
+    // For readers of releases before sets, one by one (they never switched several together).
+    for (const [i, m] of members.entries()) await pointers.replaceOne({ _id: m.name }, { physical: m.physical, previous: previousMembers[i]!.physical }, { upsert: true });
+    const keep = new Set([...members, ...previousMembers].map((m) => m.physical));
+    const older = [...(before?.previousMembers ?? []).map((m) => m.physical), ...own.flatMap((doc) => (doc?.previous ? [doc.previous] : []))];
+    for (const physical of new Set(older)) if (!keep.has(physical)) await this.drop(physical);
   }
 
   private async drop(physical: string): Promise<void> {

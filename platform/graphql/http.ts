@@ -25,6 +25,8 @@ export class HttpError extends Error {
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** The error's code for the client (`extensions.code`), when the status alone does not say enough. */
+    readonly code?: string,
   ) {
     super(message);
   }
@@ -218,7 +220,7 @@ function handleRequest(options: ServiceHttpOptions) {
     }
     handler(req, res).catch((error: unknown) => {
       if (error instanceof HttpError) {
-        if (!res.headersSent) sendJson(res, error.status, { errors: [{ message: error.message, extensions: { code: HTTP_CODES[error.status] ?? 'BAD_REQUEST', correlationId } }] }, error.headers);
+        if (!res.headersSent) sendJson(res, error.status, { errors: [{ message: error.message, extensions: { code: error.code ?? HTTP_CODES[error.status] ?? 'BAD_REQUEST', correlationId } }] }, error.headers);
         else res.end();
         return;
       }

@@ -149,6 +149,12 @@ export function createMetrics(registry: Registry) {
       labelNames: ['projection'],
       registers,
     }),
+    projectionVersionRebuild: new Gauge({
+      name: 'storefront_projection_version_rebuild',
+      help: '1 while a projection rebuilds its read model aside because its declared version is newer than the live one',
+      labelNames: ['projection'],
+      registers,
+    }),
     cacheRequests: new Counter({
       name: 'storefront_cache_requests_total',
       help: 'Cache look-ups by result (hit or miss; the gateway response cache also stale and paused)',

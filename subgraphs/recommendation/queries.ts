@@ -45,7 +45,8 @@ export class RecommendationQueries {
     private readonly metrics: Metrics,
     logger: Logger,
   ) {
-    this.readAside = new TaggedReadAside(cache, CACHE, metrics, logger);
+    const collections = [CO_PURCHASES, PRODUCT_FACTS, TRENDING, USER_HISTORY];
+    this.readAside = new TaggedReadAside(cache, CACHE, metrics, logger, async () => (await Promise.all(collections.map((c) => documents.physicalName(c)))).join(','));
   }
 
   private async cached(query: Query, key: string, tags: string[], ttlSeconds: number, load: () => Promise<string[]>): Promise<string[]> {

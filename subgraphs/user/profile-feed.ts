@@ -24,6 +24,7 @@ const USER_EVENT_TYPES: ReadonlySet<string> = new Set<UserEvent['type']>(['UserR
  */
 export const userProfilesFeed: Projection = {
   name: 'user-profiles',
+  version: 1,
   collections: [USER_PROFILES],
   feedsGateway: true,
   handles: (event) => USER_EVENT_TYPES.has(event.type),

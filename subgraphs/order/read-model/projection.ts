@@ -17,6 +17,7 @@ export function evolveOrderDoc(doc: OrderDoc | undefined, event: OrderEvent): Or
  */
 export const ordersProjection: Projection = {
   name: 'orders',
+  version: 1,
   collections: [ORDERS],
   indexes: {
     [ORDERS]: [

@@ -89,6 +89,7 @@ export const STOCK_REASON: Partial<Record<ProductEvent['type'], StockChangeReaso
  */
 export const catalogProjection: Projection = {
   name: 'product-catalog',
+  version: 1,
   collections: [CATALOG],
   feedsGateway: true,
   indexes: {

@@ -75,7 +75,7 @@ export class CatalogQueries {
     metrics: Metrics,
     logger: Logger,
   ) {
-    this.readAside = new TaggedReadAside(cache, CATALOG, metrics, logger);
+    this.readAside = new TaggedReadAside(cache, CATALOG, metrics, logger, () => documents.physicalName(CATALOG));
   }
 
   private get collection() {

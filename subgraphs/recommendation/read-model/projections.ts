@@ -45,6 +45,7 @@ async function update<T extends Doc>(docs: Collection<T>, id: string, position: 
 /** Product facts: category, status and stock > 0 of every product product.events.v1 listed. */
 export const productFactsProjection: Projection = {
   name: 'recommendation-product-facts',
+  version: 1,
   collections: [PRODUCT_FACTS],
   feedsGateway: true,
   handles: (event) => event.type === 'ProductFactsRecorded',
@@ -68,6 +69,7 @@ function purchaseData(event: RecordedEvent): PurchaseChange['data'] {
 /** Co-purchase pairs: per product, its paid orders and how often each other product was in them. */
 export const coPurchasesProjection: Projection = {
   name: 'recommendation-co-purchases',
+  version: 1,
   collections: [CO_PURCHASES],
   feedsGateway: true,
   handles: (event) => event.type === 'PurchaseRecorded' || event.type === 'PurchaseWithdrawn',
@@ -98,6 +100,7 @@ export const coPurchasesProjection: Projection = {
 /** Each user's history: products bought (paid orders each) and viewed (most recent first, distinct). */
 export const userHistoryProjection: Projection = {
   name: 'recommendation-user-history',
+  version: 1,
   collections: [USER_HISTORY],
   handles: (event) => event.type === 'ProductViewed' || ((event.type === 'PurchaseRecorded' || event.type === 'PurchaseWithdrawn') && purchaseData(event).customerId !== null),
   documents: (event) => [{ collection: USER_HISTORY, id: event.type === 'ProductViewed' ? (event.data as ProductViewed['data']).userId : purchaseData(event).customerId! }],
@@ -150,6 +153,7 @@ export function trendingProjection(halfLifeHours: number = DEFAULT_HALF_LIFE_HOU
   const TYPES = new Set(['ProductFactsRecorded', 'ProductViewed', 'PurchaseRecorded', 'PurchaseWithdrawn']);
   return {
     name: 'recommendation-trending',
+    version: 1,
     collections: [TRENDING],
     indexes: {
       [TRENDING]: [
