@@ -8,6 +8,7 @@ import { BatchTarget, DocumentMemory } from './batch-target.js';
 import { EffectsQueue } from './effects.js';
 import { readModelTag } from '../platform/cache/response-tags.js';
 import { CHECKPOINTS, checkpointId, lagBehind, type Lag } from './lag.js';
+import { PositionAnnouncer } from './read-your-writes.js';
 import type { ApplyResult, Projection, ProjectionTarget } from './projection.js';
 
 export { CHECKPOINTS };
@@ -107,6 +108,8 @@ export class Projector {
   private checkpointTimer: NodeJS.Timeout | undefined;
   /** What the flushes wrote, so later batches need not read it again (afresh at every start: a rebuild switches collections). */
   private memory = new DocumentMemory();
+  /** Tells the services reading this read model how far it is, for read-your-writes (projections/read-your-writes.ts). */
+  private readonly announcer: PositionAnnouncer;
 
   constructor(
     private readonly projection: Projection,
@@ -115,6 +118,7 @@ export class Projector {
   ) {
     this.rebuildState = { projection: projection.name, state: 'idle', applied: 0, target: 0, position: 0 };
     this.effects = new EffectsQueue(deps);
+    this.announcer = new PositionAnnouncer(this, deps);
   }
 
   /** Side effects not yet delivered (the cache or pub/sub server being down). */
@@ -199,6 +203,7 @@ export class Projector {
       this.heartbeatTimer = setInterval(beat, this.options.heartbeatMs ?? 1000);
       this.heartbeatTimer.unref();
     }
+    this.announcer.start();
     this.deps.logger.info({ projection: this.projection.name, from: this.position }, 'projector started');
   }
 
@@ -505,6 +510,7 @@ export class Projector {
   }
 
   private release(): void {
+    this.announcer.moved();
     if (this.waiters.length === 0) return;
     const ready = this.waiters.filter((w) => w.position <= this.position);
     this.waiters = this.waiters.filter((w) => w.position > this.position);
@@ -556,6 +562,7 @@ export class Projector {
     this.stopped = true;
     if (this.lagTimer) clearInterval(this.lagTimer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.announcer.stop();
     clearTimeout(this.checkpointTimer);
     this.checkpointTimer = undefined;
     await this.subscription?.close();
