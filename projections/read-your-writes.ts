@@ -1,5 +1,6 @@
 import type { DocumentStore } from '../platform/documents/document-store.js';
 import type { Logger } from '../platform/logging.js';
+import type { Metrics } from '../platform/metrics/metrics.js';
 import type { PubSub, Subscription } from '../platform/pubsub/pubsub.js';
 import { readModelBehind, type BehindReadModel } from '../platform/read-your-writes.js';
 import { checkpointPosition } from './lag.js';
@@ -237,9 +238,9 @@ export interface ReadAfter {
   close(): Promise<void>;
 }
 
-/** Read-your-writes for a service that reads `readModels`, waiting at most `maxWaitMs` per query. */
+/** Read-your-writes for a service that reads `readModels`, waiting at most `maxWaitMs` per query (each wait observed in `storefront_read_after_wait_seconds`). */
 export function readAfterPositions(
-  deps: { documents: DocumentStore; pubsub: PubSub; logger: Logger },
+  deps: { documents: DocumentStore; pubsub: PubSub; logger: Logger; metrics?: Metrics },
   readModels: readonly ReadModelRef[],
   maxWaitMs: number,
   options: WatermarkOptions = {},
@@ -248,9 +249,11 @@ export function readAfterPositions(
   return {
     wait: async (position) => {
       watermarks.start(); // on first use: a service never asked to wait holds no subscription
-      const started = Date.now();
+      const started = performance.now();
       const behind = await watermarks.waitFor(position, maxWaitMs);
-      if (behind.length > 0) throw readModelBehind(position, behind, Date.now() - started);
+      const waited = performance.now() - started;
+      deps.metrics?.readAfterWait.observe({ outcome: behind.length > 0 ? 'behind' : 'reached' }, waited / 1000);
+      if (behind.length > 0) throw readModelBehind(position, behind, Math.round(waited));
     },
     positions: () => watermarks.positions(),
     close: () => watermarks.close(),
