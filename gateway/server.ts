@@ -228,7 +228,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
         res.end();
         return;
       }
-      // A 503 from a subgraph is READ_MODEL_BEHIND (read-your-writes): asking again is worth it.
+      // READ_MODEL_BEHIND (read-your-writes) is the 503 a subgraph's GraphQL endpoint answers: asking again is worth it.
       res.writeHead(response.status, { 'content-type': contentType, ...(response.status === 503 && { 'retry-after': '1' }), ...seen?.headers });
       res.end(seen?.body ?? response.body);
     } finally {

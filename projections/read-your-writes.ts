@@ -1,4 +1,5 @@
 import type { DocumentStore } from '../platform/documents/document-store.js';
+import type { ReadAfterWait } from '../platform/graphql/service.js';
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
 import type { PubSub, Subscription } from '../platform/pubsub/pubsub.js';
@@ -229,22 +230,13 @@ export class ReadModelWatermarks {
   }
 }
 
-/** What a service does with a query's `x-read-after-position`: waits, then fails with READ_MODEL_BEHIND. */
-export interface ReadAfter {
-  /** Resolves once the service's read models reached `position`; rejects with a READ_MODEL_BEHIND GraphQLError after the wait bound. */
-  wait(position: number): Promise<void>;
-  /** Positions known to have been reached, for `extensions.readModels` (at least what the checkpoints said). */
-  positions(): Record<string, number>;
-  close(): Promise<void>;
-}
-
 /** Read-your-writes for a service that reads `readModels`, waiting at most `maxWaitMs` per query (each wait observed in `storefront_read_after_wait_seconds`). */
 export function readAfterPositions(
   deps: { documents: DocumentStore; pubsub: PubSub; logger: Logger; metrics?: Metrics },
   readModels: readonly ReadModelRef[],
   maxWaitMs: number,
   options: WatermarkOptions = {},
-): ReadAfter {
+): ReadAfterWait {
   const watermarks = new ReadModelWatermarks(deps, readModels, options);
   return {
     wait: async (position) => {

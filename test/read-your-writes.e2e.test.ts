@@ -150,7 +150,7 @@ function readYourWritesSuite(mode: string, servers: Record<string, string> | und
       const anonymous = {};
       await call(PRODUCT, { id }, anonymous);
       let warm = false;
-      for (let i = 0; i < 40 && !warm; i++) {
+      for (let i = 0; i < 200 && !warm; i++) {
         const response = await fetch(system.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: PRODUCT, variables: { id } }) });
         warm = response.headers.get('x-cache') === 'HIT';
         await response.text();
@@ -176,7 +176,7 @@ function readYourWritesSuite(mode: string, servers: Record<string, string> | und
           expect(body.errors?.[0]?.extensions.stacktrace).toBeUndefined();
           expect(body.errors?.[0]?.message).toMatch(/product-catalog is at position \d+, \d+ behind/);
           expect(elapsed).toBeGreaterThanOrEqual(MAX_WAIT_MS - 50);
-          expect(elapsed).toBeLessThan(MAX_WAIT_MS + 2000);
+          expect(elapsed).toBeLessThan(MAX_WAIT_MS + 4000); // a loaded machine answers late, never early
         }
       });
       // Caught up again: the same request is answered, with the write.

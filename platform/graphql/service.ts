@@ -14,7 +14,7 @@ import { closeServer, createServiceServer, executeApollo, listen } from './http.
 import { instrumentRootResolvers, metricsPlugin } from './metrics-plugin.js';
 import { appendedPosition, formatPosition, READ_AFTER_POSITION_HEADER, readAfterPosition, recordingAppends } from '../read-your-writes.js';
 
-/** Read-your-writes on a service with read models (projections/read-your-writes.ts's ReadAfter). */
+/** Read-your-writes on a service with read models (projections/read-your-writes.ts's readAfterPositions). */
 export interface ReadAfterWait {
   /** Resolves once the service's read models reached the position; rejects with a coded GraphQLError (READ_MODEL_BEHIND) after its bound. */
   wait(position: number): Promise<void>;
