@@ -37,7 +37,8 @@ export function cors(req: IncomingMessage, res: ServerResponse, origins: readonl
   if (origin && (origins.includes('*') || origins.includes(origin))) {
     res.setHeader('access-control-allow-origin', origins.includes('*') ? '*' : origin);
     if (!origins.includes('*')) res.setHeader('vary', 'Origin');
-    res.setHeader('access-control-allow-headers', 'authorization, content-type, apollo-require-preflight, x-apollo-operation-name');
+    // x-read-after-position: read-your-writes from a browser (README, Read your writes).
+    res.setHeader('access-control-allow-headers', 'authorization, content-type, apollo-require-preflight, x-apollo-operation-name, x-read-after-position');
     res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
     res.setHeader('access-control-max-age', '600');
   }

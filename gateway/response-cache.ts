@@ -141,8 +141,12 @@ export class ResponseCache {
     return { epoch: this.epoch, startedAt: Date.now(), heard: { ...this.heard } };
   }
 
-  /** The answer kept under `key`, if it may be served; `countMiss: false` for a look that will be repeated. */
-  get(key: string, options: { countMiss?: boolean } = {}): CachedAnswer | undefined {
+  /**
+   * The answer kept under `key`, if it may be served; `countMiss: false` for a look that will be
+   * repeated. `atLeast` (read-your-writes): only an answer known to hold every change up to that
+   * position of each read model it was read from (see `reached`).
+   */
+  get(key: string, options: { countMiss?: boolean; atLeast?: number } = {}): CachedAnswer | undefined {
     const entry = this.entries.get(key);
     if (!entry) {
       if (options.countMiss !== false) this.deps.metrics.cacheRequests.inc({ cache: 'gateway_response', result: 'miss' });
@@ -156,6 +160,10 @@ export class ResponseCache {
       this.entries.delete(key);
       this.gauges();
       this.deps.metrics.cacheRequests.inc({ cache: 'gateway_response', result: 'stale' });
+      return undefined;
+    }
+    if (options.atLeast !== undefined && !this.reached(entry, options.atLeast)) {
+      this.deps.metrics.cacheRequests.inc({ cache: 'gateway_response', result: 'behind' });
       return undefined;
     }
     this.deps.metrics.cacheRequests.inc({ cache: 'gateway_response', result: 'hit' });
@@ -205,6 +213,18 @@ export class ResponseCache {
       this.flush('projector silent');
     }
     return instances.size > 0;
+  }
+
+  /**
+   * Whether a valid entry holds every change up to `position` of the read models it was read from:
+   * each was read at that position or later, or its projector has since announced reaching it (it
+   * announces a position only after the invalidations of the changes before it, so an entry still
+   * valid then changed in nothing up to it). An entry that ages out (inputs no projection
+   * announces) counts only what it was read at.
+   */
+  private reached(entry: Entry, position: number): boolean {
+    if (entry.sources.length === 0) return false;
+    return entry.sources.every((name) => Math.max(entry.readModels?.[name] ?? 0, entry.expiresAt === undefined ? (this.heard[name] ?? 0) : 0) >= position);
   }
 
   private valid(entry: Entry): boolean {

@@ -63,6 +63,25 @@ describe('the gateway response cache', () => {
     expect(cache.get('other')).toBeDefined();
   });
 
+  it('answers a request reading after a position only with an answer read at it or still valid after the projector announced reaching it (read-your-writes)', async () => {
+    const { cache, pubsub, metrics } = await open();
+    const agingTicket = cache.begin(); // a request begun before the projector announced 12
+    cache.store(cache.begin(), 'one', CONTENT, answer(1), product('p1')); // read at 10
+    expect(cache.get('one', { atLeast: 10 })).toBeDefined();
+    expect(cache.get('one', { atLeast: 11 })).toBeUndefined(); // a write at 11 may be missing from it
+    expect(cache.get('one')).toBeDefined(); // kept for requests without the position
+    // The projector reached 12 (invalidating another product): nothing this answer holds changed up to 12.
+    await invalidate(pubsub, ['Product:p2'], { [CATALOG]: 12 });
+    expect(JSON.parse(cache.get('one', { atLeast: 12 })!.body)).toMatchObject({ extensions: { readModels: { [CATALOG]: 12 } } });
+    expect(cache.get('one', { atLeast: 13 })).toBeUndefined();
+    // An answer that ages out holds inputs no projection announces: only what it was read at counts.
+    cache.store(agingTicket, 'aging', CONTENT, JSON.stringify({ data: { product: { id: 'p3' } }, extensions: { readModels: { [CATALOG]: 11 } } }), product('p3'), 60_000);
+    expect(cache.get('aging', { atLeast: 11 })).toBeDefined();
+    expect(cache.get('aging', { atLeast: 12 })).toBeUndefined();
+    const behind = (await metrics.registry.getSingleMetric('storefront_cache_requests_total')?.get())?.values.find((v) => v.labels.result === 'behind')?.value;
+    expect(behind).toBe(3);
+  });
+
   it('serves an answer with a maximum age no longer than that after its request began', async () => {
     const { cache } = await open();
     const ticket = cache.begin();

@@ -29,6 +29,7 @@ import { viewIterator } from '../platform/pubsub/pubsub.js';
 import type { PubSub } from '../platform/pubsub/pubsub.js';
 import { etagOf, ResponseCache, type ResponseCacheOptions, type Ticket } from './response-cache.js';
 import { policyReadModels, RESPONSE_CACHE_POLICY, ResponseCachePlanner, type CachePlan, type ResponseCachePolicy } from './response-cache-policy.js';
+import { formatPosition, READ_AFTER_POSITION_HEADER, READ_MODEL_BEHIND, readAfterPosition } from '../platform/read-your-writes.js';
 
 export interface GatewayContext {
   caller: CallerContext;
@@ -40,6 +41,10 @@ export interface GatewayContext {
   admitted?: boolean;
   /** Set when the answer may be kept by the response cache: taken before any subgraph was asked. */
   cacheTicket?: Ticket;
+  /** The client's `x-read-after-position` (checked), forwarded to every subgraph fetch. */
+  readAfterPosition?: string;
+  /** The highest position the request's mutations appended, for `extensions.position`. */
+  position?: string;
 }
 
 export interface GatewayLimits extends DocumentLimits {
@@ -159,7 +164,16 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
               return Promise.resolve();
             },
             willSendResponse: ({ response, contextValue }) => {
-              if (contextValue.readModels && response.body.kind === 'single') response.body.singleResult.extensions = { ...response.body.singleResult.extensions, readModels: contextValue.readModels };
+              if (response.body.kind !== 'single') return Promise.resolve();
+              const result = response.body.singleResult;
+              if (contextValue.readModels) result.extensions = { ...result.extensions, readModels: contextValue.readModels };
+              // Read-your-writes: the last position the mutations appended (the highest over the subgraphs written to)...
+              if (contextValue.position !== undefined) result.extensions = { ...result.extensions, position: contextValue.position };
+              // ...and a query whose read models did not reach the position asked for is a 503 to ask again, as on the fast path.
+              if (result.errors?.some((e) => e.extensions?.code === READ_MODEL_BEHIND)) {
+                response.http.status = 503;
+                response.http.headers.set('retry-after', '1');
+              }
               return Promise.resolve();
             },
           }),
@@ -208,7 +222,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
       const response = await subgraphs.post(
         route.subgraph.url,
         JSON.stringify({ query: request.query, variables, ...(name && { operationName: request.operationName }) }),
-        { [IDENTITY_HEADER]: context.internalToken, ...(accept && { accept }) },
+        { [IDENTITY_HEADER]: context.internalToken, ...(accept && { accept }), ...(context.readAfterPosition !== undefined && { [READ_AFTER_POSITION_HEADER]: context.readAfterPosition }) },
         { read: route.operation.operation === OperationTypeNode.QUERY, coalesce, ...(cache && { generation: cache.ticket.epoch }) },
       );
       const contentType = response.contentType ?? 'application/json; charset=utf-8';
@@ -218,7 +232,8 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
         res.end();
         return;
       }
-      res.writeHead(response.status, { 'content-type': contentType, ...seen?.headers });
+      // READ_MODEL_BEHIND (read-your-writes) is the 503 a subgraph's GraphQL endpoint answers: asking again is worth it.
+      res.writeHead(response.status, { 'content-type': contentType, ...(response.status === 503 && { 'retry-after': '1' }), ...seen?.headers });
       res.end(seen?.body ?? response.body);
     } finally {
       end();
@@ -239,7 +254,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
    * (or a 304) itself and returns 'answered'. A miss while an identical request is fetching waits
    * for that answer and looks again (it is kept only if nothing it holds changed meanwhile).
    */
-  const useCache = async (req: IncomingMessage, res: ServerResponse, request: GraphQLHttpRequest | undefined, anonymous: boolean): Promise<CacheUse | 'answered' | undefined> => {
+  const useCache = async (req: IncomingMessage, res: ServerResponse, request: GraphQLHttpRequest | undefined, anonymous: boolean, readAfter: number | undefined): Promise<CacheUse | 'answered' | undefined> => {
     if (!responseCache?.serving || !planner || !request || request.extensions !== undefined || typeof request.query !== 'string') return undefined;
     if (req.method !== 'POST' && !(req.method === 'GET' && passesCsrfCheck(req))) return undefined;
     // Anything malformed goes on to Apollo, which refuses it (a cached answer must not hide that).
@@ -255,10 +270,11 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
     // A client asking for a fresh answer (Cache-Control: no-cache) gets one, which the cache then keeps.
     if (!/\bno-(cache|store)\b/i.test(`${req.headers['cache-control'] ?? ''} ${req.headers.pragma ?? ''}`)) {
       const fill = filling.get(key);
-      let hit = responseCache.get(key, { countMiss: !fill });
+      // Read-your-writes: an answer kept from before the position is not served (it is fetched, waiting for it, and kept).
+      let hit = responseCache.get(key, { countMiss: !fill, atLeast: readAfter });
       if (!hit && fill) {
         await fill;
-        hit = responseCache.get(key);
+        hit = responseCache.get(key, { atLeast: readAfter });
       }
       if (hit) {
         end();
@@ -322,7 +338,15 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
           return;
         }
       }
-      const cache = await useCache(req, res, request, identity === undefined);
+      let readAfter: number | undefined;
+      try {
+        readAfter = readAfterPosition(req.headers[READ_AFTER_POSITION_HEADER]);
+      } catch (error) {
+        if (!(error instanceof GraphQLError)) throw error;
+        sendGraphQLError(res, error, metrics);
+        return;
+      }
+      const cache = await useCache(req, res, request, identity === undefined, readAfter);
       if (cache === 'answered') {
         metrics.gatewayRoutes.inc({ path: 'cache' });
         return;
@@ -330,6 +354,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
       try {
         const context = await callerContext({ identity, clientAddress: address });
         context.admitted = admitted;
+        if (readAfter !== undefined) context.readAfterPosition = formatPosition(readAfter);
         const route = req.method === 'POST' && request && !request.extensions ? fastPath.route(request.query, request.operationName) : undefined;
         metrics.gatewayRoutes.inc({ path: request && route ? 'fast' : 'planned' });
         if (request && route) {

@@ -64,7 +64,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
       const metrics = createMetrics(serviceRegistry(service));
       const events = instrumentEventStore(infrastructure.events, metrics);
       const readiness = { ...infrastructure.readiness, ...readModelChecks(service, infrastructure, config.projections.maxLagSeconds) };
-      return { ...infrastructure, events, metrics, logger: logger.child({ service }), readiness, internalSecret: keys.internalSecret, resume: config.subscriptions.resume };
+      return { ...infrastructure, events, metrics, logger: logger.child({ service }), readiness, internalSecret: keys.internalSecret, resume: config.subscriptions.resume, readAfterMaxWaitMs: config.projections.readAfterMaxWaitMs };
     };
 
     const product = await startProductSubgraph(sliceDeps('product'), listenOn(config.ports.product));

@@ -67,6 +67,7 @@ const schema = z.object({
   PROJECTION_MAX_LAG_SECONDS: z.coerce.number().min(0.1).default(10),
   PROJECTION_STALL_SECONDS: z.coerce.number().min(1).default(30),
   PROJECTION_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(5),
+  READ_AFTER_POSITION_MAX_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
   GATEWAY_COALESCE_READS: z.enum(['true', 'false']).default('true'),
   GATEWAY_RESPONSE_CACHE: z.enum(['true', 'false', '']).optional(),
   GATEWAY_RESPONSE_CACHE_MB: z.coerce.number().min(1).default(64),
@@ -145,6 +146,11 @@ export interface Config {
     stallSeconds: number;
     /** Attempts at an event that keeps failing before the projection's poison policy applies. */
     maxAttempts: number;
+    /**
+     * Read-your-writes: how long a query sent with `x-read-after-position` waits for the read
+     * models it reads to reach the position before failing with READ_MODEL_BEHIND.
+     */
+    readAfterMaxWaitMs: number;
   };
   /** Origins allowed by CORS; ['*'] for any. */
   corsOrigins: string[];
@@ -228,7 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     orderTimeouts: { pendingSeconds: e.ORDER_PENDING_TIMEOUT_SECONDS, paymentSeconds: e.ORDER_PAYMENT_TIMEOUT_SECONDS },
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
     documentsTimeoutMs: e.DOCUMENTS_TIMEOUT_MS,
-    projections: { maxLagSeconds: e.PROJECTION_MAX_LAG_SECONDS, stallSeconds: e.PROJECTION_STALL_SECONDS, maxAttempts: e.PROJECTION_MAX_ATTEMPTS },
+    projections: { maxLagSeconds: e.PROJECTION_MAX_LAG_SECONDS, stallSeconds: e.PROJECTION_STALL_SECONDS, maxAttempts: e.PROJECTION_MAX_ATTEMPTS, readAfterMaxWaitMs: e.READ_AFTER_POSITION_MAX_WAIT_MS },
     coalesceReads: e.GATEWAY_COALESCE_READS === 'true',
     responseCache: { enabled: e.GATEWAY_RESPONSE_CACHE === 'false' ? 'off' : e.GATEWAY_RESPONSE_CACHE === 'true' ? 'required' : 'default', maxBytes: Math.round(e.GATEWAY_RESPONSE_CACHE_MB * 1024 * 1024) },
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : e.NODE_ENV === 'production' ? [] : ['*'],

@@ -8,6 +8,7 @@ import { BatchTarget, DocumentMemory } from './batch-target.js';
 import { EffectsQueue } from './effects.js';
 import { readModelTag } from '../platform/cache/response-tags.js';
 import { CHECKPOINTS, checkpointId, lagBehind, type Lag } from './lag.js';
+import { PositionAnnouncer } from './read-your-writes.js';
 import type { ApplyResult, Projection, ProjectionTarget } from './projection.js';
 import { declaredVersion, lockOwner, RebuildLock, RebuildRefusedError, recordVersion, versionPlan, type VersionPlan } from './versions.js';
 
@@ -132,6 +133,8 @@ export class Projector {
   private versionLoop: { done: Promise<void>; abort: AbortController } | undefined;
   /** Names this projector as the holder of a rebuild lock. */
   private readonly owner = lockOwner();
+  /** Tells the services reading this read model how far it is, for read-your-writes (projections/read-your-writes.ts). */
+  private readonly announcer: PositionAnnouncer;
 
   constructor(
     private readonly projection: Projection,
@@ -145,6 +148,7 @@ export class Projector {
     deps.metrics.projectionErrors.inc(labels, 0);
     deps.metrics.projectionRestarts.inc({ ...labels, reason: 'stalled' }, 0);
     deps.metrics.projectionHalted.set(labels, 0);
+    this.announcer = new PositionAnnouncer(this, deps);
   }
 
   /** Side effects not yet delivered (the cache or pub/sub server being down). */
@@ -256,6 +260,7 @@ export class Projector {
       this.heartbeatTimer = setInterval(beat, this.options.heartbeatMs ?? 1000);
       this.heartbeatTimer.unref();
     }
+    this.announcer.start();
     this.deps.logger.info({ projection: this.projection.name, from: this.position }, 'projector started');
   }
 
@@ -634,6 +639,7 @@ export class Projector {
   }
 
   private release(): void {
+    this.announcer.moved();
     if (this.waiters.length === 0) return;
     const ready = this.waiters.filter((w) => w.position <= this.position);
     this.waiters = this.waiters.filter((w) => w.position > this.position);
@@ -696,6 +702,7 @@ export class Projector {
     if (this.lagTimer) clearInterval(this.lagTimer);
     clearInterval(this.versionTimer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.announcer.stop();
     clearTimeout(this.checkpointTimer);
     this.checkpointTimer = undefined;
     await this.subscription?.close();

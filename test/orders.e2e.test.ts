@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../platform/logging.js';
 import { testSystemConfig } from '../platform/testing/test-config.js';
 import { eventually } from '../platform/testing/eventually.js';
+import { READ_AFTER_POSITION_HEADER } from '../platform/read-your-writes.js';
 import { graphql, signUp, wsClient } from '../platform/testing/graphql-client.js';
 import { withAllServers } from '../platform/testing/servers.js';
 import { startSystem, type RunningSystem } from '../launcher/system.js';
@@ -53,8 +54,9 @@ function orderSuite(mode: string, servers: Record<string, string> | undefined) {
         by,
       );
       const id = r.data!.createProduct.product.id;
-      // Reads are eventually consistent: wait until the catalog has it (orders show its fields).
-      await eventually(async () => expect((await call<{ product: { id: string } | null }>('query($id: ID!) { product(id: $id) { id } }', { id })).data?.product).not.toBeNull());
+      // Reads are eventually consistent: read the creation back (read-your-writes), so the catalog has it (orders show its fields).
+      const read = await call<{ product: { id: string } | null }>('query($id: ID!) { product(id: $id) { id } }', { id }, { [READ_AFTER_POSITION_HEADER]: r.extensions?.position as string });
+      expect(read.data?.product).not.toBeNull();
       return id;
     };
     const stockOf = async (id: string) => (await call<{ product: { stock: number } }>('query($id: ID!) { product(id: $id) { stock } }', { id })).data!.product.stock;

@@ -11,6 +11,7 @@ import { loadConfig } from '../platform/config.js';
 import { withAllServers } from '../platform/testing/servers.js';
 import { createLogger } from '../platform/logging.js';
 import { eventually } from '../platform/testing/eventually.js';
+import { READ_AFTER_POSITION_HEADER } from '../platform/read-your-writes.js';
 import { graphql, signUp, wsClient, type GraphQLResponse } from '../platform/testing/graphql-client.js';
 import { startSystem, type RunningSystem } from '../launcher/system.js';
 
@@ -61,17 +62,16 @@ function productSuite(mode: string, servers: Record<string, string> | undefined)
     });
 
     it('creates a product, finds it by search, restocks it, and streams stockChanged over graphql-ws', async () => {
-      const { payload, tag, input } = await create();
+      const { payload, tag, input, response } = await create();
       expect(payload?.userErrors).toEqual([]);
       const product = payload!.product!;
       expect(product).toMatchObject({ sku: input.sku.toUpperCase(), name: input.name, stock: 3, status: 'ACTIVE', version: 0, price: { amount: 2599, currency: 'EUR' }, seller: { id: seller.userId } });
 
-      const found = await eventually(async () => {
-        const r = await call<{ products: { totalCount: number; edges: { node: { id: string } }[] } }>(SEARCH, { search: tag.toUpperCase() });
-        expect(r.data?.products.edges.map((e) => e.node.id)).toEqual([product.id]);
-        return r.data!.products;
-      });
-      expect(found.totalCount).toBe(1);
+      // Read-your-writes: the search waits until the catalog has projected the creation.
+      const position = response.extensions?.position as string;
+      const r = await call<{ products: { totalCount: number; edges: { node: { id: string } }[] } }>(SEARCH, { search: tag.toUpperCase() }, { ...seller.headers, [READ_AFTER_POSITION_HEADER]: position });
+      expect(r.data?.products.edges.map((e) => e.node.id)).toEqual([product.id]);
+      expect(r.data?.products.totalCount).toBe(1);
 
       const client = wsClient(system.gatewayUrl);
       const events: Record<string, unknown>[] = [];
@@ -104,13 +104,12 @@ function productSuite(mode: string, servers: Record<string, string> | undefined)
 
     it('pages through products with opaque cursors and a stable order', async () => {
       const tag = randomUUID().slice(0, 6);
-      for (let i = 0; i < 5; i++) await create({ name: `Pager ${tag} ${i}`, price: { amount: 100 + i, currency: 'EUR' } });
+      let position = '';
+      for (let i = 0; i < 5; i++) position = (await create({ name: `Pager ${tag} ${i}`, price: { amount: 100 + i, currency: 'EUR' } })).response.extensions?.position as string;
       const seen: string[] = [];
       let after: string | null = null;
-      await eventually(async () => {
-        const r = await call<{ products: { totalCount: number } }>(SEARCH, { search: `Pager ${tag}` });
-        expect(r.data?.products.totalCount).toBe(5);
-      });
+      const counted = await call<{ products: { totalCount: number } }>(SEARCH, { search: `Pager ${tag}` }, { ...seller.headers, [READ_AFTER_POSITION_HEADER]: position });
+      expect(counted.data?.products.totalCount).toBe(5);
       for (let page = 0; page < 5; page++) {
         type Page = { products: { edges: { node: { name: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } };
         const r: GraphQLResponse<Page> = await call<Page>(

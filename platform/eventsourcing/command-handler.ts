@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConcurrencyError } from '../errors.js';
+import { noteAppended } from '../read-your-writes.js';
 import type { EventMetadata, EventStore, NewEvent, RecordedEvent } from '../event-store/event-store.js';
 import { fold, type Decider, type DomainEvent } from './decider.js';
 import type { StreamStates } from './stream-states.js';
@@ -101,6 +102,7 @@ export function handleCommand<Command, Event extends DomainEvent, State>(
       const envelopes: NewEvent[] = events.map((event) => ({ id: randomUUID(), type: event.type, data: event.data, metadata }));
       try {
         const result = await store.appendToStream(streamName, envelopes, { expectedRevision: revision < 0 ? 'no_stream' : revision });
+        noteAppended(result.position); // the request being served answers with it (extensions.position: read-your-writes)
         const state = fold(decider, events, before);
         await states?.remember(store, streamName, { state, revision: result.nextRevision, snapshotRevision: loaded.snapshotRevision }, metadata);
         return { before, state, events, history: read, revision: result.nextRevision, position: result.position };

@@ -73,6 +73,8 @@ const CLIENT_CODES = new Set<string>([
   'SUBSCRIBER_TOO_SLOW',
   'SUBSCRIPTION_INTERRUPTED',
   'SUBSCRIPTION_LIMIT',
+  // Read-your-writes: the read models did not reach the position asked for in time (ask again).
+  'READ_MODEL_BEHIND',
   ...ERROR_CODES,
 ]);
 

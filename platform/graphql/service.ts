@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { ApolloServer, type ApolloServerOptions, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { readFileSync } from 'node:fs';
-import { concatAST, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { concatAST, OperationTypeNode, parse, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logging.js';
@@ -12,6 +12,16 @@ import { formatError } from './errors.js';
 import { subscribeWithCursors } from '../subscriptions/execute.js';
 import { closeServer, createServiceServer, executeApollo, listen } from './http.js';
 import { instrumentRootResolvers, metricsPlugin } from './metrics-plugin.js';
+import { appendedPosition, formatPosition, READ_AFTER_POSITION_HEADER, readAfterPosition, recordingAppends } from '../read-your-writes.js';
+
+/** Read-your-writes on a service with read models (projections/read-your-writes.ts's readAfterPositions). */
+export interface ReadAfterWait {
+  /** Resolves once the service's read models reached the position; rejects with a coded GraphQLError (READ_MODEL_BEHIND) after its bound. */
+  wait(position: number): Promise<void>;
+  /** Positions known to have been reached (they raise `extensions.readModels`). */
+  positions(): Record<string, number>;
+  close(): Promise<void>;
+}
 
 export interface GraphQLServiceOptions<Context extends BaseContext> {
   name: string;
@@ -27,6 +37,12 @@ export interface GraphQLServiceOptions<Context extends BaseContext> {
    * `extensions.readModels` ({ name: position }), so a client can tell how fresh it is.
    */
   readModelPositions?: () => Promise<Record<string, number> | undefined>;
+  /**
+   * A query sent with `x-read-after-position` waits for the service's read models to reach it
+   * (bounded; then READ_MODEL_BEHIND). Without it (a service that reads no read model, only its
+   * streams) the header is checked and the query answered at once: it reads its writes anyway.
+   */
+  readAfter?: ReadAfterWait;
 }
 
 export interface RunningService {
@@ -52,7 +68,8 @@ export async function startGraphQLService<Context extends BaseContext>(options: 
     plugins: [
       metricsPlugin<Context>(metrics),
       ApolloServerPluginLandingPageDisabled(),
-      ...(options.readModelPositions ? [readModelsPlugin(options.readModelPositions, logger)] : []),
+      readYourWritesPlugin(options.readAfter),
+      ...(options.readModelPositions ? [readModelsPlugin(options.readModelPositions, logger, options.readAfter)] : []),
       ApolloServerPluginInlineTraceDisabled(),
       // Nothing reads cache-control hints from a subgraph, and the plugin wraps every resolver of
       // every answer to compute them (4 % of a subgraph's CPU under the catalog query).
@@ -64,7 +81,8 @@ export async function startGraphQLService<Context extends BaseContext>(options: 
     logger,
     registry: metrics.registry,
     readiness: options.readiness,
-    graphql: (req, res) => executeApollo(apollo, req, res, async () => options.context(req.headers), { bodyLimitBytes: options.bodyLimitBytes ?? 1_000_000 }),
+    // Each request records the positions its mutations append (extensions.position).
+    graphql: (req, res) => recordingAppends(() => executeApollo(apollo, req, res, async () => options.context(req.headers), { bodyLimitBytes: options.bodyLimitBytes ?? 1_000_000 })),
   });
   const format = formatError(logger, metrics);
   const wss = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: options.bodyLimitBytes ?? 1_000_000 });
@@ -98,6 +116,7 @@ export async function startGraphQLService<Context extends BaseContext>(options: 
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       await apollo.stop();
       await closeServer(server);
+      await options.readAfter?.close();
     },
   };
 }
@@ -127,15 +146,41 @@ export function boundedDocumentStore(): NonNullable<ApolloServerOptions<BaseCont
 const DOCUMENT_STORE_CHARS = 1_000_000;
 const DOCUMENT_STORE_ENTRIES = 2000;
 
+/**
+ * Read-your-writes at a subgraph: an answer to an operation that appended events carries
+ * `extensions.position` (the last one's position, recorded by the command handler, as a string);
+ * a query sent with `x-read-after-position` is executed only once the service's read models have
+ * reached it (INVALID_INPUT, HTTP 400, for a malformed header; READ_MODEL_BEHIND, HTTP 503, once
+ * the wait bound passes). Mutations do not wait: they decide on their streams, never on a read model.
+ */
+function readYourWritesPlugin(readAfter: ReadAfterWait | undefined): ApolloServerPlugin {
+  return {
+    requestDidStart: ({ request }) => {
+      const header = request.http?.headers.get(READ_AFTER_POSITION_HEADER);
+      return Promise.resolve({
+        didResolveOperation: async ({ operation }) => {
+          const position = readAfterPosition(header ?? undefined);
+          if (position !== undefined && readAfter && operation?.operation === OperationTypeNode.QUERY) await readAfter.wait(position);
+        },
+        willSendResponse: ({ response }) => {
+          const position = appendedPosition();
+          if (position !== undefined && response.body.kind === 'single') response.body.singleResult.extensions = { ...response.body.singleResult.extensions, position: formatPosition(position) };
+          return Promise.resolve();
+        },
+      });
+    },
+  };
+}
+
 /** Adds `extensions.readModels` (the positions of the read models the service reads) to every answer. */
-function readModelsPlugin(positions: () => Promise<Record<string, number> | undefined>, logger: Logger): ApolloServerPlugin {
+function readModelsPlugin(positions: () => Promise<Record<string, number> | undefined>, logger: Logger, readAfter: ReadAfterWait | undefined): ApolloServerPlugin {
   return {
     requestDidStart: () =>
       Promise.resolve({
         willSendResponse: async ({ response }) => {
           if (response.body.kind !== 'single') return;
           try {
-            const readModels = await positions();
+            const readModels = atLeast(await positions(), readAfter?.positions());
             if (readModels) response.body.singleResult.extensions = { ...response.body.singleResult.extensions, readModels };
           } catch (error) {
             logger.warn({ err: error }, 'could not read the read models\' positions for a response');
@@ -143,4 +188,10 @@ function readModelsPlugin(positions: () => Promise<Record<string, number> | unde
         },
       }),
   };
+}
+
+/** Each read model's position: the checkpoint's, raised to what the announcements said (a query that waited for a position states at least it). */
+function atLeast(read: Record<string, number> | undefined, known: Record<string, number> | undefined): Record<string, number> | undefined {
+  if (!read || !known) return read;
+  return Object.fromEntries(Object.entries(read).map(([name, position]) => [name, Math.max(position, known[name] ?? 0)]));
 }

@@ -247,6 +247,13 @@ export function createMetrics(registry: Registry) {
       labelNames: ['kind', 'recorded'],
       registers,
     }),
+    readAfterWait: new Histogram({
+      name: 'storefront_read_after_wait_seconds',
+      help: 'How long queries sent with x-read-after-position waited for the read models to reach it (read-your-writes), by outcome (reached, behind: READ_MODEL_BEHIND)',
+      labelNames: ['outcome'],
+      buckets: [0.0001, 0.00025, 0.0005, ...latency],
+      registers,
+    }),
     paymentAttempts: new Counter({
       name: 'storefront_payment_attempts_total',
       help: 'Calls to the payment provider by outcome (paid, declined, transient, refunded, reconciled)',

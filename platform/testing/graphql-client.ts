@@ -5,6 +5,8 @@ export interface GraphQLResponse<T = Record<string, unknown>> {
   status: number;
   data?: T;
   errors?: { message: string; path?: unknown[]; extensions?: Record<string, unknown> }[];
+  /** `position` (a mutation's, for read-your-writes), `readModels`, ... */
+  extensions?: Record<string, unknown>;
   raw: string;
 }
 

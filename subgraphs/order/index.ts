@@ -21,6 +21,7 @@ runProcess('order', async (config, logger) => {
       logger,
       readiness: { ...infrastructure.readiness, ...readModelChecks('order', infrastructure, config.projections.maxLagSeconds) },
       internalSecret,
+      readAfterMaxWaitMs: config.projections.readAfterMaxWaitMs,
       // The only provider adapter so far: the contract's simulated test tokens.
       payments: new SimulatedPaymentProvider(),
       timeouts: config.orderTimeouts,

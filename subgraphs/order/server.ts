@@ -1,5 +1,7 @@
 import { ordersProjection } from './read-model/projection.js';
 import { readModelPositions } from '../../projections/lag.js';
+import { readAfterPositions } from '../../projections/read-your-writes.js';
+import { DEFAULT_READ_AFTER_MAX_WAIT_MS } from '../../platform/read-your-writes.js';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import type { Bus } from '../../platform/bus/bus.js';
@@ -33,6 +35,8 @@ export interface OrderSubgraphDeps extends ServicePorts {
   resume?: OrderServiceDeps['resume'];
   internalSecret: Uint8Array;
   readiness?: Record<string, () => Promise<void>>;
+  /** How long a query sent with x-read-after-position waits for the read models (default DEFAULT_READ_AFTER_MAX_WAIT_MS). */
+  readAfterMaxWaitMs?: number;
 }
 
 /** Builds and starts the order subgraph and its half of the saga (the reservation replies consumer). */
@@ -50,6 +54,7 @@ export async function startOrderSubgraph(deps: OrderSubgraphDeps, listenOn: { po
         metrics: deps.metrics,
         readiness: { eventStore: async () => void (await deps.events.headPosition()), ...deps.readiness },
         readModelPositions: readModelPositions(deps.documents, [ordersProjection], { onError: (error) => deps.logger.debug({ err: error }, 'could not read the read model position for an answer') }),
+        readAfter: readAfterPositions(deps, [ordersProjection], deps.readAfterMaxWaitMs ?? DEFAULT_READ_AFTER_MAX_WAIT_MS),
       },
       listenOn,
     );

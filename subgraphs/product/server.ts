@@ -1,5 +1,7 @@
 import { catalogProjection } from './catalog/projection.js';
 import { readModelPositions } from '../../projections/lag.js';
+import { readAfterPositions } from '../../projections/read-your-writes.js';
+import { DEFAULT_READ_AFTER_MAX_WAIT_MS } from '../../platform/read-your-writes.js';
 import type { ServicePorts } from '../../platform/ports.js';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
@@ -27,6 +29,8 @@ export interface ProductSubgraphDeps extends ServicePorts {
   internalSecret: Uint8Array;
   /** Checks of the servers the subgraph depends on, for /health/ready. */
   readiness?: Record<string, () => Promise<void>>;
+  /** How long a query sent with x-read-after-position waits for the read models (default DEFAULT_READ_AFTER_MAX_WAIT_MS). */
+  readAfterMaxWaitMs?: number;
   /** Where order events arrive for the inventory side of the saga; without it, no reservations. */
   bus?: Bus;
   /** How far back a stockChanged subscriber may resume from. */
@@ -53,6 +57,7 @@ export async function startProductSubgraph(deps: ProductSubgraphDeps, listenOn: 
         ...deps.readiness,
       },
       readModelPositions: readModelPositions(deps.documents, [catalogProjection], { onError: (error) => deps.logger.debug({ err: error }, 'could not read the read model position for an answer') }),
+      readAfter: readAfterPositions(deps, [catalogProjection], deps.readAfterMaxWaitMs ?? DEFAULT_READ_AFTER_MAX_WAIT_MS),
     },
     listenOn,
   ).catch(async (error: unknown) => {

@@ -20,6 +20,7 @@ runProcess('recommendation', async (config, logger) => {
       logger,
       readiness: { ...infrastructure.readiness, ...readModelChecks('recommendation', infrastructure, config.projections.maxLagSeconds) },
       internalSecret,
+      readAfterMaxWaitMs: config.projections.readAfterMaxWaitMs,
     },
     { port: config.ports.recommendation, host: config.host },
   );

@@ -4,6 +4,8 @@ import type { Bus, Consumer } from '../../platform/bus/bus.js';
 import { startGraphQLService, subgraphTypeDefs, type RunningService } from '../../platform/graphql/service.js';
 import type { ServicePorts } from '../../platform/ports.js';
 import { readModelPositions } from '../../projections/lag.js';
+import { readAfterPositions } from '../../projections/read-your-writes.js';
+import { DEFAULT_READ_AFTER_MAX_WAIT_MS } from '../../platform/read-your-writes.js';
 import type { Resolvers } from './__generated__/resolvers-types.js';
 import { startProductFactsConsumer, startPurchaseConsumer } from './consumers.js';
 import { createContext, type RecommendationContext } from './context.js';
@@ -28,6 +30,8 @@ export interface RecommendationSubgraphDeps extends ServicePorts {
   clock?: () => Date;
   internalSecret: Uint8Array;
   readiness?: Record<string, () => Promise<void>>;
+  /** How long a query sent with x-read-after-position waits for the read models (default DEFAULT_READ_AFTER_MAX_WAIT_MS). */
+  readAfterMaxWaitMs?: number;
 }
 
 /** Starts the consumers of order.events.v1 and product.events.v1 (no HTTP): for tests, benchmarks and the subgraph below. */
@@ -59,6 +63,7 @@ export async function startRecommendationSubgraph(deps: RecommendationSubgraphDe
         metrics: deps.metrics,
         readiness: { eventStore: async () => void (await deps.events.headPosition()), ...deps.readiness },
         readModelPositions: readModelPositions(deps.documents, recommendationProjections(), { onError: (error) => deps.logger.debug({ err: error }, 'could not read the read model positions for an answer') }),
+        readAfter: readAfterPositions(deps, recommendationProjections(), deps.readAfterMaxWaitMs ?? DEFAULT_READ_AFTER_MAX_WAIT_MS),
       },
       listenOn,
     );
