@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { linkSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { link, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -71,9 +72,20 @@ export class AppendLock {
     }
   }
 
-  /** Waits until this process holds the lock (polling a live holder: 1 ms, growing to 5 ms). */
+  /**
+   * Waits until this process holds the lock (polling a live holder: 1 ms, growing to 5 ms).
+   * The uncontended case is one synchronous link(): a few microseconds on the event loop, where
+   * a trip through libuv's thread pool would cost an append without fsync its throughput.
+   */
   async acquire(): Promise<void> {
     if (this.held) throw new Error('append lock is already held by this store');
+    try {
+      linkSync(this.ownPath, this.lockPath);
+      this.held = true;
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
     const deadline = Date.now() + ACQUIRE_TIMEOUT_MS;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -100,15 +112,15 @@ export class AppendLock {
     }
   }
 
-  async release(): Promise<void> {
+  release(): void {
     if (!this.held) return;
     this.held = false;
-    await unlink(this.lockPath);
+    unlinkSync(this.lockPath);
   }
 
   /** Gives the lock back if held and removes this store's own file. */
   async dispose(): Promise<void> {
-    await this.release();
+    this.release();
     liveTokens.delete(this.token);
     await unlink(this.ownPath).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;

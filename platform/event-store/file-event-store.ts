@@ -95,7 +95,7 @@ export class FileEventStore implements EventStore {
       try {
         await store.readNew({ repair: true });
       } finally {
-        await store.lock.release();
+        store.lock.release();
       }
     } catch (error) {
       await lock.dispose();
@@ -113,7 +113,8 @@ export class FileEventStore implements EventStore {
    * cut off: they are not acknowledged appends.
    */
   private async readNew(options: { repair?: boolean } = {}): Promise<void> {
-    const size = (await this.file.stat()).size;
+    const size = fstatSync(this.file.fd).size; // synchronous: microseconds, and on every append
+    if (size === this.knownSize) return;
     const chunk = Buffer.allocUnsafe(Math.min(LOAD_CHUNK, Math.max(size - this.knownSize, 1)));
     let carry = Buffer.alloc(0);
     let offset = this.knownSize;
@@ -211,7 +212,7 @@ export class FileEventStore implements EventStore {
           try {
             outcome = await this.exclusive(() => this.commit(batch));
           } finally {
-            await this.lock.release();
+            this.lock.release();
           }
         } catch (error) {
           for (const pending of batch) pending.reject(error);
@@ -305,21 +306,25 @@ export class FileEventStore implements EventStore {
     return { nextRevision: last.revision, position: last.position };
   }
 
-  async readStream(streamName: string, options: { fromRevision?: number } = {}): Promise<RecordedEvent[]> {
-    await this.catchUp();
-    const stream = this.streams.get(streamName) ?? [];
-    return stream.slice(options.fromRevision ?? 0);
+  readStream(streamName: string, options: { fromRevision?: number } = {}): Promise<RecordedEvent[]> {
+    return this.afterCatchUp(() => (this.streams.get(streamName) ?? []).slice(options.fromRevision ?? 0));
   }
 
-  async readLastEvent(streamName: string): Promise<RecordedEvent | undefined> {
-    await this.catchUp();
-    const stream = this.streams.get(streamName);
-    return stream?.[stream.length - 1];
+  readLastEvent(streamName: string): Promise<RecordedEvent | undefined> {
+    return this.afterCatchUp(() => {
+      const stream = this.streams.get(streamName);
+      return stream?.[stream.length - 1];
+    });
   }
 
-  async headPosition(): Promise<number> {
-    await this.catchUp();
-    return this.log.length;
+  headPosition(): Promise<number> {
+    return this.afterCatchUp(() => this.log.length);
+  }
+
+  /** `read` once other processes' appends are indexed: at once when the file did not grow. */
+  private afterCatchUp<T>(read: () => T): Promise<T> {
+    const caughtUp = this.catchUp();
+    return caughtUp ? caughtUp.then(read) : Promise.resolve(read());
   }
 
   subscribeToAll(options: { from: SubscribeFrom }): AllSubscription {
