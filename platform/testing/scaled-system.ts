@@ -57,7 +57,7 @@ export async function startRoleProcess(role: Role, env: Record<string, string>, 
 }
 
 export interface ScaledSystem {
-  /** One gateway per product process: gateway i sends product operations to product process i. */
+  /** Gateway i sends product operations to product process i (modulo their number). */
   gateways: RoleProcess[];
   products: RoleProcess[];
   others: RoleProcess[];
@@ -69,9 +69,10 @@ export interface ScaledSystem {
  * The system as separate role processes on one machine, sharing the file event log in one
  * DATA_DIR and the real servers `env` names (MONGODB_URL, REDIS_URL, KAFKA_BROKERS, NAMESPACE):
  * `products` product subgraph processes, one each of order, user, recommendation and projector,
- * and a gateway per product process (so a test can send product mutations to each of them).
+ * and `gateways` gateways (one per product process by default), gateway i in front of product
+ * process i modulo their number (so a test can send product mutations to each of them).
  */
-export async function startScaledSystem(env: Record<string, string>, options: { products: number; forwardStderr?: boolean }): Promise<ScaledSystem> {
+export async function startScaledSystem(env: Record<string, string>, options: { products: number; gateways?: number; forwardStderr?: boolean }): Promise<ScaledSystem> {
   const dataDir = mkdtempSync(join(tmpdir(), 'storefront-scaled-'));
   const common = { DATA_DIR: dataDir, JWT_SECRET: randomBytes(32).toString('hex'), PASSWORD_HASH_COST: '10', NODE_ENV: 'production', LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env };
   const started: RoleProcess[] = [];
@@ -91,7 +92,8 @@ export async function startScaledSystem(env: Record<string, string>, options: { 
     const [products, others] = [started.filter((p) => p.role === 'product'), started.filter((p) => p.role !== 'product')];
     const url = (role: Role) => `${others.find((p) => p.role === role)!.baseUrl}/graphql`;
     const gateways: RoleProcess[] = [];
-    for (const product of products) {
+    for (let i = 0; i < (options.gateways ?? products.length); i++) {
+      const product = products[i % products.length]!;
       gateways.push(await start('gateway', { PRODUCT_SUBGRAPH_URL: `${product.baseUrl}/graphql`, ORDER_SUBGRAPH_URL: url('order'), USER_SUBGRAPH_URL: url('user'), RECOMMENDATION_SUBGRAPH_URL: url('recommendation'), RATE_LIMIT_PER_MINUTE: '1000000000' }));
     }
     return { gateways, products, others, dataDir, stop };
