@@ -9,7 +9,8 @@
  *   reservations of one product meet) through gateway (customer mod 2) and wait for its CONFIRMED
  *   notification over graphql-ws before placing the next, BENCH_ORDERS orders in all.
  * Prints orders/s, p50/p99 of place -> CONFIRMED, the product processes' append conflicts, and the
- * ratio two / one. Every process shares this machine's cores, so the ratio says what a second
+ * ratio two / one (BENCH_RUNS, default `1,2`: the product process counts run, in order;
+ * BENCH_LOG_LEVEL shows the processes' logs at that level). Every process shares this machine's cores, so the ratio says what a second
  * product process costs or gains here, not on machines of their own.
  */
 import { randomUUID } from 'node:crypto';
@@ -23,6 +24,10 @@ import { fmt, percentile } from '../platform/testing/system-process.js';
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 400);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 20);
 const PRODUCTS = Number(process.env.BENCH_PRODUCTS ?? 10);
+/** Product process counts to run, in order (e.g. `1,2,2,1` to see the drift of a busy machine). */
+const RUNS = (process.env.BENCH_RUNS ?? '1,2').split(',').map(Number);
+/** The processes' log level; set, their stderr is shown (prefixed with role and port). */
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL;
 
 interface Result {
   productProcesses: number;
@@ -42,7 +47,7 @@ async function counter(process: RoleProcess, name: string): Promise<number> {
 
 async function run(productProcesses: number, servers: { MONGODB_URL: string; REDIS_URL: string; KAFKA_BROKERS: string }): Promise<Result> {
   const mongo = freshMongoUrl(servers.MONGODB_URL);
-  const system = await startScaledSystem({ ...servers, MONGODB_URL: mongo.url, NAMESPACE: `bench-${randomUUID().slice(0, 8)}` }, { products: productProcesses, gateways: 2, forwardStderr: false });
+  const system = await startScaledSystem({ ...servers, MONGODB_URL: mongo.url, NAMESPACE: `bench-${randomUUID().slice(0, 8)}`, ...(LOG_LEVEL && { LOG_LEVEL }) }, { products: productProcesses, gateways: 2, forwardStderr: LOG_LEVEL !== undefined });
   const clients: Client[] = [];
   try {
     const gateways = system.gateways.map((g) => `${g.baseUrl}/graphql`);
@@ -116,10 +121,15 @@ if (!MONGODB_URL || !REDIS_URL || !KAFKA_BROKERS) {
 const servers = { MONGODB_URL, REDIS_URL, KAFKA_BROKERS };
 console.log(`order saga through role processes (2 gateways, shared file event log, fsync on, FerretDB + Redis + Kafka): ${ORDERS} orders (2 lines each over ${PRODUCTS} products), ${CLIENTS} customers`);
 const results: Result[] = [];
-for (const n of [1, 2]) {
+for (const n of RUNS) {
   const r = await run(n, servers);
   results.push(r);
   console.log(`  ${n} product process${n === 1 ? ' ' : 'es'}  ${fmt(r.ordersPerSecond, 0).padStart(5)} orders/s   p50 ${fmt(r.p50, 1)} ms   p99 ${fmt(r.p99, 1)} ms   append conflicts ${r.conflicts}`);
 }
-const [one, two] = results as [Result, Result];
-console.log(`  two / one: throughput ${fmt(two.ordersPerSecond / one.ordersPerSecond)}x, p50 ${fmt(two.p50 / one.p50)}x, p99 ${fmt(two.p99 / one.p99)}x`);
+const mean = (n: number, pick: (r: Result) => number) => {
+  const of = results.filter((r) => r.productProcesses === n);
+  return of.reduce((sum, r) => sum + pick(r), 0) / of.length;
+};
+if (RUNS.includes(1) && RUNS.includes(2)) {
+  console.log(`  two / one: throughput ${fmt(mean(2, (r) => r.ordersPerSecond) / mean(1, (r) => r.ordersPerSecond))}x, p50 ${fmt(mean(2, (r) => r.p50) / mean(1, (r) => r.p50))}x, p99 ${fmt(mean(2, (r) => r.p99) / mean(1, (r) => r.p99))}x (means over the runs of each)`);
+}

@@ -1,14 +1,17 @@
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileEventStore } from '../platform/event-store/file-event-store.js';
 import { eventually } from '../platform/testing/eventually.js';
 import { graphql, signUp } from '../platform/testing/graphql-client.js';
 import { startScaledSystem, type RoleProcess, type ScaledSystem } from '../platform/testing/scaled-system.js';
+import { resumingSubscription } from '../platform/testing/resuming-subscription.js';
 import { withAllServers } from '../platform/testing/servers.js';
+import type { Received } from '../platform/testing/subscription-client.js';
 import { productStream } from '../subgraphs/product/events.js';
 
-// Issue #15: the system as role processes (npm start -- --role …) on the real servers (FerretDB,
+// Issues #15 and #13: the system as role processes (npm start -- --role …) on the real servers (FerretDB,
 // Redis, Kafka), with TWO product subgraph processes on one shared file event log. The order
 // saga reaches the product processes through Kafka's consumer group, so reservations of one hot
 // product are made by both of them, on the same stream.
@@ -18,6 +21,9 @@ const CUSTOMERS = 8;
 const ORDERS_EACH = 5; // 40 orders of one unit for 12 units
 const PLACE = 'mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id status } userErrors { code message } } }';
 const ORDER = 'query($id: ID!) { order(id: $id) { id status statusReason } }';
+const WATCH = 'subscription Watch($ids: [ID!], $after: String) { stockChanged(productIds: $ids, after: $after) { stock } }';
+const RESTOCK = 'mutation Restock($id: ID!) { restockProduct(id: $id, quantity: 1) { product { stock } } }';
+const stockOf = (r: Received) => (r.data?.stockChanged as { stock: number } | undefined)?.stock;
 
 /** A counter's value in a process's /metrics (0 when it has no sample yet). */
 async function counter(process: RoleProcess, name: string): Promise<number> {
@@ -107,5 +113,41 @@ withAllServers('two product processes on the real servers', (servers) => {
       expect(appendedAfter.map((after, i) => after - appendedBefore[i]!).every((n) => n > 0)).toBe(true);
       await eventually(async () => expect((await graphql<{ product: { stock: number } }>(gateways[1]!, 'query($id: ID!) { product(id: $id) { stock } }', { id: productId })).data?.product.stock).toBe(0), 30_000);
     }, 240_000);
+
+    it('two gateways in front of two product processes deliver every stockChanged event exactly once, in order, to each subscriber, with restocks sent to both processes at once', async () => {
+      const gateways = system.gateways.map((g) => `${g.baseUrl}/graphql`);
+      const seller = await signUp(gateways[0]!, 'SELLER');
+      const created = await graphql<{ createProduct: { product: { id: string } } }>(
+        gateways[1]!,
+        'mutation($input: CreateProductInput!) { createProduct(input: $input) { product { id } } }',
+        { input: { sku: `WATCHED-${Date.now()}`, name: 'Watched item', category: 'scale', price: { amount: 100, currency: 'EUR' }, initialStock: 0 } },
+        seller.headers,
+      );
+      const id = created.data!.createProduct.product.id;
+      const restock = async (via: string) => {
+        const r = await graphql<{ restockProduct: { product: { stock: number } } }>(via, RESTOCK, { id }, seller.headers);
+        expect(r.errors).toBeUndefined();
+        return r.data!.restockProduct.product.stock;
+      };
+      const subscribers = gateways.flatMap((url) => [0, 1, 2].map(() => resumingSubscription(url, WATCH, { ids: [id] })));
+      try {
+        let stock = 0;
+        // Until every subscriber is live (each has seen one event), then 40 restocks, two at a
+        // time, one through each gateway, so both product processes append to the stream at once.
+        while (subscribers.some((s) => s.events.length === 0)) {
+          stock = await restock(gateways[0]!);
+          await sleep(100);
+        }
+        for (let i = 0; i < 20; i++) stock = Math.max(...(await Promise.all(gateways.map(restock))));
+        await eventually(() => expect(subscribers.map((s) => stockOf(s.events.at(-1)!))).toEqual(subscribers.map(() => stock)), 30_000);
+        for (const s of subscribers) {
+          const stocks = s.events.map(stockOf);
+          expect(stocks).toEqual(Array.from({ length: stocks.length }, (_, i) => stocks[0]! + i));
+          expect(s.errors).toEqual([]);
+        }
+      } finally {
+        for (const s of subscribers) await s.stop();
+      }
+    }, 120_000);
   });
 });
