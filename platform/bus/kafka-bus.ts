@@ -25,6 +25,8 @@ const PUBLISH_CHUNK_BYTES = 512 * 1024;
 /** A send not done by then is abandoned (and its producer discarded); kafkajs retries within it. */
 const PUBLISH_TIMEOUT_MS = 60_000;
 const TYPE = 'x-message-type';
+/** Tries of creating a process's topics (see `ensureTopics`): 100 ms, 200 ms, … apart, 4.5 s in all. */
+const CREATE_TOPICS_ATTEMPTS = 10;
 
 function headerText(value: IHeaders[string]): string | undefined {
   if (value === undefined) return undefined;
@@ -146,7 +148,18 @@ export class KafkaBus implements Bus {
   private async ensureTopics(topics: readonly string[]): Promise<void> {
     const missing = topics.filter((t) => !this.knownTopics.has(t));
     if (missing.length === 0) return;
-    await this.admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic: this.physical(topic), numPartitions: this.options.partitions, replicationFactor: 1 })) });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic: this.physical(topic), numPartitions: this.options.partitions, replicationFactor: 1 })) });
+        break;
+      } catch (error) {
+        // Processes started together on a fresh namespace create the same topics at once; the one
+        // that did not create them can be told UNKNOWN_TOPIC_OR_PARTITION (retriable) while their
+        // leaders are elected. A bounded wait, then the topics are there.
+        if ((error as { retriable?: boolean }).retriable !== true || attempt >= CREATE_TOPICS_ATTEMPTS) throw error;
+        await sleep(100 * attempt);
+      }
+    }
     for (const t of missing) this.knownTopics.add(t);
   }
 

@@ -199,6 +199,22 @@ describe('FileEventStore shared by several processes', () => {
     }
   });
 
+  it('refuses a log whose positions repeat (what two writers at once would leave) instead of giving them out again', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'file-event-store-inconsistent-'));
+    try {
+      const store = await FileEventStore.open(own, { fsync: false });
+      await store.appendToStream('s-1', [{ id: randomUUID(), type: 'A', data: {}, metadata: meta() }], { expectedRevision: 'no_stream' });
+      await store.close();
+      const file = join(own, 'events.jsonl');
+      const line = readFileSync(file, 'utf8');
+      const twin = line.replace(/"id":"[^"]+"/, `"id":"${randomUUID()}"`).replace('"streamName":"s-1"', '"streamName":"s-2"');
+      await appendFile(file, twin);
+      await expect(FileEventStore.open(own)).rejects.toThrow(/inconsistent at byte \d+: position 1 follows 1/);
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
   it('takes over the append lock of a dead holder that left a torn line, which no reader delivered', async () => {
     const own = mkdtempSync(join(tmpdir(), 'file-event-store-dead-holder-'));
     const stream = `s-${randomUUID()}`;

@@ -1,7 +1,7 @@
 import { fstatSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConcurrencyError } from '../errors.js';
+import { ConcurrencyError, InfrastructureError } from '../errors.js';
 import { AppendLock } from './append-lock.js';
 import {
   describeExpected,
@@ -131,6 +131,11 @@ export class FileEventStore implements EventStore {
           parsed = JSON.parse(data.toString('utf8', start, end)) as LogLine;
         } catch {
           break reading;
+        }
+        const first = parsed.events[0];
+        if (first && first.position !== this.log.length + 1) {
+          // Two writers at once (the append lock failed): positions would be given out twice.
+          throw new InfrastructureError('event store', this.path, `the log is inconsistent at byte ${this.knownSize}: position ${first.position} follows ${this.log.length}`);
         }
         for (const event of parsed.events) this.index(event);
         indexed = true;
