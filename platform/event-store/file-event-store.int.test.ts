@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { appendFile, stat } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { eventStoreContract } from './event-store.contract.js';
 import { FileEventStore } from './file-event-store.js';
 
@@ -62,6 +62,13 @@ describe('FileEventStore crash safety', () => {
   });
 });
 
+/** Children still running when a test ends (a timed-out test never reaches its `finally`). */
+const running = new Set<ChildProcess>();
+afterEach(() => {
+  for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  running.clear();
+});
+
 /** A child process on the same log (see file-event-store.child.ts), with its stdout by lines. */
 function child(mode: 'race' | 'flood', args: object) {
   const process_ = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'file-event-store.child.ts'), mode, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -79,6 +86,7 @@ function child(mode: 'race' | 'flood', args: object) {
   });
   process_.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => process_.once('exit', (code) => resolve(code)));
+  running.add(process_);
   return {
     process: process_,
     exited,
