@@ -1,10 +1,10 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { withAllServers } from '../platform/testing/servers.js';
 import { freePort } from '../platform/testing/system-process.js';
 
@@ -18,6 +18,19 @@ function launch(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number 
     execFile(process.execPath, ['--import', 'tsx', 'launcher/embedded.ts', ...args], { env, timeout: 30_000 }, (error, _stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr }));
   });
 }
+
+/** A launcher still running when a test ends (a timed-out test never reaches its `finally`): SIGTERM, which it passes on to its children. */
+let launched: ChildProcess | undefined;
+afterEach(async () => {
+  const launcher = launched;
+  launched = undefined;
+  if (!launcher || launcher.exitCode !== null || launcher.signalCode !== null) return;
+  const exited = new Promise((resolve) => launcher.once('exit', resolve));
+  launcher.kill('SIGTERM');
+  const timer = setTimeout(() => launcher.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}, 20_000);
 
 describe('npm start -- --role', () => {
   it('refuses a service role without the shared servers, in one line naming what is missing', async () => {
@@ -45,6 +58,7 @@ describe('npm start -- --role', () => {
         env: { ...process.env, ...servers, DATA_DIR: dataDir, ORDER_PORT: String(orderPort), USER_PORT: String(userPort), JWT_SECRET: randomBytes(32).toString('hex'), NODE_ENV: 'production', LOG_LEVEL: 'warn', PASSWORD_HASH_COST: '10' },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
+      launched = launcher;
       const exited = new Promise<number | null>((resolve) => launcher.once('exit', (code) => resolve(code)));
       try {
         const ready = async (port: number) => fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false);
@@ -62,9 +76,8 @@ describe('npm start -- --role', () => {
         expect(await ready(orderPort)).toBe(false);
         expect(await ready(userPort)).toBe(false);
       } finally {
-        if (launcher.exitCode === null && launcher.signalCode === null) launcher.kill('SIGKILL');
         rmSync(dataDir, { recursive: true, force: true });
       }
-    });
+    }, 120_000);
   });
 });
