@@ -27,6 +27,8 @@ const PUBLISH_CHUNK_BYTES = 512 * 1024;
 /** A send not done by then is abandoned (and its producer discarded); kafkajs retries within it. */
 const PUBLISH_TIMEOUT_MS = 60_000;
 const TYPE = 'x-message-type';
+/** Tries of creating a process's topics (see `ensureTopics`): 100 ms, 200 ms, … apart, 4.5 s in all. */
+const CREATE_TOPICS_ATTEMPTS = 10;
 
 function headerText(value: IHeaders[string]): string | undefined {
   if (value === undefined) return undefined;
@@ -149,14 +151,22 @@ export class KafkaBus implements Bus {
     const missing = topics.filter((t) => !this.knownTopics.has(t));
     if (missing.length === 0) return;
     const physical = missing.map((topic) => this.physical(topic));
-    try {
-      await this.admin.createTopics({ waitForLeaders: true, topics: physical.map((topic) => ({ topic, numPartitions: this.options.partitions, replicationFactor: 1 })) });
-    } catch (error) {
-      // kafkajs waits out LEADER_NOT_AVAILABLE, not a metadata answer that does not list a topic
-      // just created yet (UNKNOWN_TOPIC_OR_PARTITION: "does not host this topic-partition", seen
-      // under load); wait for the leaders here instead.
-      if (!isMetadataLag(error)) throw error;
-      await this.waitForLeaders(physical);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.admin.createTopics({ waitForLeaders: true, topics: physical.map((topic) => ({ topic, numPartitions: this.options.partitions, replicationFactor: 1 })) });
+        break;
+      } catch (error) {
+        // kafkajs waits out LEADER_NOT_AVAILABLE, not a metadata answer that does not list a topic
+        // just created yet (UNKNOWN_TOPIC_OR_PARTITION: "does not host this topic-partition", seen
+        // under load, and by processes started together creating the same topics at once): wait
+        // for the leaders here instead. Other retriable errors: a bounded number of attempts.
+        if (isMetadataLag(error)) {
+          await this.waitForLeaders(physical);
+          break;
+        }
+        if ((error as { retriable?: boolean }).retriable !== true || attempt >= CREATE_TOPICS_ATTEMPTS) throw error;
+        await sleep(100 * attempt);
+      }
     }
     for (const t of missing) this.knownTopics.add(t);
   }
