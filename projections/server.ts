@@ -17,7 +17,8 @@ export interface ProjectorHttpOptions {
 
 /**
  * The projector process's HTTP surface: /metrics, /health/* (ready while every projection runs,
- * is within its lag limit and stands at no parked event), `GET /projections` (positions, lag,
+ * is within its lag limit and stands at no parked event, or stands by for another process holding
+ * its lease), `role` (active or standby) per projection in `GET /projections` (positions, lag,
  * health, parked events, rebuild progress), `POST /projections/rebuild?name=<projection>`
  * (starts a rebuild; the replay CLI drives it and draws progress) and
  * `POST /projections/retry-parked?name=<projection>` (retries its parked events).
@@ -28,6 +29,7 @@ export async function startProjectorHttp(options: ProjectorHttpOptions, listenOn
     Promise.all(
       projectors.map(async (p) => ({
         name: p.name,
+        role: p.role,
         position: p.currentPosition,
         lag: p.lagBehind,
         health: p.health,
@@ -68,6 +70,7 @@ export async function startProjectorHttp(options: ProjectorHttpOptions, listenOn
           const projector = admin(req, 'rebuilding');
           if (!projector.rebuildable) throw new HttpError(409, `${projector.name} cannot be rebuilt (a replay would repeat its effects)`);
           if (projector.rebuildProgress.state === 'running') throw new HttpError(409, `${projector.name} is already rebuilding`);
+          if (projector.role === 'standby') throw new HttpError(409, `${projector.name} is a standby here: rebuild it on the process that holds its lease`);
           projector.rebuild().catch((error: unknown) => logger.error({ err: error, projection: projector.name }, 'rebuild failed'));
           sendJson(res, 202, { started: projector.name });
           return Promise.resolve();
