@@ -72,7 +72,7 @@ async function writeCsv(path: string, rows: number): Promise<void> {
 }
 
 async function registerSeller(dir: string): Promise<string> {
-  const events = await FileEventStore.open(join(dir, 'events'), { fsync: false, writerLock: true });
+  const events = await FileEventStore.open(join(dir, 'events'), { fsync: false });
   const userId = randomUUID();
   const email = `bench-seller-${userId.slice(0, 8)}@example.test`;
   const now = new Date();

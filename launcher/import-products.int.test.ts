@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,20 +73,24 @@ describe('npm run import (the CLI process)', () => {
     expect(again.stderr).toMatch(/line 3 \(.*-2\): price: price "twelve" is not a decimal number/);
   });
 
-  it('refuses an unknown seller and a customer (exit 2), and a DATA_DIR another live process writes to (exit 1)', async () => {
+  it('refuses an unknown seller and a customer (exit 2)', async () => {
     expect(await runImport(dataDir, [csv, '--seller', 'nobody@example.test'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/no account has the email nobody@example\.test/) as string });
     const customer = await account(dataDir, 'CUSTOMER');
     expect(await runImport(dataDir, [csv, '--seller', customer.email])).toMatchObject({ code: 2, stderr: expect.stringMatching(/is a CUSTOMER, not a SELLER/) as string });
     expect((await runImport(dataDir, [csv])).code).toBe(2);
+  });
 
-    const holder = spawn('sleep', ['60'], { stdio: 'ignore' }); // stands for a running `npm start`
+  it('imports into a DATA_DIR another live process has open (a running system), which sees the products at once', async () => {
+    const running = await FileEventStore.open(join(dataDir, 'events'), { fsync: false }); // stands for a running `npm start`
     try {
-      writeFileSync(join(dataDir, 'events', 'writer.lock'), String(holder.pid));
-      const refused = await runImport(dataDir, [csv, '--seller', seller.email]);
-      expect(refused.code).toBe(1);
-      expect(refused.stderr).toMatch(new RegExp(`open for writing in process ${holder.pid}`));
+      const other = `${tag}-LIVE`;
+      const liveCsv = join(dataDir, 'live.csv');
+      writeFileSync(liveCsv, ['sku,name,description,category,price,currency,stock', `${other},Cup,,kitchen,3.50,EUR,2`, ''].join('\n'));
+      const result = await runImport(dataDir, [liveCsv, '--seller', seller.email]);
+      expect(result.code, result.stderr).toBe(0);
+      expect((await running.readStream(productStream(productIdForSku(other)))).map((e) => e.type)).toEqual(['ProductCreated']);
     } finally {
-      holder.kill('SIGKILL');
+      await running.close();
     }
   });
 });

@@ -55,7 +55,7 @@ export async function openEventStore(config: Config, schemas: EventSchemas): Pro
     return { events: versionedEventStore(await EventStoreDBEventStore.connect(config.servers.eventStore), schemas), description: `EventStoreDB at ${config.servers.eventStore}`, real: true };
   }
   const dir = join(config.dataDir, 'events');
-  return { events: versionedEventStore(await FileEventStore.open(dir, { fsync: config.eventStoreFsync, writerLock: true }), schemas), description: `embedded file log in ${dir}`, real: false };
+  return { events: versionedEventStore(await FileEventStore.open(dir, { fsync: config.eventStoreFsync }), schemas), description: `embedded file log in ${dir}`, real: false };
 }
 
 /**
