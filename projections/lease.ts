@@ -23,17 +23,26 @@ export const DEFAULT_LEASE_OPTIONS: LeaseOptions = { ttlMs: 5000, renewMs: 1000 
 /** The longest a projection goes without a writer after its holder dies (then it catches up from the checkpoint). */
 export const takeoverBoundMs = (options: LeaseOptions) => options.ttlMs + 2 * options.renewMs;
 
+/** One epoch of a projection's lease: `_id` is `<projection>#<epoch>`. */
 interface LeaseDoc extends Doc {
-  /** Who holds it; null once released. */
-  owner: string | null;
+  projection: string;
+  /** Who holds (or held) it. */
+  owner: string;
   /** Fencing token: grows by one at every change of holder; checkpoints are written under it. */
   epoch: number;
   /** Grows at every renewal: a standby that sees it unchanged for `ttlMs` may take over. */
   version: number;
+  /** Given up by its holder (a clean shutdown): the next epoch may be taken at once. */
+  released: boolean;
   /** The holder's TTL (what a standby waits). */
   ttlMs: number;
   /** Wall-clock time of the last write, for people reading the document; nobody's clock decides expiry. */
   renewedAt: string;
+}
+
+/** `_id` is the projection's name: the latest epoch taken, to start probing from. */
+interface LeaseHint extends Doc {
+  epoch: number;
 }
 
 interface FencedCheckpoint extends Doc {
@@ -63,18 +72,26 @@ export const newOwnerId = () => `${hostname()}:${process.pid}:${randomUUID().sli
 
 /**
  * A projection's lease, kept in the document store next to the read model and checkpoint it
- * guards, so that fencing and the data meet in one store (MongoDB in production; with the
- * embedded in-memory store, every process has its own read models and the lease is simply
- * acquired at once).
+ * guards (MongoDB / FerretDB in production; with the embedded in-memory store every process has
+ * read models of its own, and the lease is simply acquired at once).
  *
- * Every change is a compare-and-set on the lease document (`replaceIf`; FerretDB has no
- * transactions but serves a conditional replace by `_id`). Expiry is judged by each process on
- * its own monotonic clock, never by comparing clocks (as Kubernetes leader election does): the
- * holder counts from when it *sent* its last successful renewal and stops writing `renewMs`
- * before `ttlMs` runs out; a standby counts from when it first *saw* the lease's current
- * version, which is after that renewal was sent, and takes over only after `ttlMs` more. So the
- * holder has stopped before a standby can take over, whatever the clocks say, as long as their
- * rates agree and a write checked against the lease reaches the store within the margin.
+ * One document per epoch (`<projection>#<epoch>`): taking the lease is *inserting* the next
+ * epoch's document, which the unique `_id` lets exactly one process do, atomically even on
+ * FerretDB v1 (whose conditional replace is a read then a write, not atomic against a concurrent
+ * writer: the contract test of two racing standbys caught both winning that way). Only the
+ * holder writes its epoch's document afterwards (renewals, release), so no write there is
+ * contended; a renewal also looks for a next epoch and gives up when it finds one. A small hint
+ * document (`<projection>`) names the latest epoch, so a starting process does not probe from 1.
+ *
+ * Expiry is judged by each process on its own monotonic clock, never by comparing clocks (as
+ * Kubernetes leader election does): the holder counts from when it *sent* its last successful
+ * renewal and stops writing `renewMs` before `ttlMs` runs out (a renewal answered after that
+ * does not revive it: the projector has stopped, and takes the lease again through
+ * `tryAcquire`); a standby counts from when it *received* the lease's current version (after
+ * that renewal landed) and takes it only once it stayed unchanged for `ttlMs` more. So the holder
+ * has stopped writing at least `renewMs` before a standby can take over, whatever the clocks
+ * say, as long as their rates agree and a write checked against the lease reaches the store
+ * within that margin.
  */
 export class ProjectionLease implements Fence {
   /** The epoch this process holds (0: none yet). */
@@ -82,8 +99,10 @@ export class ProjectionLease implements Fence {
   private version = 0;
   /** Monotonic time until which this process may write. */
   private validUntil = -Infinity;
+  /** The highest epoch known to exist (its document was read or written). */
+  private knownEpoch = 0;
   /** What a standby last saw, and since when. */
-  private seen: { owner: string | null; epoch: number; version: number; since: number } | undefined;
+  private seen: { epoch: number; version: number; since: number } | undefined;
   private takenFromOther = false;
 
   constructor(
@@ -100,6 +119,10 @@ export class ProjectionLease implements Fence {
     return this.documents.collection<LeaseDoc>(LEASES);
   }
 
+  private idOf(epoch: number): string {
+    return `${this.projection}#${epoch}`;
+  }
+
   get holds(): boolean {
     return this.heldEpoch > 0 && this.now() < this.validUntil;
   }
@@ -114,63 +137,92 @@ export class ProjectionLease implements Fence {
     return this.takenFromOther;
   }
 
-  private doc(epoch: number, version: number, owner: string | null = this.owner): LeaseDoc {
-    return { _id: this.projection, owner, epoch, version, ttlMs: this.options.ttlMs, renewedAt: new Date().toISOString() };
+  private doc(epoch: number, version: number, released = false): LeaseDoc {
+    return { _id: this.idOf(epoch), projection: this.projection, owner: this.owner, epoch, version, released, ttlMs: this.options.ttlMs, renewedAt: new Date().toISOString() };
+  }
+
+  /** The latest epoch's document (undefined: nobody ever held the lease). */
+  private async latest(): Promise<LeaseDoc | undefined> {
+    if (this.knownEpoch === 0) this.knownEpoch = (await this.documents.collection<LeaseHint>(LEASES).get(this.projection))?.epoch ?? 0;
+    let latest = this.knownEpoch > 0 ? await this.leases.get(this.idOf(this.knownEpoch)) : undefined;
+    for (;;) {
+      const next = await this.leases.get(this.idOf(this.knownEpoch + 1));
+      if (!next) return latest;
+      latest = next;
+      this.knownEpoch++;
+    }
   }
 
   /**
-   * One step of a standby (or of a holder: it renews): acquires the lease when there is none,
-   * when it was released, or when it stayed unchanged for its TTL since this process first saw
-   * it. Returns whether this process holds it now.
+   * One step of a standby (or of a holder: it renews): acquires the lease when nobody ever held
+   * it, when it was released, or when its latest epoch stayed unchanged for its TTL since this
+   * process first saw it. Returns whether this process holds it now.
    */
   async tryAcquire(): Promise<boolean> {
-    if (this.heldEpoch > 0 && this.holds) return this.renew();
+    if (this.holds) return this.renew();
     const sentAt = this.now();
-    const stored = await this.leases.get(this.projection);
-    if (!stored) return this.won(await this.leases.replaceIf(this.doc(1, 1), 0, null), 1, sentAt, false);
-    if (stored.owner === this.owner && stored.epoch === this.heldEpoch) return this.renew(); // ours; our margin ran out but nobody took it
-    const seen = this.seen;
-    const same = seen !== undefined && seen.owner === stored.owner && seen.epoch === stored.epoch && seen.version === stored.version;
-    if (!same) this.seen = { owner: stored.owner, epoch: stored.epoch, version: stored.version, since: sentAt };
-    const expired = stored.owner === null || (same && sentAt - seen.since >= stored.ttlMs);
+    const latest = await this.latest();
+    // Still ours: our margin ran out (this process stopped writing) but nobody took it; the same epoch again.
+    if (latest && latest.owner === this.owner && latest.epoch === this.heldEpoch && !latest.released) {
+      this.takenFromOther = false;
+      return this.extend(sentAt);
+    }
+    let expired = latest === undefined || latest.released;
+    if (latest && !expired) {
+      const seen = this.seen;
+      if (seen?.epoch === latest.epoch && seen.version === latest.version) expired = this.now() - seen.since >= latest.ttlMs;
+      else this.seen = { epoch: latest.epoch, version: latest.version, since: this.now() }; // counted from the answer: never early
+    }
     if (!expired) return false;
-    const epoch = stored.epoch + 1;
-    return this.won(await this.leases.replaceIf(this.doc(epoch, 1), epoch, { epoch: stored.epoch, version: stored.version }), epoch, sentAt, true);
-  }
-
-  private won(acquired: boolean, epoch: number, sentAt: number, fromOther: boolean): boolean {
-    if (!acquired) return false;
+    const epoch = (latest?.epoch ?? 0) + 1;
+    if (!(await this.leases.replaceIf(this.doc(epoch, 1), epoch, null))) {
+      this.knownEpoch = Math.max(this.knownEpoch, epoch); // another process took it first
+      return false;
+    }
+    this.knownEpoch = epoch;
     this.heldEpoch = epoch;
     this.version = 1;
     this.validUntil = sentAt + this.options.ttlMs - this.options.renewMs;
-    this.takenFromOther = fromOther;
+    this.takenFromOther = latest !== undefined;
     this.seen = undefined;
+    // Only a hint (a lower one written late is corrected by probing upwards).
+    await this.documents.collection<LeaseHint>(LEASES).upsertIfNewer({ _id: this.projection, epoch }, epoch);
     return true;
   }
 
   /**
    * Renews the lease this process holds. Refused when another owner took it (this process then
-   * holds nothing); a store that cannot be reached throws, and the lease runs out on its own.
+   * holds nothing), and when it lapsed (its margin ran out, so the projector stopped writing):
+   * a lapsed lease is taken again only by `tryAcquire`, once the projector has stopped, so that
+   * a projector never keeps running past a lapse. A store that cannot be reached throws, and the
+   * lease runs out on its own.
    */
   async renew(): Promise<boolean> {
-    if (this.heldEpoch === 0) return false;
-    const sentAt = this.now();
+    if (!this.holds) return false;
+    return this.extend(this.now());
+  }
+
+  private async extend(sentAt: number): Promise<boolean> {
+    const wasHeld = this.holds;
     const version = this.version + 1;
-    if (await this.leases.replaceIf(this.doc(this.heldEpoch, version), this.heldEpoch, { owner: this.owner, epoch: this.heldEpoch })) {
-      this.version = version;
-      this.validUntil = Math.max(this.validUntil, sentAt + this.options.ttlMs - this.options.renewMs);
-      return true;
+    await this.leases.replaceIf(this.doc(this.heldEpoch, version), this.heldEpoch, { owner: this.owner });
+    if (await this.leases.get(this.idOf(this.heldEpoch + 1))) {
+      this.knownEpoch = Math.max(this.knownEpoch, this.heldEpoch + 1);
+      this.lose();
+      return false;
     }
-    this.lose();
-    return false;
+    this.version = version;
+    // A renewal answered after the lease lapsed does not revive it (the projector may have stopped writing meanwhile).
+    if (wasHeld && !this.holds) return false;
+    this.validUntil = Math.max(this.validUntil, sentAt + this.options.ttlMs - this.options.renewMs);
+    return true;
   }
 
   /** Gives the lease up (a clean shutdown): a standby takes it at its next look, without waiting for the TTL. */
   async release(): Promise<void> {
     if (this.heldEpoch === 0) return;
-    const epoch = this.heldEpoch;
     this.lose();
-    await this.leases.replaceIf(this.doc(epoch, this.version + 1, null), epoch, { owner: this.owner, epoch });
+    await this.leases.replaceIf(this.doc(this.heldEpoch, this.version + 1, true), this.heldEpoch, { owner: this.owner });
   }
 
   private lose(): void {
