@@ -16,6 +16,8 @@ import { Projector, type ProjectorDeps, type ProjectorOptions } from './projecto
 export class ProjectorLeadership {
   private timer: NodeJS.Timeout | undefined;
   private stepping: Promise<void> | undefined;
+  /** The projector starting (or rebuilding at its start): renewals go on meanwhile. */
+  private starting: Promise<void> | undefined;
   private stopped = false;
 
   constructor(
@@ -31,6 +33,12 @@ export class ProjectorLeadership {
     await this.step();
     this.timer = setInterval(() => void this.step(), this.options.renewMs);
     this.timer.unref();
+    await this.starting; // a process that takes the lease at once projects when start() resolves
+  }
+
+  /** Holding the lease for the projector: running, starting, or switching to a rebuilt read model. */
+  private get busy(): boolean {
+    return this.projector.running || this.starting !== undefined || this.projector.rebuildProgress.state === 'running';
   }
 
   /** One look at a time: a slow store never stacks them up. */
@@ -43,8 +51,8 @@ export class ProjectorLeadership {
     const { logger, metrics } = this.deps;
     const name = this.projector.name;
     try {
-      if (this.projector.running) await this.lease.renew();
-      else if (await this.lease.tryAcquire()) await this.promote();
+      if (this.busy) await this.lease.renew();
+      else if (await this.lease.tryAcquire()) this.promote();
     } catch (error) {
       logger.warn({ err: error, projection: name, epoch: this.lease.epoch }, this.projector.running ? 'could not renew the projection lease' : 'could not look at the projection lease');
     }
@@ -55,17 +63,20 @@ export class ProjectorLeadership {
     metrics.projectionLeaseHeld.set({ projection: name }, this.projector.running && this.lease.holds ? 1 : 0);
   }
 
-  private async promote(): Promise<void> {
+  /** Starts the projector in the background: the looks go on renewing the lease while it starts (a rebuild at start may take long). */
+  private promote(): void {
     const name = this.projector.name;
     if (this.lease.tookOver) this.deps.metrics.projectionLeaseTakeovers.inc({ projection: name });
     this.deps.logger.info({ projection: name, epoch: this.lease.epoch, tookOver: this.lease.tookOver }, 'projection lease acquired; projecting');
-    try {
-      await this.projector.start();
-    } catch (error) {
-      // Tried again at the next look (the lease is still ours while we renew it).
-      if (this.projector.running) await this.projector.stop();
-      throw error;
-    }
+    this.starting = this.projector
+      .start()
+      .then(() => this.deps.metrics.projectionLeaseHeld.set({ projection: name }, this.projector.running && this.lease.holds ? 1 : 0))
+      .catch(async (error: unknown) => {
+        // Tried again at a later look (the lease stays ours while it is renewed).
+        this.deps.logger.error({ err: error, projection: name, epoch: this.lease.epoch }, 'starting the projector failed');
+        if (this.projector.running) await this.projector.stop();
+      })
+      .finally(() => (this.starting = undefined));
   }
 
   /** Stops projecting and releases the lease, so a standby takes over at its next look instead of after the TTL. */
@@ -73,6 +84,7 @@ export class ProjectorLeadership {
     this.stopped = true;
     clearInterval(this.timer);
     await this.stepping;
+    await this.starting;
     if (this.projector.running) await this.projector.stop();
     await this.lease.release().catch((error: unknown) => this.deps.logger.warn({ err: error, projection: this.projector.name }, 'could not release the projection lease; a standby takes over once it expires'));
     this.deps.metrics.projectionLeaseHeld.set({ projection: this.projector.name }, 0);
