@@ -68,6 +68,8 @@ const schema = z.object({
   PROJECTION_STALL_SECONDS: z.coerce.number().min(1).default(30),
   PROJECTION_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(5),
   READ_AFTER_POSITION_MAX_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
+  PROJECTION_LEASE_TTL_MS: z.coerce.number().int().min(300).default(5000),
+  PROJECTION_LEASE_RENEW_MS: z.coerce.number().int().min(50).default(1000),
   GATEWAY_COALESCE_READS: z.enum(['true', 'false']).default('true'),
   GATEWAY_RESPONSE_CACHE: z.enum(['true', 'false', '']).optional(),
   GATEWAY_RESPONSE_CACHE_MB: z.coerce.number().min(1).default(64),
@@ -152,6 +154,12 @@ export interface Config {
      */
     readAfterMaxWaitMs: number;
   };
+  /**
+   * Projection leases (projections/lease.ts): a lease lasts `ttlMs` unrenewed, its holder renews
+   * (and a standby looks) every `renewMs`; a standby takes over at most `ttlMs + 2 * renewMs`
+   * after the holder dies.
+   */
+  projectionLease: { ttlMs: number; renewMs: number };
   /** Origins allowed by CORS; ['*'] for any. */
   corsOrigins: string[];
   /** Identical subgraph reads in flight at the gateway share one request (off: every read is sent). */
@@ -184,6 +192,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   }
   const e = parsed.data;
+  if (e.PROJECTION_LEASE_TTL_MS <= 2 * e.PROJECTION_LEASE_RENEW_MS) {
+    throw new ConfigError('invalid configuration: PROJECTION_LEASE_RENEW_MS: must be below half of PROJECTION_LEASE_TTL_MS (a fifth of it is usual)');
+  }
   if (e.KAFKA_HEARTBEAT_INTERVAL_MS >= e.KAFKA_SESSION_TIMEOUT_MS) {
     throw new ConfigError('invalid configuration: KAFKA_HEARTBEAT_INTERVAL_MS: must be below KAFKA_SESSION_TIMEOUT_MS (a third of it or less is usual)');
   }
@@ -235,6 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
     documentsTimeoutMs: e.DOCUMENTS_TIMEOUT_MS,
     projections: { maxLagSeconds: e.PROJECTION_MAX_LAG_SECONDS, stallSeconds: e.PROJECTION_STALL_SECONDS, maxAttempts: e.PROJECTION_MAX_ATTEMPTS, readAfterMaxWaitMs: e.READ_AFTER_POSITION_MAX_WAIT_MS },
+    projectionLease: { ttlMs: e.PROJECTION_LEASE_TTL_MS, renewMs: e.PROJECTION_LEASE_RENEW_MS },
     coalesceReads: e.GATEWAY_COALESCE_READS === 'true',
     responseCache: { enabled: e.GATEWAY_RESPONSE_CACHE === 'false' ? 'off' : e.GATEWAY_RESPONSE_CACHE === 'true' ? 'required' : 'default', maxBytes: Math.round(e.GATEWAY_RESPONSE_CACHE_MB * 1024 * 1024) },
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : e.NODE_ENV === 'production' ? [] : ['*'],

@@ -146,6 +146,8 @@ export class BatchTarget implements ProjectionTarget {
         }
         return applied;
       },
+      // A compare-and-set needs the store's answer now: it is not batched.
+      replaceIf: (doc, position, expected) => underlying.replaceIf(doc, position, expected),
       // Queries see only what is flushed; projections look documents up by id.
       find: (options: FindOptions): Promise<Page<Doc>> => underlying.find(options),
       count: (filter?: Filter) => underlying.count(filter),

@@ -11,6 +11,7 @@ import { CHECKPOINTS, checkpointId, lagBehind, type Lag } from './lag.js';
 import { PositionAnnouncer } from './read-your-writes.js';
 import type { ApplyResult, Projection, ProjectionTarget } from './projection.js';
 import { declaredVersion, lockOwner, RebuildLock, RebuildRefusedError, recordVersion, versionPlan, type VersionPlan } from './versions.js';
+import type { Fence } from './lease.js';
 
 export { CHECKPOINTS };
 
@@ -48,6 +49,12 @@ export interface ProjectorOptions {
   rebuildLockTtlMs?: number;
   /** How long a version rebuild waits before trying again after it failed or found another one running (default 5 s). */
   versionRetryMs?: number;
+  /**
+   * The projection's lease, when several processes may run it (projections/lease.ts): nothing is
+   * written, published or checkpointed once it no longer holds, and the checkpoint is written
+   * under its epoch. Without one, this process is the only writer.
+   */
+  fence?: Fence;
 }
 
 export interface ProjectorHealth {
@@ -182,9 +189,20 @@ export class Projector {
     return checkpointId(this.deps.documents, this.projection);
   }
 
-  /** Healthy: running, not standing at a parked event, not stalled, and within the lag limit. */
+  /** `standby` while another process holds the projection's lease (this one waits to take over). */
+  get role(): 'active' | 'standby' {
+    return this.options.fence && (this.stopped || !this.options.fence.holds) ? 'standby' : 'active';
+  }
+
+  /** No longer allowed to write: the lease ran out or was taken. */
+  private get fenced(): boolean {
+    return this.options.fence !== undefined && !this.options.fence.holds;
+  }
+
+  /** Healthy: running, not standing at a parked event, not stalled, and within the lag limit; or a standby. */
   get health(): ProjectorHealth {
     if (this.refusal) return { ok: false, reason: this.refusal };
+    if (this.role === 'standby' && !this.halted && this.rebuildState.state !== 'running') return { ok: true, reason: 'standby: another process holds the lease' };
     const pending = this.versionPending;
     if (pending && this.stopped) {
       const rebuild = this.rebuildState;
@@ -220,8 +238,9 @@ export class Projector {
       return;
     }
     if (plan?.live === undefined && plan) await recordVersion(this.deps.documents, await this.checkpointId(), plan.declared); // a new read model: this version builds it
-    const checkpoint = await this.deps.documents.collection<Checkpoint>(CHECKPOINTS).get(await this.checkpointId());
-    this.position = checkpoint?.position ?? 0;
+    const id = await this.checkpointId();
+    // Under a lease, the checkpoint is claimed for its epoch first: a previous holder's late write cannot move it.
+    this.position = this.options.fence ? await this.options.fence.claimCheckpoint(id) : ((await this.deps.documents.collection<Checkpoint>(CHECKPOINTS).get(id))?.position ?? 0);
     this.lastSaved = this.position;
     const head = await this.deps.events.headPosition();
     if (this.position > head) {
@@ -330,7 +349,7 @@ export class Projector {
    * after a failure, at once after a stall restart; ends when stopped or halted at a parked event.
    */
   private async supervise(): Promise<void> {
-    for (let failures = 0; !this.stopped && !this.halted; ) {
+    for (let failures = 0; !this.stopped && !this.halted && !this.fenced; ) {
       this.restarting = false;
       this.subscription = this.deps.events.subscribeToAll({ from: this.position === 0 ? 'start' : { after: this.position } });
       const before = this.position;
@@ -384,7 +403,7 @@ export class Projector {
       const applied = await this.applyBatch(batch);
       let done = batch[batch.length - 1]!.position;
       if (applied) {
-        if (!(await this.flushWithRetry(applied.target))) {
+        if (this.interrupted || !(await this.flushWithRetry(applied.target))) {
           this.projection.discard?.(); // restarting: its events come again from the position
           return;
         }
@@ -453,13 +472,14 @@ export class Projector {
     if (tags.length > 0 || notifications.length > 0 || response.tags.length > 0) await this.effects.enqueue(tags, notifications, response);
   }
 
-  /** The run loop must end: stopping, or restarting its subscription. */
+  /** The run loop must end: stopping, restarting its subscription, or its lease lost. */
   private get interrupted(): boolean {
-    return this.stopped || this.restarting;
+    return this.stopped || this.restarting || this.fenced;
   }
 
   private async flushWithRetry(target: BatchTarget): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
+      if (this.fenced) return false; // checked before every write: a lost lease writes nothing more
       try {
         await target.flush();
         await this.projection.flush?.();
@@ -485,6 +505,10 @@ export class Projector {
       try {
         const target = BatchTarget.over(this.deps.documents);
         const result = await this.projection.apply(event, target);
+        if (this.fenced) {
+          this.projection.discard?.();
+          return 'interrupted';
+        }
         await target.flush();
         await this.projection.flush?.();
         return result;
@@ -618,7 +642,12 @@ export class Projector {
     }
     this.lastCheckpointAt = now;
     const position = this.position;
-    await this.saveCheckpoint(await this.checkpointId(), position);
+    if (this.options.fence) {
+      // Refused once the lease is lost: the next holder resumes from the last position saved under it.
+      if (!(await this.options.fence.saveCheckpoint(await this.checkpointId(), position))) return;
+    } else {
+      await this.saveCheckpoint(await this.checkpointId(), position);
+    }
     this.lastSaved = Math.max(this.lastSaved, position);
   }
 

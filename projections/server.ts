@@ -18,7 +18,8 @@ export interface ProjectorHttpOptions {
 
 /**
  * The projector process's HTTP surface: /metrics, /health/* (ready while every projection runs,
- * is within its lag limit and stands at no parked event), `GET /projections` (positions, lag,
+ * is within its lag limit and stands at no parked event, or stands by for another process holding
+ * its lease), `role` (active or standby) per projection in `GET /projections` (positions, lag,
  * health, parked events, rebuild progress), `POST /projections/rebuild?name=<projection>`
  * (starts a rebuild; the replay CLI drives it and draws progress; a second rebuild of a projection,
  * here or in another projector process, is refused with 409 `REBUILD_IN_PROGRESS`) and
@@ -30,6 +31,7 @@ export async function startProjectorHttp(options: ProjectorHttpOptions, listenOn
     Promise.all(
       projectors.map(async (p) => ({
         name: p.name,
+        role: p.role,
         position: p.currentPosition,
         lag: p.lagBehind,
         health: p.health,
@@ -69,6 +71,7 @@ export async function startProjectorHttp(options: ProjectorHttpOptions, listenOn
         const projector = admin(req, 'rebuilding');
         let started: Awaited<ReturnType<Projector['beginRebuild']>>;
         try {
+          if (projector.role === 'standby') throw new HttpError(409, `${projector.name} is a standby here: rebuild it on the process that holds its lease`, {}, 'STANDBY');
           started = await projector.beginRebuild();
         } catch (error) {
           // Refused (another rebuild runs, here or in another projector process; a newer read model; not rebuildable): 409 with its code.

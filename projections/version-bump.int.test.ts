@@ -41,6 +41,7 @@ function catalogV2(gate: Promise<void>): Projection {
     writeManyIfNewer: (writes) => collection.writeManyIfNewer(writes.map((w) => ({ ...w, doc: w.doc && mark(w.doc) }))),
     find: (options) => collection.find(options),
     count: (filter) => collection.count(filter),
+    replaceIf: (doc, position, expected) => collection.replaceIf(doc, position, expected),
   });
   return {
     ...catalogProjection,

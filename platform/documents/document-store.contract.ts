@@ -181,6 +181,20 @@ export function documentStoreContract(name: string, open: () => Promise<Document
       await expect(c.find({ first: 1, after: 'not-a-cursor' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     });
 
+    it('compare-and-set: inserts only when absent, replaces only what matches, and keeps position guards working', async () => {
+      const c = store.collection<Item>(collectionName());
+      expect(await c.replaceIf(item(1, { stock: 1 }), 1, null)).toBe(true);
+      expect(await c.replaceIf(item(1, { stock: 9 }), 1, null)).toBe(false); // there is one
+      expect(await c.replaceIf(item(1, { stock: 2 }), 2, { stock: 5 })).toBe(false); // does not match
+      expect(await c.replaceIf(item(1, { stock: 2 }), 2, { stock: 1, name: 'Item 1' })).toBe(true);
+      expect(await c.replaceIf(item(1, { stock: 3 }), 3, { stock: { $lte: 2 } })).toBe(true);
+      expect(await c.replaceIf(item(2), 1, { stock: 0 })).toBe(false); // none stored: nothing written
+      expect(await c.get('item-002')).toBeUndefined();
+      expect(await c.get('item-001')).toMatchObject({ stock: 3, _position: 3 });
+      expect(await c.upsertIfNewer(item(1, { stock: 4 }), 3)).toBe(false);
+      expect(await c.upsertIfNewer(item(1, { stock: 4 }), 4)).toBe(true);
+    });
+
     it('builds a new version aside while the old one serves, then switches to it', async () => {
       const name = collectionName();
       const live = store.collection<Item>(name);

@@ -73,6 +73,13 @@ export interface Collection<T extends Doc> {
    * never a wrong write: every write stays guarded by its position on the server.
    */
   writeManyIfNewer(writes: readonly ManyWrite<T>[]): Promise<number>;
+  /**
+   * Compare-and-set: writes the whole document (at `position`) only if the stored one matches
+   * `expected` (equality and range conditions on its fields), or, when `expected` is null, only
+   * if there is none. Returns whether it wrote. For the few documents several processes contend
+   * for (projection leases, fenced checkpoints); not position-guarded, and not batched.
+   */
+  replaceIf(doc: T, position: number, expected: Filter | null): Promise<boolean>;
   find(options: FindOptions): Promise<Page<T>>;
   count(filter?: Filter): Promise<number>;
 }

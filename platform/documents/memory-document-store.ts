@@ -80,6 +80,14 @@ export class MemoryDocumentStore implements DocumentStore {
           }
           return applied;
         }),
+      replaceIf: (doc, position, expected) =>
+        Promise.resolve().then(() => {
+          const stored = table().get(doc._id);
+          if (expected === null ? stored !== undefined : stored === undefined || !matches(stored, expected)) return false;
+          checkUnique(doc);
+          table().set(doc._id, { ...clone(doc), _position: position });
+          return true;
+        }),
       find: (options) => Promise.resolve().then(() => findIn<T>(table(), options)),
       count: (filter?: Filter) => {
         let n = 0;

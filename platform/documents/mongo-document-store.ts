@@ -1,4 +1,4 @@
-import { MongoBulkWriteError, MongoClient, MongoServerError, type AnyBulkWriteOperation, type CommandFailedEvent, type CommandSucceededEvent, type OptionalId, type Collection as MongoCollection, type Db, type Document, type Filter as MongoFilter } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, MongoServerError, type AnyBulkWriteOperation, type CommandFailedEvent, type CommandSucceededEvent, type OptionalId, type OptionalUnlessRequiredId, type Collection as MongoCollection, type Db, type Document, type Filter as MongoFilter } from 'mongodb';
 import { chunksOf } from '../chunks.js';
 import { InfrastructureError } from '../errors.js';
 import { redactUrl } from '../redact.js';
@@ -157,6 +157,19 @@ export class MongoDocumentStore implements DocumentStore {
         let applied = 0;
         for (const run of distinctRuns(writes)) applied += await writeRun(run);
         return applied;
+      },
+      replaceIf: async (doc, position, expected) => {
+        written([doc._id]);
+        const collection = await physical();
+        const stored = { ...doc, _position: position };
+        if (expected !== null) return (await collection.replaceOne({ ...expected, _id: doc._id } as MongoFilter<T>, stored)).matchedCount > 0;
+        try {
+          await collection.insertOne(stored as OptionalUnlessRequiredId<T>);
+          return true;
+        } catch (error) {
+          if (error instanceof MongoServerError && error.code === 11000) return false; // there is one
+          throw error;
+        }
       },
       find: async (options) => findIn(await physical(), options),
       count: async (filter) => (await physical()).countDocuments(filter ?? {}),

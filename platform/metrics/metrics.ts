@@ -88,6 +88,18 @@ export function createMetrics(registry: Registry) {
       labelNames: ['projection'],
       registers,
     }),
+    projectionLeaseHeld: new Gauge({
+      name: 'storefront_projection_lease_held',
+      help: '1 while this process holds the projection\'s lease and writes its read model; 0 while it stands by',
+      labelNames: ['projection'],
+      registers,
+    }),
+    projectionLeaseTakeovers: new Counter({
+      name: 'storefront_projection_lease_takeovers_total',
+      help: 'Leases this process took over from another holder (expired or released), not counting a first acquisition',
+      labelNames: ['projection'],
+      registers,
+    }),
     subgraphFetchesCoalesced: new Counter({
       name: 'storefront_gateway_coalesced_fetches_total',
       help: 'Subgraph reads the gateway did not send because an identical one (same operation, variables and caller) was in flight: they shared its answer',
