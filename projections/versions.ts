@@ -76,6 +76,11 @@ interface LockDoc extends Doc {
   takenAt: string;
 }
 
+/** Claims one generation of a projection's rebuild lock: true for the one process whose marker insert succeeded. */
+async function claimGeneration(documents: DocumentStore, projection: string, owner: string, generation: number): Promise<boolean> {
+  return documents.collection<LockDoc>(REBUILD_LOCKS).replaceIf({ _id: `${projection}#${generation}`, owner, expiresAt: 0, takenAt: new Date().toISOString() }, generation, null);
+}
+
 /** A unique owner name for a lock holder: host, process, instance. */
 export function lockOwner(): string {
   return `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -88,6 +93,10 @@ export function lockOwner(): string {
  * below g+1", so of two processes that read generation g only one writes (on MongoDB the loser's
  * upsert meets the _id and fails with a duplicate key, which the store reports as not written;
  * FerretDB v1, which has no transactions, does the same). No transaction, no renameCollection.
+ * FerretDB runs a conditional update as a read then a write, though, so two processes racing for
+ * one generation could both see their write succeed; each generation is therefore also claimed
+ * by inserting a marker document of its own (`<projection>#<generation>`), which only one can do
+ * (the insert-only-when-absent the projection leases rely on too).
  * The lock expires `ttlMs` after its last renewal, so a crashed holder's lock is taken over;
  * the holder renews it every `ttlMs / 3` and checks it still holds it before switching.
  */
@@ -114,7 +123,7 @@ export class RebuildLock {
       throw new RebuildRefusedError('REBUILD_IN_PROGRESS', `a rebuild of ${projection} is already running (held by ${held.owner} until ${new Date(held.expiresAt).toISOString()})`);
     }
     const generation = (held?._position ?? 0) + 1;
-    const written = await locks.upsertIfNewer({ _id: projection, owner, expiresAt: now() + ttlMs, takenAt: new Date(now()).toISOString() }, generation);
+    const written = (await locks.upsertIfNewer({ _id: projection, owner, expiresAt: now() + ttlMs, takenAt: new Date(now()).toISOString() }, generation)) && (await claimGeneration(documents, projection, owner, generation));
     if (!written) throw new RebuildRefusedError('REBUILD_IN_PROGRESS', `a rebuild of ${projection} was started by another process at the same moment`);
     const lock = new RebuildLock(documents, projection, owner, generation, ttlMs, now);
     lock.timer = setInterval(() => void lock.renew().catch((error: unknown) => (lock.lostReason ??= `could not renew the rebuild lock: ${error instanceof Error ? error.message : String(error)}`)), Math.max(10, ttlMs / 3));
@@ -125,7 +134,9 @@ export class RebuildLock {
   /** Extends the lock; a lock someone else took meanwhile (it had expired) is lost for good. */
   async renew(): Promise<void> {
     if (this.lostReason) return;
-    const written = await this.documents.collection<LockDoc>(REBUILD_LOCKS).upsertIfNewer({ _id: this.projection, owner: this.owner, expiresAt: this.now() + this.ttlMs, takenAt: new Date(this.now()).toISOString() }, this.generation + 1);
+    const written =
+      (await this.documents.collection<LockDoc>(REBUILD_LOCKS).upsertIfNewer({ _id: this.projection, owner: this.owner, expiresAt: this.now() + this.ttlMs, takenAt: new Date(this.now()).toISOString() }, this.generation + 1)) &&
+      (await claimGeneration(this.documents, this.projection, this.owner, this.generation + 1));
     if (written) this.generation++;
     else this.lostReason = `the rebuild lock of ${this.projection} was taken over by another process (it expired)`;
   }
