@@ -97,13 +97,15 @@ function orderSuite(mode: string, servers: Record<string, string> | undefined) {
       const lamp = await product(5, 250);
       const shade = await product(3, 1000);
       const watcher = wsClient(system.gatewayUrl, customer.headers);
+      const stockFeedsBefore = await activeSubscriptions(system.productUrl, 'stockChanged');
       const stockEvents: { reason: string; stock: number }[] = [];
       const stockSub = watcher.iterate<{ stockChanged: { reason: string; stock: number } }>({ query: 'subscription($ids: [ID!]) { stockChanged(productIds: $ids) { reason stock } }', variables: { ids: [lamp] } });
       const stockReader = (async () => {
         for await (const r of stockSub) stockEvents.push(r.data!.stockChanged);
       })();
       try {
-        await new Promise((r) => setTimeout(r, 200)); // let the subscription reach the subgraph
+        // The subscription has reached the product subgraph (its live feed listens) before anything changes.
+        await eventually(async () => expect(await activeSubscriptions(system.productUrl, 'stockChanged')).toBeGreaterThan(stockFeedsBefore));
         // The same product on two lines is merged into one line of 2.
         const placed = await place([
           { productId: lamp, quantity: 1 },
@@ -128,6 +130,7 @@ function orderSuite(mode: string, servers: Record<string, string> | undefined) {
         await eventually(async () => expect([await stockOf(lamp), await stockOf(shade)]).toEqual([3, 2]));
 
         // Live status through the gateway, with fields of other subgraphs resolved per event.
+        const statusFeedsBefore = await activeSubscriptions(system.orderUrl, 'orderStatusChanged');
         const statuses: { status: string; items: { product: { name: string } }[] }[] = [];
         const statusSub = watcher.iterate<{ orderStatusChanged: { status: string; items: { product: { name: string } }[] } }>({
           query: 'subscription($id: ID!) { orderStatusChanged(orderId: $id) { status items { product { name } } } }',
@@ -140,7 +143,7 @@ function orderSuite(mode: string, servers: Record<string, string> | undefined) {
             if (r.data!.orderStatusChanged.status === 'SHIPPED') return;
           }
         })();
-        await new Promise((r) => setTimeout(r, 200));
+        await eventually(async () => expect(await activeSubscriptions(system.orderUrl, 'orderStatusChanged')).toBeGreaterThan(statusFeedsBefore));
 
         const paid = await mutate(PAY, { id, payment: { token: 'tok_flaky', idempotencyKey: 'pay-1' } });
         expect(paid).toMatchObject({ order: { id, status: 'PAID' }, userErrors: [] });
@@ -326,3 +329,10 @@ function orderSuite(mode: string, servers: Record<string, string> | undefined) {
 orderSuite('embedded', undefined);
 
 withAllServers('orders through the gateway (MongoDB, Redis, Kafka)', (servers) => orderSuite('MongoDB/FerretDB, Redis, Kafka', servers));
+
+/** Live feeds of `field` a service holds (its storefront_subscriptions_active gauge): a subscription counted there listens. */
+async function activeSubscriptions(serviceUrl: string, field: string): Promise<number> {
+  const text = await (await fetch(serviceUrl.replace(/\/graphql$/, '/metrics'))).text();
+  const m = new RegExp(`^storefront_subscriptions_active\\{[^}]*field="${field}"[^}]*\\} (\\d+)`, 'm').exec(text);
+  return Number(m?.[1] ?? 0);
+}
