@@ -3,12 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MongoClient } from 'mongodb';
 import { startSystem, type RunningSystem } from '../launcher/system.js';
 import { createLogger } from '../platform/logging.js';
 import { eventually } from '../platform/testing/eventually.js';
 import { graphql, signUp } from '../platform/testing/graphql-client.js';
-import { withAllServers } from '../platform/testing/servers.js';
+import { dropTestDatabase, withAllServers } from '../platform/testing/servers.js';
 import { testSystemConfig } from '../platform/testing/test-config.js';
 import { productIdForSku } from '../subgraphs/product/decider.js';
 import { productStream } from '../subgraphs/product/events.js';
@@ -45,11 +44,7 @@ function importSuite(mode: string, servers: Record<string, string> | undefined) 
     afterAll(async () => {
       await system?.stop();
       rmSync(dataDir, { recursive: true, force: true });
-      if (servers?.MONGODB_URL) {
-        const client = await MongoClient.connect(servers.MONGODB_URL);
-        await client.db().dropDatabase();
-        await client.close();
-      }
+      await dropTestDatabase(servers?.MONGODB_URL);
     });
 
     it('asks an anonymous caller to sign in and refuses a customer, importing nothing', async () => {

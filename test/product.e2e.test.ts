@@ -6,9 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MongoClient } from 'mongodb';
 import { loadConfig } from '../platform/config.js';
-import { withAllServers } from '../platform/testing/servers.js';
+import { dropTestDatabase, withAllServers } from '../platform/testing/servers.js';
 import { createLogger } from '../platform/logging.js';
 import { eventually } from '../platform/testing/eventually.js';
 import { READ_AFTER_POSITION_HEADER } from '../platform/read-your-writes.js';
@@ -54,11 +53,7 @@ function productSuite(mode: string, servers: Record<string, string> | undefined)
     afterAll(async () => {
       await system?.stop();
       rmSync(dataDir, { recursive: true, force: true });
-      if (servers?.MONGODB_URL) {
-        const client = await MongoClient.connect(servers.MONGODB_URL);
-        await client.db().dropDatabase();
-        await client.close();
-      }
+      await dropTestDatabase(servers?.MONGODB_URL);
     });
 
     it('creates a product, finds it by search, restocks it, and streams stockChanged over graphql-ws', async () => {

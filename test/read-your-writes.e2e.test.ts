@@ -3,13 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSystem, type RunningSystem } from '../launcher/system.js';
 import { createLogger } from '../platform/logging.js';
 import { READ_AFTER_POSITION_HEADER } from '../platform/read-your-writes.js';
 import { graphql, signUp, type GraphQLResponse } from '../platform/testing/graphql-client.js';
-import { withAllServers } from '../platform/testing/servers.js';
+import { dropTestDatabase, withAllServers } from '../platform/testing/servers.js';
 import { testSystemConfig } from '../platform/testing/test-config.js';
 import { userStream } from '../subgraphs/user/events.js';
 
@@ -65,11 +64,7 @@ function readYourWritesSuite(mode: string, servers: Record<string, string> | und
     afterAll(async () => {
       await system?.stop();
       rmSync(dataDir, { recursive: true, force: true });
-      if (servers?.MONGODB_URL) {
-        const client = await MongoClient.connect(servers.MONGODB_URL);
-        await client.db().dropDatabase();
-        await client.close();
-      }
+      await dropTestDatabase(servers?.MONGODB_URL);
     });
 
     it('a mutation answers with the position it appended (the highest over the subgraphs it wrote to); one appending nothing carries none', async () => {

@@ -5,7 +5,6 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type RunningGateway } from '../gateway/server.js';
 import { startSystem, type RunningSystem } from '../launcher/system.js';
@@ -15,7 +14,7 @@ import { createMetrics, serviceRegistry } from '../platform/metrics/metrics.js';
 import { MemoryRateLimiter } from '../platform/ratelimit/rate-limiter.js';
 import { eventually } from '../platform/testing/eventually.js';
 import { graphql, signUp } from '../platform/testing/graphql-client.js';
-import { withAllServers } from '../platform/testing/servers.js';
+import { dropTestDatabase, withAllServers } from '../platform/testing/servers.js';
 import { testSystemConfig } from '../platform/testing/test-config.js';
 import { productFactsStream } from '../subgraphs/recommendation/events.js';
 
@@ -113,11 +112,7 @@ function recommendationSuite(mode: string, servers: Record<string, string> | und
     afterAll(async () => {
       await system?.stop();
       rmSync(dataDir, { recursive: true, force: true });
-      if (servers?.MONGODB_URL) {
-        const client = await MongoClient.connect(servers.MONGODB_URL);
-        await client.db().dropDatabase();
-        await client.close();
-      }
+      await dropTestDatabase(servers?.MONGODB_URL);
     });
 
     it('resolves bought-together products with their product fields in the same query, ranked by cosine', async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { MongoClient } from 'mongodb';
 import { describe, it } from 'vitest';
 
 export type ServerVariable = 'EVENTSTORE_URL' | 'MONGODB_URL' | 'REDIS_URL' | 'KAFKA_BROKERS';
@@ -46,4 +47,15 @@ export function withAllServers(title: string, suite: (servers: Record<string, st
     return;
   }
   suite({ MONGODB_URL: freshMongoUrl(mongo).url, REDIS_URL: redis, KAFKA_BROKERS: kafka, NAMESPACE: `t-${randomUUID().slice(0, 8)}` });
+}
+
+/** Drops the database a suite ran in (the fresh one `withAllServers` named); nothing without a URL. */
+export async function dropTestDatabase(url: string | undefined): Promise<void> {
+  if (!url) return;
+  const client = await MongoClient.connect(url);
+  try {
+    await client.db().dropDatabase();
+  } finally {
+    await client.close();
+  }
 }
