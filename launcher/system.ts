@@ -63,7 +63,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     const sliceDeps = (service: string) => {
       const metrics = createMetrics(serviceRegistry(service));
       const events = instrumentEventStore(infrastructure.events, metrics);
-      const readiness = { ...infrastructure.readiness, ...readModelChecks(service, infrastructure, config.projections.maxLagSeconds) };
+      const readiness = { ...infrastructure.readiness, ...readModelChecks(service, infrastructure, config.projections.maxLagSeconds, metrics) };
       return { ...infrastructure, events, metrics, logger: logger.child({ service }), readiness, internalSecret: keys.internalSecret, resume: config.subscriptions.resume, readAfterMaxWaitMs: config.projections.readAfterMaxWaitMs };
     };
 

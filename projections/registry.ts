@@ -6,7 +6,8 @@ import { userProfilesFeed } from '../subgraphs/user/profile-feed.js';
 import { recommendationProjections } from '../subgraphs/recommendation/read-model/projections.js';
 import type { DocumentStore } from '../platform/documents/document-store.js';
 import type { EventStore } from '../platform/event-store/event-store.js';
-import { readModelReadiness } from './lag.js';
+import type { Metrics } from '../platform/metrics/metrics.js';
+import { checkpointPosition, lagBehind, readModelReadiness } from './lag.js';
 import type { Projection } from './projection.js';
 import type { PublicContract } from './relay.js';
 
@@ -35,6 +36,12 @@ const READ_BY: Readonly<Record<string, readonly Projection[]>> = { product: [cat
  * lag, while it is further behind the event store than `maxLagSeconds` (a restarted process is
  * thus ready only once its read models have caught up).
  */
-export function readModelChecks(service: string, ports: { documents: DocumentStore; events: EventStore }, maxLagSeconds: number): Record<string, () => Promise<void>> {
+export function readModelChecks(service: string, ports: { documents: DocumentStore; events: EventStore }, maxLagSeconds: number, metrics?: Pick<Metrics, 'watchReadModelLag'>): Record<string, () => Promise<void>> {
+  // Their lag, exported by this service as it sees it (storefront_read_model_lag_*): it stays
+  // measurable, and alerts fire, when the projector is down or hung and its own gauges go silent.
+  metrics?.watchReadModelLag(async () => {
+    const lags = await Promise.all((READ_BY[service] ?? []).map(async (projection) => [projection.name, await lagBehind(ports.events, await checkpointPosition(ports.documents, projection))] as const));
+    return Object.fromEntries(lags.map(([name, lag]) => [name, { events: lag.events, seconds: lag.seconds }]));
+  });
   return Object.fromEntries((READ_BY[service] ?? []).map((projection) => [`read-model:${projection.name}`, readModelReadiness(ports.documents, ports.events, projection, maxLagSeconds)]));
 }

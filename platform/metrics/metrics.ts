@@ -8,7 +8,29 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 export function createMetrics(registry: Registry) {
   const registers = [registry];
   const latency = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+  // The lag of the read models a service reads, measured by the service when scraped (once for both gauges).
+  const readModelLag = new ReadModelLagSources();
   const metrics = {
+    /** Registers how a service measures the lag of the read models it reads (projections/registry.ts). */
+    watchReadModelLag: (measure: () => Promise<Record<string, { events: number; seconds: number }>>) => readModelLag.add(measure),
+    readModelLagEvents: new Gauge({
+      name: 'storefront_read_model_lag_events',
+      help: 'Events between the event store head and each read model this service reads, as the service sees it (from the checkpoint): it grows when the projector is down or hung too, when its own lag gauges go silent',
+      labelNames: ['read_model'],
+      registers,
+      async collect() {
+        for (const [readModel, lag] of Object.entries(await readModelLag.measure())) this.set({ read_model: readModel }, lag.events);
+      },
+    }),
+    readModelLagSeconds: new Gauge({
+      name: 'storefront_read_model_lag_seconds',
+      help: 'Age of the oldest event a read model this service reads has not applied yet, as the service sees it (0 when caught up)',
+      labelNames: ['read_model'],
+      registers,
+      async collect() {
+        for (const [readModel, lag] of Object.entries(await readModelLag.measure())) this.set({ read_model: readModel }, lag.seconds);
+      },
+    }),
     registry,
     graphqlRequestDuration: new Histogram({
       name: 'storefront_graphql_request_duration_seconds',
@@ -288,3 +310,25 @@ export function serviceRegistry(service: string, options: { processMetrics?: boo
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   return registry;
 }
+
+/** Where a service's read-model lag comes from; measured at most once a second (one scrape asks twice). */
+class ReadModelLagSources {
+  private readonly sources: (() => Promise<Record<string, { events: number; seconds: number }>>)[] = [];
+  private last: { at: number; value: Promise<Record<string, { events: number; seconds: number }>> } | undefined;
+
+  add(source: () => Promise<Record<string, { events: number; seconds: number }>>): void {
+    this.sources.push(source);
+  }
+
+  measure(): Promise<Record<string, { events: number; seconds: number }>> {
+    if (this.sources.length === 0) return Promise.resolve({});
+    if (!this.last || Date.now() - this.last.at > 1000) {
+      const value = Promise.all(this.sources.map((s) => s())).then((all) => Object.assign({}, ...all) as Record<string, { events: number; seconds: number }>);
+      this.last = { at: Date.now(), value };
+      // A store that cannot be reached: no value this scrape (the target's readiness says why), not a failed scrape.
+      value.catch(() => (this.last = undefined));
+    }
+    return this.last.value.catch(() => ({}));
+  }
+}
+

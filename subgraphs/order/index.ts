@@ -19,7 +19,7 @@ runProcess('order', async (config, logger) => {
       events: instrumentEventStore(infrastructure.events, metrics),
       metrics,
       logger,
-      readiness: { ...infrastructure.readiness, ...readModelChecks('order', infrastructure, config.projections.maxLagSeconds) },
+      readiness: { ...infrastructure.readiness, ...readModelChecks('order', infrastructure, config.projections.maxLagSeconds, metrics) },
       internalSecret,
       readAfterMaxWaitMs: config.projections.readAfterMaxWaitMs,
       // The only provider adapter so far: the contract's simulated test tokens.

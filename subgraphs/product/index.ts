@@ -14,7 +14,7 @@ runProcess('product', async (config, logger) => {
   const infrastructure = await openInfrastructure(config, logger, { eventSchemas: EVENT_SCHEMAS, metrics });
   const { internalSecret } = authKeys(config, logger);
   const product = await startProductSubgraph(
-    { ...infrastructure, events: instrumentEventStore(infrastructure.events, metrics), metrics, logger, readiness: { ...infrastructure.readiness, ...readModelChecks('product', infrastructure, config.projections.maxLagSeconds) }, internalSecret, resume: config.subscriptions.resume, readAfterMaxWaitMs: config.projections.readAfterMaxWaitMs },
+    { ...infrastructure, events: instrumentEventStore(infrastructure.events, metrics), metrics, logger, readiness: { ...infrastructure.readiness, ...readModelChecks('product', infrastructure, config.projections.maxLagSeconds, metrics) }, internalSecret, resume: config.subscriptions.resume, readAfterMaxWaitMs: config.projections.readAfterMaxWaitMs },
     { port: config.ports.product, host: config.host },
   );
   if (config.seedDemoData) await seedDemoCatalog(product.service, logger);

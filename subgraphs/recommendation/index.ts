@@ -18,7 +18,7 @@ runProcess('recommendation', async (config, logger) => {
       events: instrumentEventStore(infrastructure.events, metrics),
       metrics,
       logger,
-      readiness: { ...infrastructure.readiness, ...readModelChecks('recommendation', infrastructure, config.projections.maxLagSeconds) },
+      readiness: { ...infrastructure.readiness, ...readModelChecks('recommendation', infrastructure, config.projections.maxLagSeconds, metrics) },
       internalSecret,
       readAfterMaxWaitMs: config.projections.readAfterMaxWaitMs,
     },
