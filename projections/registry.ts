@@ -1,4 +1,5 @@
 import { orderPublicEvents } from '../subgraphs/order/public-events.js';
+import { userPublicEvents } from '../subgraphs/user/public-events.js';
 import { ordersProjection } from '../subgraphs/order/read-model/projection.js';
 import { catalogProjection } from '../subgraphs/product/catalog/projection.js';
 import { productPublicEvents } from '../subgraphs/product/public-events.js';
@@ -26,7 +27,7 @@ export const READ_MODELS: readonly Projection[] = readModels();
 export const GATEWAY_FEEDS: readonly Projection[] = [userProfilesFeed];
 
 /** What the integration relay publishes: each slice's public events. */
-export const PUBLIC_CONTRACTS: readonly PublicContract[] = [productPublicEvents, orderPublicEvents];
+export const PUBLIC_CONTRACTS: readonly PublicContract[] = [productPublicEvents, orderPublicEvents, userPublicEvents];
 
 /** The read models each query service reads (its readiness follows their lag). */
 const READ_BY: Readonly<Record<string, readonly Projection[]>> = { product: [catalogProjection], order: [ordersProjection], recommendation: recommendationProjections() };
