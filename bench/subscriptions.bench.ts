@@ -13,7 +13,8 @@
  * (`gateway/index.ts`) run in their own processes; the gateway with SUBSCRIPTIONS_PER_IDENTITY
  * and RATE_LIMIT_PER_MINUTE raised, as every client here comes from one address.
  * Targets: every subscriber receives every event; p99 <= 500 ms; gateway RSS <= 600 MB; at most a
- * handful of upstream subscriptions. Writes .run/bench/subscriptions.json and .md.
+ * handful of upstream subscriptions. BENCH_BASELINE=off leaves the baseline out (A/B runs of the
+ * gateway's settings, with BENCH_GATEWAY_NODE_ARGS, e.g. `--cpu-prof`). Writes .run/bench/subscriptions.json and .md.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -44,9 +45,17 @@ interface Row {
   sentP99: number;
   gatewayRssMb?: number;
   gatewayPeakRssMb?: number;
+  /** The gateway process's CPU time (user + system) per event, from its first measured restock to the last receipt: less sensitive to a loaded machine than latency. */
+  gatewayCpuMsPerEvent?: number;
   upstreams?: number;
   connectSeconds: number;
 }
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (clock ticks of 10 ms). */
+const cpuMs = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15 of stat)
+};
 
 const memory = (pid: number, field: 'VmRSS' | 'VmHWM') => {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
@@ -118,7 +127,7 @@ class Workers {
 
 async function startGatewayProcess(system: SystemProcess, env: Record<string, string>): Promise<{ url: string; child: ChildProcess; stop: () => Promise<void> }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--max-old-space-size=512', '--import', 'tsx', 'gateway/index.ts'], {
+  const child = spawn(process.execPath, ['--max-old-space-size=512', ...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'gateway/index.ts'], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -192,6 +201,7 @@ async function measure(setup: string, target: Row['target'], url: string, restoc
     const latencies: number[] = [];
     const fromSent: number[] = [];
     let missing = 0;
+    const cpuBefore = gateway?.child.pid ? cpuMs(gateway.child.pid) : 0;
     for (let i = 0; i < EVENTS; i++) {
       await sleep(500);
       const { stock, sent, returned } = await restock();
@@ -208,6 +218,7 @@ async function measure(setup: string, target: Row['target'], url: string, restoc
         fromSent.push(t - sent);
       }
     }
+    const cpuPerEvent = gateway?.child.pid ? (cpuMs(gateway.child.pid) - cpuBefore) / EVENTS : undefined;
     latencies.sort((a, b) => a - b);
     fromSent.sort((a, b) => a - b);
     const row: Row = { setup, target, subscribers: SUBSCRIBERS, allReceivedEvery: missing === 0, missing, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0, sentP50: percentile(fromSent, 50), sentP99: percentile(fromSent, 99), connectSeconds };
@@ -215,6 +226,7 @@ async function measure(setup: string, target: Row['target'], url: string, restoc
       row.gatewayRssMb = memory(gateway.child.pid, 'VmRSS');
       row.gatewayPeakRssMb = memory(gateway.child.pid, 'VmHWM');
       row.upstreams = await upstreamCount(gateway.url);
+      row.gatewayCpuMsPerEvent = cpuPerEvent;
     }
     return row;
   } finally {
@@ -240,8 +252,10 @@ async function setupRun(setup: string, env: Record<string, string>): Promise<Row
     if (!productId) throw new Error(`could not create the product: ${created.raw}`);
     const rows: Row[] = [];
     // The subgraph first: the gateway's peak RSS is then its own run's.
-    rows.push(await measure(setup, 'subgraph', system.productUrl, system.gatewayUrl, seller.headers, productId));
-    console.log(JSON.stringify(rows.at(-1)));
+    if (process.env.BENCH_BASELINE !== 'off') {
+      rows.push(await measure(setup, 'subgraph', system.productUrl, system.gatewayUrl, seller.headers, productId));
+      console.log(JSON.stringify(rows.at(-1)));
+    }
     rows.push(await measure(setup, 'gateway', gateway.url, system.gatewayUrl, seller.headers, productId, gateway));
     console.log(JSON.stringify(rows.at(-1)));
     return rows;
@@ -257,9 +271,9 @@ async function main() {
   if (process.env.REDIS_URL) rows.push(...(await setupRun('redis', { REDIS_URL: process.env.REDIS_URL, NAMESPACE: `bench-subs-${randomUUID().slice(0, 8)}` })));
   else console.log('REDIS_URL is not set: the Redis run is left out (. scripts/servers/env.sh)');
   const lines = [
-    `| setup | target | subscribers | every event to all | p50 ms | p99 ms | max ms | from sent p50 / p99 ms | gateway RSS MB (peak) | upstreams | connect s |`,
-    `|---|---|---|---|---|---|---|---|---|---|---|`,
-    ...rows.map((r) => `| ${r.setup} | ${r.target} | ${r.subscribers} | ${r.allReceivedEvery ? 'yes' : `no (${r.missing} missed)`} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.max, 1)} | ${fmt(r.sentP50, 1)} / ${fmt(r.sentP99, 1)} | ${r.gatewayRssMb !== undefined ? `${fmt(r.gatewayRssMb, 0)} (${fmt(r.gatewayPeakRssMb ?? 0, 0)})` : '-'} | ${r.upstreams ?? '-'} | ${fmt(r.connectSeconds, 1)} |`),
+    `| setup | target | subscribers | every event to all | p50 ms | p99 ms | max ms | from sent p50 / p99 ms | gateway RSS MB (peak) | gateway CPU ms per event | upstreams | connect s |`,
+    `|---|---|---|---|---|---|---|---|---|---|---|---|`,
+    ...rows.map((r) => `| ${r.setup} | ${r.target} | ${r.subscribers} | ${r.allReceivedEvery ? 'yes' : `no (${r.missing} missed)`} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.max, 1)} | ${fmt(r.sentP50, 1)} / ${fmt(r.sentP99, 1)} | ${r.gatewayRssMb !== undefined ? `${fmt(r.gatewayRssMb, 0)} (${fmt(r.gatewayPeakRssMb ?? 0, 0)})` : '-'} | ${r.gatewayCpuMsPerEvent !== undefined ? fmt(r.gatewayCpuMsPerEvent, 0) : '-'} | ${r.upstreams ?? '-'} | ${fmt(r.connectSeconds, 1)} |`),
   ];
   for (const r of rows.filter((x) => x.target === 'gateway')) {
     const base = rows.find((x) => x.setup === r.setup && x.target === 'subgraph');
