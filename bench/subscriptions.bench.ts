@@ -22,6 +22,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { graphql, signUp } from '../platform/testing/graphql-client.js';
+import { stopChild } from '../platform/testing/child-process.js';
 import { fmt, freePort, percentile, startSystemProcess, type SystemProcess } from '../platform/testing/system-process.js';
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 10_000);
@@ -159,14 +160,7 @@ async function startGatewayProcess(system: SystemProcess, env: Record<string, st
     if (Date.now() > deadline) throw new Error('the gateway did not start within 60 s');
     await sleep(200);
   }
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stop = async () => void (await stopChild(child));
   return { url, child, stop };
 }
 

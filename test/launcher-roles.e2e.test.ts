@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withAllServers } from '../platform/testing/servers.js';
+import { stopChild } from '../platform/testing/child-process.js';
 import { freePort } from '../platform/testing/system-process.js';
 
 // `npm start -- --role …`: one service per process (launcher/roles.ts).
@@ -24,12 +25,7 @@ let launched: ChildProcess | undefined;
 afterEach(async () => {
   const launcher = launched;
   launched = undefined;
-  if (!launcher || launcher.exitCode !== null || launcher.signalCode !== null) return;
-  const exited = new Promise((resolve) => launcher.once('exit', resolve));
-  launcher.kill('SIGTERM');
-  const timer = setTimeout(() => launcher.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
+  if (launcher) await stopChild(launcher);
 }, 20_000);
 
 describe('npm start -- --role', () => {

@@ -11,6 +11,7 @@ import { createLogger } from '../platform/logging.js';
 import { digestDifference, readModelDigest, summarizeDigest, type ReadModelDigest } from '../platform/testing/read-model-hash.js';
 import { writeSagaWorkload } from '../platform/testing/saga-workload.js';
 import { freshMongoUrl, withAllServers } from '../platform/testing/servers.js';
+import { hasExited, killChild, stopChild } from '../platform/testing/child-process.js';
 import { freePort } from '../platform/testing/system-process.js';
 import { CHECKPOINTS } from '../projections/lag.js';
 import { DEFAULT_LEASE_OPTIONS, LEASES, takeoverBoundMs } from '../projections/lease.js';
@@ -55,23 +56,14 @@ async function startProjector(env: Record<string, string>, dataDir: string): Pro
   });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-50_000)));
-  const gone = () => child.exitCode !== null || child.signalCode !== null;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const gone = () => hasExited(child);
   const url = `http://127.0.0.1:${port}`;
   const projector: ProjectorProcess = {
     url,
     child,
     stderr: () => stderr,
-    kill: async () => {
-      if (!gone()) child.kill('SIGKILL');
-      await exited;
-    },
-    stop: async () => {
-      if (!gone()) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    kill: () => killChild(child),
+    stop: async () => void (await stopChild(child)),
   };
   const deadline = Date.now() + 60_000;
   for (;;) {

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../platform/testing/eventually.js';
 import { graphql, signUp } from '../platform/testing/graphql-client.js';
 import { freshMongoUrl, withServer } from '../platform/testing/servers.js';
+import { stopChild } from '../platform/testing/child-process.js';
 import { freePort } from '../platform/testing/system-process.js';
 
 // A crash (SIGKILL: no shutdown, so a Kafka consumer never leaves its group) and a restart on
@@ -90,15 +91,7 @@ class CrashableSystem {
 
   /** SIGTERM (SIGKILL after 15 s); resolves with the exit code, or the signal that ended it. */
   async stop(): Promise<number | string | null> {
-    const child = this.child;
-    if (!child) return null;
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? child.signalCode;
-    const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    const outcome = await exited;
-    clearTimeout(timer);
-    return outcome;
+    return this.child ? stopChild(this.child) : null;
   }
 
   dispose(): void {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Role } from '../../launcher/roles.js';
+import { hasExited, stopChild } from './child-process.js';
 import { freePort } from './system-process.js';
 
 /** One `npm start -- --role <role>` process. */
@@ -28,16 +29,8 @@ export async function startRoleProcess(role: Role, env: Record<string, string>, 
     stderr = (stderr + chunk).slice(-100_000);
     if (options.forwardStderr !== false) process.stderr.write(`[${role}:${port}] ${chunk}`);
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const gone = () => child.exitCode !== null || child.signalCode !== null;
-  const stop = async () => {
-    if (!gone()) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
+  const gone = () => hasExited(child);
+  const stop = async () => void (await stopChild(child));
   const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 90_000;
   for (;;) {

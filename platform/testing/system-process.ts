@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { hasExited, killChild, stopChild } from './child-process.js';
 
 /**
  * A port no one listens on, for a child process to listen on. It is taken from below the kernel's
@@ -112,21 +113,12 @@ export async function startSystemProcess(env: Record<string, string> = {}, optio
   });
   const gatewayUrl = `http://127.0.0.1:${gateway}/graphql`;
   const projectorUrl = `http://127.0.0.1:${projector}`;
-  const gone = () => child.exitCode !== null || child.signalCode !== null;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const gone = () => hasExited(child);
   const stop = async () => {
-    if (!gone()) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(child);
     if (ownDataDir) rmSync(dataDir, { recursive: true, force: true });
   };
-  const kill = async () => {
-    if (!gone()) child.kill('SIGKILL');
-    await exited;
-  };
+  const kill = () => killChild(child);
   const waitFor = options.waitFor ?? 'gateway';
   const up = async (): Promise<boolean> => {
     if (waitFor === 'projector') return (await fetch(`${projectorUrl}/projections`)).ok;
