@@ -25,7 +25,6 @@ import { SubscriptionForwarder } from './subscriptions.js';
 import { staticFiles } from './static-files.js';
 import { SubscriptionAdmission, type ConnectionSubscriptions } from './subscription-admission.js';
 import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits } from '../platform/subscriptions/limits.js';
-import { viewIterator } from '../platform/pubsub/pubsub.js';
 import type { PubSub } from '../platform/pubsub/pubsub.js';
 import { etagOf, ResponseCache, type ResponseCacheOptions, type Ticket } from './response-cache.js';
 import { policyReadModels, RESPONSE_CACHE_POLICY, ResponseCachePlanner, type CachePlan, type ResponseCachePolicy } from './response-cache-policy.js';
@@ -431,9 +430,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
         let release: (() => void) | undefined;
         try {
           release = admission.admit(context.connection, context.caller.identity ? `user:${context.caller.identity.userId}` : `address:${context.caller.clientAddress ?? 'unknown'}`);
-          const events = await forwarder.subscribe(args.document, args.variableValues ?? undefined, args.operationName, who, () => signer.sign(context.caller), publicIdentity);
-          const admitted = release;
-          return viewIterator(events, (result: ExecutionResult) => result, { onEnd: admitted });
+          return await forwarder.subscribe(args.document, args.variableValues ?? undefined, args.operationName, who, () => signer.sign(context.caller), publicIdentity, release);
         } catch (error) {
           release?.();
           if (!(error instanceof GraphQLError)) logger.error({ err: error }, 'a subscription could not be opened');

@@ -34,7 +34,15 @@ export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
   private queuedCursor: string | null;
 
   constructor(
-    private readonly options: { maxBuffered: number; after: string | null; onOverflow: () => void; onClose: () => void },
+    private readonly options: {
+      maxBuffered: number;
+      after: string | null;
+      onOverflow: () => void;
+      /** Runs once, when the subscription stops taking events from upstream (however it ends). */
+      onClose: () => void;
+      /** Runs for every event handed to the client. */
+      onDeliver?: () => void;
+    },
   ) {
     this.delivered = options.after;
     this.queuedCursor = options.after;
@@ -125,6 +133,7 @@ export class Subscriber implements AsyncIterableIterator<ExecutionResult> {
   }
 
   private take(result: ExecutionResult): void {
+    this.options.onDeliver?.();
     const cursor = result.extensions?.cursor;
     if (typeof cursor === 'string' && !result.errors) this.delivered = cursor;
   }

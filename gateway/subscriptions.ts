@@ -3,7 +3,6 @@ import { GraphQLError, type GraphQLFormattedError, Kind, print, visit, type Fiel
 import WebSocket from 'ws';
 import type { Logger } from '../platform/logging.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
-import { viewIterator } from '../platform/pubsub/pubsub.js';
 import { Subscriber, positionOf } from './subscriber.js';
 import { randomUUID } from 'node:crypto';
 import type { SubgraphEndpoint, Supergraph } from './compose.js';
@@ -121,6 +120,7 @@ export class SubscriptionForwarder {
    * @param caller who subscribes (part of the sharing key: what a subscription shows may depend on it)
    * @param identity signs the caller for subgraphs, freshly for each use (a subscription outlives any one token)
    * @param publicIdentity signs an anonymous caller: public feeds are subscribed and completed as one
+   * @param onEnd runs once when the subscription ends, however it ends (the client left, its upstream ended, it overflowed)
    */
   subscribe(
     document: DocumentNode,
@@ -129,18 +129,19 @@ export class SubscriptionForwarder {
     caller: string,
     identity: () => Promise<string>,
     publicIdentity?: () => Promise<string>,
+    onEnd?: () => void,
   ): Promise<AsyncIterableIterator<ExecutionResult>> {
     const field = rootFieldName(document, operationName);
     const isPublic = field !== undefined && this.publicFields.has(field) && publicIdentity !== undefined;
     const sign = isPublic ? publicIdentity : identity;
-    return sign().then((token) => this.open(document, variables ?? {}, operationName, caller, token, identity, isPublic));
+    return sign().then((token) => this.open(document, variables ?? {}, operationName, caller, token, identity, isPublic, onEnd));
   }
 
   /**
    * @param token signs the upstream subscription: the caller's, or an anonymous one for a public feed
    * @param identity the caller's, for completing each event with what other subgraphs own (as this caller may see it)
    */
-  private open(document: DocumentNode, variables: Record<string, unknown>, operationName: string | null | undefined, caller: string, token: string, identity: () => Promise<string>, isPublic: boolean): AsyncIterableIterator<ExecutionResult> {
+  private open(document: DocumentNode, variables: Record<string, unknown>, operationName: string | null | undefined, caller: string, token: string, identity: () => Promise<string>, isPublic: boolean, onEnd?: () => void): AsyncIterableIterator<ExecutionResult> {
     const extensions = { [this.deps.identityHeader]: token };
     const field = rootFieldName(document, operationName);
     const owner = field ? this.supergraph.subscriptionOwners.get(field) : undefined;
@@ -149,11 +150,14 @@ export class SubscriptionForwarder {
     const after = afterArgument(operation, field, variables);
     const resumable = this.supergraph.apiSchema.getSubscriptionType()?.getFields()[field]?.args.some((a) => a.name === 'after') ?? false;
     const { metrics } = this.deps;
-    const cleanups: (() => void)[] = [];
+    const cleanups: (() => void)[] = [() => metrics.subscriptionsActive.dec({ field }), ...(onEnd ? [onEnd] : [])];
+    // Bound once: the fan-out counts every event of every subscriber.
+    const delivered = metrics.subscriptionEvents.labels({ field });
     const subscriber = new Subscriber({
       maxBuffered: this.deps.maxBuffered ?? 500,
       after: after ?? null,
       onOverflow: () => metrics.subscriptionOverflows.inc({ field, where: 'gateway' }),
+      onDeliver: () => delivered.inc(),
       onClose: () => {
         for (const cleanup of cleanups.splice(0)) cleanup();
       },
@@ -240,16 +244,10 @@ export class SubscriptionForwarder {
       });
     }
     metrics.subscriptionsActive.inc({ field });
-    // Not an async generator: when the client leaves, the upstream must be released at once,
-    // not at the next event (a quiet feed may never have one).
-    return viewIterator(
-      subscriber,
-      (result: ExecutionResult) => {
-        metrics.subscriptionEvents.inc({ field });
-        return result;
-      },
-      { onEnd: () => metrics.subscriptionsActive.dec({ field }) },
-    );
+    // The subscriber is the client's iterator itself (no wrapping layer: each costs a promise per
+    // event per subscriber in the fan-out). Its return() releases the upstream at once, even while
+    // a next() waits: a quiet feed may never have another event.
+    return subscriber;
   }
 
   /** Completes an event with fields other subgraphs own, and gives it the client's exact shape. */
