@@ -353,11 +353,15 @@ ready_prometheus() {
 
 # Mailpit: SMTP on MAILPIT_SMTP_PORT (any credentials accepted, no TLS: loopback only), its HTTP
 # API on MAILPIT_HTTP_PORT, messages in a SQLite file in the run dir. No online version check.
+# MAILPIT_ALLOWED_RECIPIENTS (a regular expression): other recipients are refused with a 5xx, as a
+# real server refuses an unknown mailbox (tests use it for permanent failures).
 prepare_mailpit() {
   [[ -x "$MAILPIT_BIN" ]] || die "mailpit: $MAILPIT_VERSION not installed (run scripts/servers/install.sh mailpit)"
   local dir="$STOREFRONT_RUN/mailpit"
+  local -a only=()
+  if [[ -n "${MAILPIT_ALLOWED_RECIPIENTS:-}" ]]; then only=(--smtp-allowed-recipients "$MAILPIT_ALLOWED_RECIPIENTS"); fi
   mkdir -p "$dir"
-  launch mailpit "$MAILPIT_BIN" \
+  launch mailpit "$MAILPIT_BIN" "${only[@]}" \
     --smtp "127.0.0.1:$MAILPIT_SMTP_PORT" \
     --listen "127.0.0.1:$MAILPIT_HTTP_PORT" \
     --database "$dir/mailpit.db" \

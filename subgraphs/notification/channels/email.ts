@@ -46,7 +46,7 @@ function message(email: OutgoingEmail, from: string): SendMailOptions {
     text: email.text,
     html: email.html,
     headers: { 'X-Storefront-Notification': email.notificationId },
-    list: { unsubscribe: { url: email.unsubscribeUrl, comment: 'Unsubscribe' } },
+    list: { unsubscribe: email.unsubscribeUrl },
   };
 }
 
