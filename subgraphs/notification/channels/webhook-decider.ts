@@ -7,8 +7,8 @@ import type { NotificationKind, WebhookPayload } from './channel.js';
  * A seller's webhooks and their delivery state, as events in one stream per seller,
  * `sellerwebhooks-<sellerId>`: registrations, each delivery's outcome (delivered, or failed with
  * when it is tried again), parking after too many consecutive failures, and reactivation. The
- * stream is the truth; the queue of due retries (a collection, see webhooks.ts) only says what to
- * try when, and can be rebuilt from it.
+ * stream is the truth about every outcome; the queue of due retries (a collection, see
+ * webhooks.ts) says what to try when, and carries the payload each failure event also records.
  */
 export const sellerWebhooksStream = (sellerId: string) => `sellerwebhooks-${sellerId}`;
 
