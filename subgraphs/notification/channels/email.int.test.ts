@@ -8,7 +8,7 @@ import { OwnServer } from '../../../platform/testing/own-server.js';
 import { freePort } from '../../../platform/testing/system-process.js';
 import { DeliveryError, type NotificationContent, type OutgoingEmail } from './channel.js';
 import { createEmailSender, DEFAULT_MAIL_FROM } from './email.js';
-import { renderEmail } from './templates.js';
+import { composeEmail } from './templates.js';
 
 const content: NotificationContent = {
   notificationId: randomUUID(),
@@ -20,7 +20,7 @@ const content: NotificationContent = {
 
 function outgoing(to: string, notificationId: string = randomUUID()): OutgoingEmail {
   const unsubscribeUrl = `https://shop.example/unsubscribe?token=${notificationId}`;
-  return { notificationId, to, unsubscribeUrl, ...renderEmail({ ...content, notificationId }, { email: to, name: 'Ada Lovelace' }, unsubscribeUrl) };
+  return composeEmail({ ...content, notificationId }, { email: to, name: 'Ada Lovelace' }, unsubscribeUrl);
 }
 
 describe('e-mail into a folder (the embedded default)', () => {

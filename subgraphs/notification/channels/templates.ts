@@ -1,5 +1,5 @@
 import { assertNever } from '../../../platform/errors.js';
-import type { NotificationContent, NotificationKind } from './channel.js';
+import type { NotificationContent, NotificationKind, OutgoingEmail } from './channel.js';
 
 /**
  * The e-mail of each notification kind: a subject, a plain-text body and an HTML body, rendered
@@ -131,4 +131,9 @@ export function renderEmail(content: NotificationContent, recipient: EmailRecipi
     '',
   ].join('\n');
   return { subject: subject.replace(/\s+/g, ' ').trim(), text, html };
+}
+
+/** The e-mail to hand to an `EmailSender`: rendered, addressed, with its unsubscribe link. */
+export function composeEmail(content: NotificationContent, recipient: EmailRecipient, unsubscribeUrl: string): OutgoingEmail {
+  return { notificationId: content.notificationId, to: recipient.email, unsubscribeUrl, ...renderEmail(content, recipient, unsubscribeUrl) };
 }

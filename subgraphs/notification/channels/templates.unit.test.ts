@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { NotificationContent, NotificationKind } from './channel.js';
-import { formatMoney, renderEmail } from './templates.js';
+import { composeEmail, formatMoney, renderEmail } from './templates.js';
 
 const orderId = '3f2a9c1e-0000-4000-8000-000000000001';
 const productId = '7b1d2e3f-0000-4000-8000-000000000002';
@@ -34,6 +34,11 @@ describe('e-mail templates', () => {
     expect(email.text).toContain(unsubscribe);
     expect(email.html).toContain(`href="${unsubscribe.replaceAll('&', '&amp;')}"`);
     expect(`${email.subject}${email.text}${email.html}`).not.toMatch(/undefined|null|NaN|\[object/);
+  });
+
+  it('composes the outgoing e-mail: addressed to the recipient, with the notification id and the link', () => {
+    const email = composeEmail(content('SOLD_OUT', { productId, productName: 'Blue Mug' }), recipient, unsubscribe);
+    expect(email).toEqual({ notificationId: 'n-1', to: 'ada@example.com', unsubscribeUrl: unsubscribe, ...renderEmail(content('SOLD_OUT', { productId, productName: 'Blue Mug' }), recipient, unsubscribe) });
   });
 
   it('covers every kind', () => {
