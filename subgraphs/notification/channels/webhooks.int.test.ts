@@ -110,6 +110,7 @@ function webhookSuite(name: string, openDocuments: () => Promise<{ documents: Do
 
       await t.restart(); // the due retry is in the store, not in this process
       const t1 = new Date(first!.nextAttemptAt!);
+      expect(await t.state.service.queueStats(new Date(t1.getTime() + 30_000))).toEqual({ pending: 1, held: 0, oldestDueSeconds: 30 });
       expect(await t.state.service.retryDue(new Date(t1.getTime() - 1))).toEqual([]);
       expect(await t.state.service.retryDue(t1)).toMatchObject([{ webhookId: webhook.id, outcome: 'RETRY_SCHEDULED', attempt: 2 }]);
       const second = (await t.failures(ada.userId))[1]!;
@@ -148,6 +149,7 @@ function webhookSuite(name: string, openDocuments: () => Promise<{ documents: Do
       expect(listed).toMatchObject({ id: webhook.id, status: 'PARKED', consecutiveFailures: 3, lastError: matching(/503/), parkedAt: far.toISOString() });
       expect((await t.failures(ada.userId)).at(-1)).toMatchObject({ attempt: 3, nextAttemptAt: null });
 
+      expect(await t.state.service.queueStats(far)).toEqual({ pending: 0, held: 1, oldestDueSeconds: 0 });
       // Parked: new notifications and due retries go nowhere.
       expect(await t.state.service.deliver(ada.userId, payload('SOLD_OUT'))).toEqual([]);
       expect(await t.state.service.retryDue(new Date('2027-06-01T00:00:00.000Z'))).toEqual([]);

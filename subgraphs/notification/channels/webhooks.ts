@@ -243,6 +243,22 @@ export class WebhookDeliveries {
     return reports;
   }
 
+  /**
+   * The retry queue at `now`, for the slice's metrics: deliveries waiting for their next attempt
+   * (PENDING), those held by parked webhooks (HELD), and how long the most overdue one has been
+   * due (0 when none is): a growing figure means `retryDue` is not keeping up or not called.
+   */
+  async queueStats(now: Date = this.clock()): Promise<{ pending: number; held: number; oldestDueSeconds: number }> {
+    await this.ensureIndexes();
+    const [pending, held, oldest] = await Promise.all([
+      this.retries.count({ status: 'PENDING' }),
+      this.retries.count({ status: 'HELD' }),
+      this.retries.find({ filter: { status: 'PENDING', nextAttemptAt: { $lte: now.toISOString() } }, sort: [['nextAttemptAt', 1]], first: 1 }),
+    ]);
+    const due = oldest.items[0];
+    return { pending, held, oldestDueSeconds: due ? Math.max(0, (now.getTime() - Date.parse(due.nextAttemptAt)) / 1000) : 0 };
+  }
+
   private async retryOne(doc: WebhookRetryDoc, now: Date): Promise<DeliveryReport> {
     const webhook = (await this.load(doc.sellerId)).webhooks.find((w) => w.webhookId === doc.webhookId);
     if (!webhook || webhook.status === 'PARKED') {
