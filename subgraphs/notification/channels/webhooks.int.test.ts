@@ -11,8 +11,9 @@ import { MongoDocumentStore } from '../../../platform/documents/mongo-document-s
 import type { RecordedEvent } from '../../../platform/event-store/event-store.js';
 import { FileEventStore } from '../../../platform/event-store/file-event-store.js';
 import { createLogger } from '../../../platform/logging.js';
+import { eventually } from '../../../platform/testing/eventually.js';
 import { freshMongoUrl, withServer } from '../../../platform/testing/servers.js';
-import type { NotificationKind, WebhookPayload } from './channel.js';
+import type { NotificationKind, WebhookPayload, WebhookSender } from './channel.js';
 import { TestReceiver } from './test-receiver.js';
 import { createWebhookSender, SIGNATURE_HEADER, verifyWebhookSignature } from './webhook.js';
 import { sellerWebhooksStream, type WebhookDeliveryFailed } from './webhook-decider.js';
@@ -48,8 +49,8 @@ function webhookSuite(name: string, openDocuments: () => Promise<{ documents: Do
       const receiver = await TestReceiver.start(answer);
       const sender = createWebhookSender({ allowPrivate: true, timeoutMs: 1000 });
       let now = new Date('2026-12-02T03:00:00.000Z');
-      const make = (store = events) =>
-        new WebhookDeliveries({ events: store, documents, sender, allowPrivate: true, clock: () => now, retry: { maxAttempts: 8, baseDelayMs: BASE_MS, maxDelayMs: CAP_MS }, logger: createLogger('webhooks-test', 'silent'), ...options });
+      const make = (store = events, through: WebhookSender = sender) =>
+        new WebhookDeliveries({ events: store, documents, sender: through, allowPrivate: true, clock: () => now, retry: { maxAttempts: 8, baseDelayMs: BASE_MS, maxDelayMs: CAP_MS }, logger: createLogger('webhooks-test', 'silent'), ...options });
       const state = { service: make(), events };
       cleanup.push(async () => {
         sender.close();
@@ -59,6 +60,7 @@ function webhookSuite(name: string, openDocuments: () => Promise<{ documents: Do
       });
       return {
         state,
+        make,
         receiver,
         documents,
         dir,
@@ -164,6 +166,30 @@ function webhookSuite(name: string, openDocuments: () => Promise<{ documents: Do
       expect(await t.state.service.retryDue(back)).toEqual([{ webhookId: webhook.id, outcome: 'DELIVERED', attempt: 1 }]);
       expect(t.receiver.received.map((r) => r.headers['x-storefront-delivery'])).toEqual([sold.id, sold.id, sold.id, sold.id]);
       expect(await t.state.service.deliver(ada.userId, payload('SOLD_OUT'))).toMatchObject([{ outcome: 'DELIVERED' }]);
+    });
+
+    it('a process that dies mid-send leaves the delivery to the next one, after its lease; one process claims a due retry', async () => {
+      const t = await setup(() => 200, { leaseMs: 60_000 });
+      const ada = seller();
+      const { webhook } = await t.state.service.register(ada, t.receiver.url(), ['UNIT_SOLD']);
+      // The first process sends and never hears back: it died (its sender never settles).
+      const dying: WebhookSender = { send: () => new Promise<void>(() => undefined) };
+      let settled = false;
+      void t.make(t.state.events, dying).deliver(ada.userId, payload()).finally(() => (settled = true));
+      const t0 = new Date('2026-12-02T03:00:00.000Z');
+      await eventually(async () => expect(await t.state.service.queueStats(t0)).toMatchObject({ pending: 1 }));
+      const survivor = t.make();
+      expect(await survivor.retryDue(new Date(t0.getTime() + 59_999))).toEqual([]); // still leased
+      expect(t.receiver.received).toHaveLength(0);
+
+      // Two processes find it due at once: one of them sends it.
+      const other = t.make();
+      const due = new Date(t0.getTime() + 60_000);
+      const [a, b] = await Promise.all([survivor.retryDue(due), other.retryDue(due)]);
+      expect([...a, ...b]).toEqual([{ webhookId: webhook.id, outcome: 'DELIVERED', attempt: 1 }]);
+      expect(t.receiver.received).toHaveLength(1);
+      expect(settled).toBe(false);
+      expect(await t.state.service.queueStats(due)).toEqual({ pending: 0, held: 0, oldestDueSeconds: 0 });
     });
 
     it('does not retry a delivery the receiver refused with a 4xx', async () => {

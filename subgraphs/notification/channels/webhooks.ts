@@ -92,6 +92,11 @@ export interface WebhookDeliveriesDeps {
   requireHttps?: boolean;
   /** Jitter source (tests pass a fixed one). */
   random?: () => number;
+  /**
+   * How long an attempt under way holds its delivery (default 60 s, longer than a send's timeout):
+   * if the process dies meanwhile, `retryDue` tries it again once this has passed.
+   */
+  leaseMs?: number;
   /** Retries tried at once by `retryDue` (a slow receiver holds one of these, never all). Default 16. */
   concurrency?: number;
   observer?: WebhookObserver;
@@ -120,9 +125,11 @@ const errorText = (error: unknown) => (error instanceof Error ? error.message : 
  * event, guarded by its position), which `retryDue(now)` works through: a retry survives a
  * restart, and the notification dispatcher drives the tick.
  *
- * At least once: a crash between a send and the event recording it sends that notification again
- * (receivers deduplicate on `x-storefront-delivery`). A crash between a failure's event and its
- * queue document loses that one retry (the event still shows the failure).
+ * Every attempt first takes a lease on its queue document (created for a first attempt, claimed
+ * by compare-and-set for a retry: of several processes calling `retryDue`, one sends it): the
+ * document says "due again at the end of the lease" until the outcome is recorded, so a process
+ * that dies at any point, even mid-send, leaves a delivery that is tried again. At least once: such
+ * a delivery may reach the receiver twice (receivers deduplicate on `x-storefront-delivery`).
  */
 export class WebhookDeliveries {
   private readonly states = new StreamStates<SellerWebhooksState>(webhookSnapshots());
@@ -217,8 +224,10 @@ export class WebhookDeliveries {
     await this.ensureIndexes();
     return Promise.all(
       targets.map(async (webhook) => {
-        if (await this.retries.get(retryId(webhook.webhookId, payload.id))) return { webhookId: webhook.webhookId, outcome: 'ALREADY_QUEUED' as const, attempt: 0 };
-        return this.attempt(sellerId, webhook, payload, 1, this.clock());
+        const now = this.clock();
+        const lease: WebhookRetryDoc = { _id: retryId(webhook.webhookId, payload.id), sellerId, webhookId: webhook.webhookId, notificationId: payload.id, payload, attempt: 0, nextAttemptAt: this.leaseEnd(now), status: 'PENDING' };
+        if (!(await this.retries.replaceIf(lease, 0, null))) return { webhookId: webhook.webhookId, outcome: 'ALREADY_QUEUED' as const, attempt: 0 };
+        return this.attempt(sellerId, webhook, payload, 1, now);
       }),
     );
   }
@@ -235,8 +244,8 @@ export class WebhookDeliveries {
     let next = 0;
     const worker = async () => {
       while (next < due.items.length) {
-        const doc = due.items[next++]!;
-        reports.push(await this.retryOne(doc, now));
+        const report = await this.retryOne(due.items[next++]!, now);
+        if (report) reports.push(report);
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.deps.concurrency ?? 16, due.items.length) }, worker));
@@ -259,12 +268,19 @@ export class WebhookDeliveries {
     return { pending, held, oldestDueSeconds: due ? Math.max(0, (now.getTime() - Date.parse(due.nextAttemptAt)) / 1000) : 0 };
   }
 
-  private async retryOne(doc: WebhookRetryDoc, now: Date): Promise<DeliveryReport> {
+  private leaseEnd(now: Date): string {
+    return new Date(now.getTime() + (this.deps.leaseMs ?? 60_000)).toISOString();
+  }
+
+  private async retryOne(doc: WebhookRetryDoc, now: Date): Promise<DeliveryReport | undefined> {
+    // Claimed by compare-and-set: another process that found it due too sends nothing.
+    const claimed = await this.retries.replaceIf({ ...doc, nextAttemptAt: this.leaseEnd(now) }, doc._position ?? 0, { status: 'PENDING', attempt: doc.attempt, nextAttemptAt: doc.nextAttemptAt });
+    if (!claimed) return undefined;
     const webhook = (await this.load(doc.sellerId)).webhooks.find((w) => w.webhookId === doc.webhookId);
     if (!webhook || webhook.status === 'PARKED') {
       // Parked since it was queued (a delivery that failed while another one parked the webhook): held
       // for the reactivation. Compare-and-set: a newer write of the document wins.
-      await this.retries.replaceIf({ ...doc, status: 'HELD' }, doc._position ?? 0, { status: 'PENDING', attempt: doc.attempt, nextAttemptAt: doc.nextAttemptAt });
+      await this.retries.replaceIf({ ...doc, status: 'HELD' }, doc._position ?? 0, { status: 'PENDING', attempt: doc.attempt, nextAttemptAt: this.leaseEnd(now) });
       return { webhookId: doc.webhookId, outcome: 'PARKED', attempt: doc.attempt };
     }
     return this.attempt(doc.sellerId, webhook, doc.payload, doc.attempt + 1, now);
