@@ -32,7 +32,13 @@ const seller = (): Identity => ({ userId: randomUUID(), role: 'SELLER' });
  * `retryDue(now)` is called with the time the test chooses, and backoff is read from the
  * recorded `nextAttemptAt` values.
  */
-function webhookSuite(name: string, openDocuments: () => Promise<{ documents: DocumentStore; drop: () => Promise<void> }>) {
+/**
+ * `exclusiveClaims`: whether the document store's compare-and-set is atomic under concurrency, so
+ * that of two processes finding a retry due exactly one sends it. FerretDB 1.24's is not (five
+ * concurrent guarded replaceOne calls on one document matched more than once in about half of the
+ * rounds tried): there both may send it, which at-least-once delivery allows.
+ */
+function webhookSuite(name: string, openDocuments: () => Promise<{ documents: DocumentStore; drop: () => Promise<void> }>, exclusiveClaims: boolean) {
   describe(`webhook deliveries (${name})`, () => {
     const dirs: string[] = [];
     const cleanup: (() => unknown)[] = [];
@@ -182,12 +188,19 @@ function webhookSuite(name: string, openDocuments: () => Promise<{ documents: Do
       expect(await survivor.retryDue(new Date(t0.getTime() + 59_999))).toEqual([]); // still leased
       expect(t.receiver.received).toHaveLength(0);
 
-      // Two processes find it due at once: one of them sends it.
+      // Two processes find it due at once: one of them sends it (with an atomic compare-and-set).
       const other = t.make();
       const due = new Date(t0.getTime() + 60_000);
       const [a, b] = await Promise.all([survivor.retryDue(due), other.retryDue(due)]);
-      expect([...a, ...b]).toEqual([{ webhookId: webhook.id, outcome: 'DELIVERED', attempt: 1 }]);
-      expect(t.receiver.received).toHaveLength(1);
+      const reports = [...a, ...b];
+      if (exclusiveClaims) {
+        expect(reports).toEqual([{ webhookId: webhook.id, outcome: 'DELIVERED', attempt: 1 }]);
+        expect(t.receiver.received).toHaveLength(1);
+      } else {
+        expect(reports.length).toBeGreaterThanOrEqual(1);
+        expect(reports.every((r) => r.outcome === 'DELIVERED' && r.attempt === 1)).toBe(true);
+        expect(t.receiver.received).toHaveLength(reports.length);
+      }
       expect(settled).toBe(false);
       expect(await t.state.service.queueStats(due)).toEqual({ pending: 0, held: 0, oldestDueSeconds: 0 });
     });
@@ -229,7 +242,7 @@ function webhookSuite(name: string, openDocuments: () => Promise<{ documents: Do
   });
 }
 
-webhookSuite('embedded event store and documents', () => Promise.resolve({ documents: new MemoryDocumentStore(), drop: () => Promise.resolve() }));
+webhookSuite('embedded event store and documents', () => Promise.resolve({ documents: new MemoryDocumentStore(), drop: () => Promise.resolve() }), true);
 withServer('MONGODB_URL', 'webhook delivery queue on FerretDB', (mongo) => {
   webhookSuite('embedded event store, FerretDB', async () => {
     const { url } = freshMongoUrl(mongo);
@@ -243,5 +256,5 @@ withServer('MONGODB_URL', 'webhook delivery queue on FerretDB', (mongo) => {
         await client.close();
       },
     };
-  });
+  }, false);
 });

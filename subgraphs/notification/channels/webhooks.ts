@@ -126,7 +126,8 @@ const errorText = (error: unknown) => (error instanceof Error ? error.message : 
  * restart, and the notification dispatcher drives the tick.
  *
  * Every attempt first takes a lease on its queue document (created for a first attempt, claimed
- * by compare-and-set for a retry: of several processes calling `retryDue`, one sends it): the
+ * by compare-and-set for a retry: of several processes calling `retryDue`, one sends it, where
+ * the document store's compare-and-set is atomic; FerretDB 1.24's is not under concurrency): the
  * document says "due again at the end of the lease" until the outcome is recorded, so a process
  * that dies at any point, even mid-send, leaves a delivery that is tried again. At least once: such
  * a delivery may reach the receiver twice (receivers deduplicate on `x-storefront-delivery`).
