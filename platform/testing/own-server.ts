@@ -22,7 +22,7 @@ export class OwnServer {
   }
 
   constructor(
-    private readonly name: 'redis' | 'kafka' | 'ferretdb' | 'prometheus',
+    private readonly name: 'redis' | 'kafka' | 'ferretdb' | 'prometheus' | 'mailpit',
     private readonly ports: Record<string, string>,
   ) {}
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the real servers used by integration tests, without Docker.
-#   scripts/servers/install.sh [redis|prometheus|kafka|postgres|ferretdb|chromium|all]...
+#   scripts/servers/install.sh [redis|prometheus|kafka|postgres|ferretdb|mailpit|chromium|all]...
 # Idempotent: anything already installed (or cached) is skipped.
 #   redis, prometheus, postgres -> Debian packages (apt-get; needs root or sudo)
 #   chromium          -> Debian's package, for the storefront's browser tests (playwright-core
@@ -9,6 +9,9 @@
 #   kafka             -> jars from Maven Central into $STOREFRONT_CACHE/kafka
 #   ferretdb          -> `go build` into $STOREFRONT_CACHE/ferretdb (with postgres when
 #                        FERRETDB_BACKEND=postgresql, the default)
+#   mailpit           -> `go install github.com/axllent/mailpit@$MAILPIT_VERSION` into
+#                        $STOREFRONT_CACHE/mailpit/<version>/bin (an SMTP server with an HTTP API,
+#                        the real e-mail server of the tests)
 set -euo pipefail
 
 # shellcheck source=scripts/servers/lib.sh
@@ -181,6 +184,37 @@ install_ferretdb() {
   rm -rf "$dir/src" "$FERRETDB_HOME"
   mv "$dir" "$FERRETDB_HOME"
   log "ferretdb: built $FERRETDB_BIN"
+}
+
+install_mailpit() {
+  if [[ -x "$MAILPIT_BIN" ]]; then
+    log "mailpit: $MAILPIT_VERSION already built at $MAILPIT_BIN"
+    return 0
+  fi
+  command -v go >/dev/null || die "mailpit: go is required"
+  log "mailpit: building github.com/axllent/mailpit@$MAILPIT_VERSION"
+  mkdir -p "$GO_CACHE_ROOT"/{path,mod,build}
+  local dir="$MAILPIT_HOME.tmp"
+  rm -rf "$dir"
+  mkdir -p "$dir/bin"
+  # Same Go environment as FerretDB's (one module and build cache). Its web UI is embedded in the
+  # module; its SQLite is pure Go (modernc.org/sqlite), so no cgo. The version is stamped in, as
+  # its release builds do (otherwise it reports "dev").
+  (cd "$GO_CACHE_ROOT" && env \
+    GOPATH="$GO_CACHE_ROOT/path" \
+    GOMODCACHE="$GO_CACHE_ROOT/mod" \
+    GOCACHE="$GO_CACHE_ROOT/build" \
+    GOBIN="$dir/bin" \
+    GOTOOLCHAIN=local \
+    GOFLAGS="-buildvcs=false -modcacherw" \
+    CGO_ENABLED=0 \
+    go install -trimpath -ldflags "-s -w -X github.com/axllent/mailpit/config.Version=$MAILPIT_VERSION" \
+    "github.com/axllent/mailpit@$MAILPIT_VERSION") >&2 || die "mailpit: go install failed"
+  "$dir/bin/mailpit" version --no-release-check >/dev/null 2>&1 || "$dir/bin/mailpit" --help >/dev/null 2>&1 ||
+    die "mailpit: built binary does not run"
+  rm -rf "$MAILPIT_HOME"
+  mv "$dir" "$MAILPIT_HOME"
+  log "mailpit: built $MAILPIT_BIN"
 }
 
 install_chromium() {

@@ -16,6 +16,7 @@ FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 # FerretDB's storage: postgresql (a private PostgreSQL cluster, the "postgres" server, started
 # with it) or sqlite. See docs/read-side-performance.md for why PostgreSQL is the default.
 FERRETDB_BACKEND="${FERRETDB_BACKEND:-postgresql}"
+MAILPIT_VERSION="${MAILPIT_VERSION:-v1.33.1}"
 
 # Ports (deliberately non-default so they don't collide with system services).
 REDIS_PORT="${REDIS_PORT:-6390}"
@@ -24,6 +25,8 @@ KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9094}"
 FERRETDB_PORT="${FERRETDB_PORT:-27027}"
 POSTGRES_PORT="${POSTGRES_PORT:-5439}"
 PROMETHEUS_PORT="${PROMETHEUS_PORT:-9099}"
+MAILPIT_SMTP_PORT="${MAILPIT_SMTP_PORT:-1026}"
+MAILPIT_HTTP_PORT="${MAILPIT_HTTP_PORT:-8026}"
 KAFKA_HEAP="${KAFKA_HEAP:--Xms128m -Xmx512m}"
 
 # Derived locations.
@@ -31,10 +34,12 @@ KAFKA_HOME="$STOREFRONT_CACHE/kafka/$KAFKA_SCALA-$KAFKA_VERSION"
 KAFKA_LIBS="$KAFKA_HOME/libs"
 FERRETDB_HOME="$STOREFRONT_CACHE/ferretdb/$FERRETDB_VERSION"
 FERRETDB_BIN="$FERRETDB_HOME/bin/ferretdb"
-GO_CACHE_ROOT="$STOREFRONT_CACHE/go"
+MAILPIT_HOME="$STOREFRONT_CACHE/mailpit/$MAILPIT_VERSION"
+MAILPIT_BIN="$MAILPIT_HOME/bin/mailpit"
+GO_CACHE_ROOT="${GO_CACHE_ROOT:-$STOREFRONT_CACHE/go}"
 MAVEN_REPO="$STOREFRONT_CACHE/m2"
 
-ALL_SERVERS=(redis kafka ferretdb prometheus) # plus postgres, with FerretDB on PostgreSQL
+ALL_SERVERS=(redis kafka ferretdb prometheus mailpit) # plus postgres, with FerretDB on PostgreSQL
 
 # PostgreSQL from Debian: the newest installed major version's binaries.
 postgres_bindir() {
@@ -75,9 +80,9 @@ resolve_servers() {
   for s in "$@"; do
     case "$s" in
       all) named+=("${ALL_SERVERS[@]}") ;;
-      redis | kafka | postgres | ferretdb | prometheus) named+=("$s") ;;
+      redis | kafka | postgres | ferretdb | prometheus | mailpit) named+=("$s") ;;
       -h | --help) usage; exit 0 ;;
-      *) die "unknown server '$s' (expected: redis|kafka|postgres|ferretdb|prometheus|all)" ;;
+      *) die "unknown server '$s' (expected: redis|kafka|postgres|ferretdb|prometheus|mailpit|all)" ;;
     esac
   done
   for s in "${named[@]}"; do
@@ -88,7 +93,7 @@ resolve_servers() {
 }
 
 usage() {
-  printf 'usage: %s [redis|kafka|postgres|ferretdb|prometheus|all]...\n' "$(basename "$0")"
+  printf 'usage: %s [redis|kafka|postgres|ferretdb|prometheus|mailpit|all]...\n' "$(basename "$0")"
 }
 
 pid_file() { printf '%s/%s.pid\n' "$STOREFRONT_RUN" "$1"; }
@@ -117,5 +122,7 @@ export REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
 export MONGODB_URL=mongodb://127.0.0.1:$FERRETDB_PORT/storefront
 export PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
+export SMTP_URL=smtp://127.0.0.1:$MAILPIT_SMTP_PORT
+export MAILPIT_URL=http://127.0.0.1:$MAILPIT_HTTP_PORT
 EOF
 }

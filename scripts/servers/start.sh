@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Start real servers on 127.0.0.1 in the background (no Docker).
-#   scripts/servers/start.sh [redis|kafka|postgres|ferretdb|prometheus|all]...
+#   scripts/servers/start.sh [redis|kafka|postgres|ferretdb|prometheus|mailpit|all]...
 # FerretDB on PostgreSQL (FERRETDB_BACKEND=postgresql, the default) starts postgres first.
 # Pid files and logs: $STOREFRONT_RUN/<name>.pid, $STOREFRONT_RUN/<name>.log
 # Waits until each server answers a real request, then prints the env vars.
 # Env: REDIS_PORT KAFKA_PORT KAFKA_CONTROLLER_PORT FERRETDB_PORT POSTGRES_PORT PROMETHEUS_PORT
+#      MAILPIT_SMTP_PORT MAILPIT_HTTP_PORT
 #      KAFKA_HEAP PROMETHEUS_CONFIG FERRETDB_BACKEND FERRETDB_DEBUG_ADDR START_TIMEOUT
 #      STOREFRONT_FRESH=1 (wipe a server's data before starting it)
 set -euo pipefail
@@ -23,6 +24,7 @@ server_port() {
     postgres) echo "$POSTGRES_PORT" ;;
     ferretdb) echo "$FERRETDB_PORT" ;;
     prometheus) echo "$PROMETHEUS_PORT" ;;
+    mailpit) echo "$MAILPIT_SMTP_PORT/$MAILPIT_HTTP_PORT" ;;
   esac
 }
 
@@ -349,6 +351,30 @@ ready_prometheus() {
   curl -fsS --max-time 3 "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" >/dev/null 2>&1
 }
 
+# Mailpit: SMTP on MAILPIT_SMTP_PORT (any credentials accepted, no TLS: loopback only), its HTTP
+# API on MAILPIT_HTTP_PORT, messages in a SQLite file in the run dir. No online version check.
+# MAILPIT_ALLOWED_RECIPIENTS (a regular expression): other recipients are refused with a 5xx, as a
+# real server refuses an unknown mailbox (tests use it for permanent failures).
+prepare_mailpit() {
+  [[ -x "$MAILPIT_BIN" ]] || die "mailpit: $MAILPIT_VERSION not installed (run scripts/servers/install.sh mailpit)"
+  local dir="$STOREFRONT_RUN/mailpit"
+  local -a only=()
+  if [[ -n "${MAILPIT_ALLOWED_RECIPIENTS:-}" ]]; then only=(--smtp-allowed-recipients "$MAILPIT_ALLOWED_RECIPIENTS"); fi
+  mkdir -p "$dir"
+  launch mailpit "$MAILPIT_BIN" "${only[@]}" \
+    --smtp "127.0.0.1:$MAILPIT_SMTP_PORT" \
+    --listen "127.0.0.1:$MAILPIT_HTTP_PORT" \
+    --database "$dir/mailpit.db" \
+    --max "${MAILPIT_MAX_MESSAGES:-20000}" \
+    --smtp-auth-accept-any --smtp-auth-allow-insecure \
+    --disable-version-check
+}
+
+# Ready: its HTTP API answers, and its SMTP port accepts connections.
+ready_mailpit() {
+  curl -fsS --max-time 3 "http://127.0.0.1:$MAILPIT_HTTP_PORT/api/v1/info" >/dev/null 2>&1 && port_open "$MAILPIT_SMTP_PORT"
+}
+
 wipe_data() {
   case "$1" in
     redis) rm -rf "$STOREFRONT_RUN/redis" ;;
@@ -356,6 +382,7 @@ wipe_data() {
     postgres) rm -rf "$(postgres_dir)" ;;
     ferretdb) rm -rf "$STOREFRONT_RUN/ferretdb/data" "$STOREFRONT_RUN/ferretdb/state" ;;
     prometheus) rm -rf "$STOREFRONT_RUN/prometheus/data" ;;
+    mailpit) rm -rf "$STOREFRONT_RUN/mailpit" ;;
   esac
 }
 
@@ -424,7 +451,7 @@ main() {
       IFS=/ read -ra ports <<<"$port"
       for p in "${ports[@]}"; do
         if port_open "$p"; then
-          die "$s: 127.0.0.1:$p is already in use by a process that is not ours; choose other ports (REDIS_PORT, KAFKA_PORT, KAFKA_CONTROLLER_PORT, FERRETDB_PORT, PROMETHEUS_PORT)"
+          die "$s: 127.0.0.1:$p is already in use by a process that is not ours; choose other ports (REDIS_PORT, KAFKA_PORT, KAFKA_CONTROLLER_PORT, FERRETDB_PORT, PROMETHEUS_PORT, MAILPIT_SMTP_PORT, MAILPIT_HTTP_PORT)"
         fi
       done
       if [[ "$STOREFRONT_FRESH" == 1 ]]; then wipe_data "$s"; fi

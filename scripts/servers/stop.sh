@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stop servers started by start.sh.
-#   scripts/servers/stop.sh [redis|kafka|postgres|ferretdb|prometheus|all]...
+#   scripts/servers/stop.sh [redis|kafka|postgres|ferretdb|prometheus|mailpit|all]...
 # Only the PIDs recorded in $STOREFRONT_RUN/<name>.pid are signalled (TERM, or INT for
 # postgres: its fast shutdown; then KILL after STOP_TIMEOUT seconds). Nothing is killed by
 # name or pattern. FerretDB on PostgreSQL (the default) stops its postgres too, after it.
@@ -19,6 +19,7 @@ expected_exe() {
     postgres) echo postgres ;;
     ferretdb) echo ferretdb ;;
     prometheus) echo prometheus ;;
+    mailpit) echo mailpit ;;
   esac
 }
 
