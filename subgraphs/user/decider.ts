@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import type { Role } from '../../platform/auth/tokens.js';
 import { AlreadyExistsError, assertNever, ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors.js';
 import type { Decider } from '../../platform/eventsourcing/decider.js';
-import type { EmailClaimed, UserEvent } from './events.js';
+import { DEFAULT_TIME_ZONE, type EmailClaimed, type UserEvent } from './events.js';
 
 export type UserState =
   | { status: 'none' }
-  | { status: 'registered'; userId: string; email: string; name: string; role: Role; passwordHash: string; registeredAt: string; updatedAt: string };
+  | { status: 'registered'; userId: string; email: string; name: string; role: Role; passwordHash: string; timeZone: string; registeredAt: string; updatedAt: string };
 
-export type RegisterUser = { type: 'RegisterUser'; userId: string; email: string; name: string; role: Role; passwordHash: string; at: string };
-export type UpdateProfile = { type: 'UpdateProfile'; userId: string; name: string; by: { userId: string; role: Role }; at: string };
+export type RegisterUser = { type: 'RegisterUser'; userId: string; email: string; name: string; role: Role; passwordHash: string; timeZone?: string | null; at: string };
+export type UpdateProfile = { type: 'UpdateProfile'; userId: string; name?: string | null; timeZone?: string | null; by: { userId: string; role: Role }; at: string };
 export type UserCommand = RegisterUser | UpdateProfile;
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -42,6 +42,21 @@ function validateName(name: string): string {
   return trimmed;
 }
 
+/**
+ * An IANA time zone name Intl accepts ('Europe/Paris', 'Asia/Kathmandu', 'UTC'), kept as written
+ * (ICU would respell some, Kathmandu as Katmandu); anything else is INVALID_INPUT.
+ */
+export function validateTimeZone(timeZone: string, field: string[] = ['input', 'timeZone']): string {
+  const name = timeZone.trim();
+  if (name.length === 0 || name.length > 64) throw new ValidationError('timeZone must be an IANA time zone such as Europe/Paris', field);
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+  } catch {
+    throw new ValidationError(`timeZone ${JSON.stringify(name)} is not an IANA time zone`, field);
+  }
+  return name;
+}
+
 export function decide(command: UserCommand, state: UserState): UserEvent[] {
   switch (command.type) {
     case 'RegisterUser': {
@@ -49,16 +64,25 @@ export function decide(command: UserCommand, state: UserState): UserEvent[] {
       return [
         {
           type: 'UserRegistered',
-          data: { userId: command.userId, email: validateEmail(command.email), name: validateName(command.name), role: command.role, passwordHash: command.passwordHash, registeredAt: command.at },
+          data: {
+            userId: command.userId,
+            email: validateEmail(command.email),
+            name: validateName(command.name),
+            role: command.role,
+            passwordHash: command.passwordHash,
+            timeZone: command.timeZone == null ? DEFAULT_TIME_ZONE : validateTimeZone(command.timeZone),
+            registeredAt: command.at,
+          },
         },
       ];
     }
     case 'UpdateProfile': {
       if (state.status === 'none') throw new NotFoundError(`user ${command.userId} does not exist`);
       if (command.by.userId !== state.userId && command.by.role !== 'ADMIN') throw new ForbiddenError('only the user or an admin may change a profile');
-      const name = validateName(command.name);
-      if (name === state.name) return [];
-      return [{ type: 'ProfileUpdated', data: { userId: state.userId, name, updatedAt: command.at } }];
+      const name = command.name == null ? state.name : validateName(command.name);
+      const timeZone = command.timeZone == null ? state.timeZone : validateTimeZone(command.timeZone);
+      if (name === state.name && timeZone === state.timeZone) return [];
+      return [{ type: 'ProfileUpdated', data: { userId: state.userId, name, ...(timeZone !== state.timeZone && { timeZone }), updatedAt: command.at } }];
     }
     default:
       return assertNever(command, 'user command');
@@ -69,10 +93,10 @@ export function evolve(state: UserState, event: UserEvent): UserState {
   switch (event.type) {
     case 'UserRegistered': {
       const d = event.data;
-      return { status: 'registered', userId: d.userId, email: d.email, name: d.name, role: d.role, passwordHash: d.passwordHash, registeredAt: d.registeredAt, updatedAt: d.registeredAt };
+      return { status: 'registered', userId: d.userId, email: d.email, name: d.name, role: d.role, passwordHash: d.passwordHash, timeZone: d.timeZone ?? DEFAULT_TIME_ZONE, registeredAt: d.registeredAt, updatedAt: d.registeredAt };
     }
     case 'ProfileUpdated':
-      return state.status === 'none' ? state : { ...state, name: event.data.name, updatedAt: event.data.updatedAt };
+      return state.status === 'none' ? state : { ...state, name: event.data.name, timeZone: event.data.timeZone ?? state.timeZone, updatedAt: event.data.updatedAt };
     default:
       return assertNever(event, 'user event');
   }

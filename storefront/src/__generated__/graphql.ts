@@ -89,6 +89,8 @@ export type RegisterInput = {
   password: string;
   /** CUSTOMER or SELLER; ADMIN cannot self-register. */
   role?: Role | null | undefined;
+  /** IANA time zone, e.g. Europe/Paris (default UTC). */
+  timeZone?: string | null | undefined;
 };
 
 export type Role =
