@@ -6,6 +6,7 @@ import { productPublicEvents } from '../subgraphs/product/public-events.js';
 import { userProfilesFeed } from '../subgraphs/user/profile-feed.js';
 import { recommendationProjections } from '../subgraphs/recommendation/read-model/projections.js';
 import { recommendationPublicEvents } from '../subgraphs/recommendation/public-events.js';
+import { productAnalyticsProjection } from '../subgraphs/product/analytics/projection.js';
 import type { DocumentStore } from '../platform/documents/document-store.js';
 import type { EventStore } from '../platform/event-store/event-store.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
@@ -18,7 +19,7 @@ import type { PublicContract } from './relay.js';
  * trending half-life of the recommendation read models).
  */
 export function readModels(options: { trendingHalfLifeHours?: number } = {}): Projection[] {
-  return [catalogProjection, ordersProjection, ...recommendationProjections(options.trendingHalfLifeHours)];
+  return [catalogProjection, ordersProjection, ...recommendationProjections(options.trendingHalfLifeHours), productAnalyticsProjection];
 }
 
 /** The read models with the default configuration (tests, digests). */
