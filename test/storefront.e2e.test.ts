@@ -303,8 +303,14 @@ suite('storefront in a real browser', () => {
     const row = sales.locator(`tr[data-product-id="${teapotId}"] td`);
     expect((await row.allTextContents()).map((t) => t.trim())).toEqual(['0', '2', expect.stringContaining('25.00'), '—']);
     await inspect(page, 'sell-analytics');
-    // Only its seller (or an admin) reads a product's analytics.
+    // Only its seller (or an admin) reads a product's analytics; the seller's answer is never
+    // served to anyone else from the gateway's response cache.
     const ANALYTICS = 'query($id: ID!) { product(id: $id) { analytics(from: "2026-01-01", to: "2026-12-31") { unitsSold } } }';
+    const samToken = await page.evaluate(() => (JSON.parse(sessionStorage.getItem('storefront.session') ?? '{}') as { token: string }).token);
+    for (let i = 0; i < 2; i++) {
+      const own = await call<{ product: { analytics: { unitsSold: number } } }>(ANALYTICS, { id: teapotId }, { authorization: `Bearer ${samToken}` });
+      expect(own.data?.product.analytics.unitsSold).toBe(2);
+    }
     const codes = async (headers: Record<string, string>) => (await call<unknown>(ANALYTICS, { id: teapotId }, headers)).errors?.map((e) => e.extensions?.code);
     expect(await codes(seller.headers)).toEqual(['FORBIDDEN']);
     expect(await codes(customer.headers)).toEqual(['FORBIDDEN']);
