@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Role } from '../../platform/auth/tokens.js';
 import { AlreadyExistsError, assertNever, ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors.js';
 import type { Decider } from '../../platform/eventsourcing/decider.js';
+import { validateTimeZone } from '../../platform/time-zones.js';
 import { DEFAULT_TIME_ZONE, type EmailClaimed, type UserEvent } from './events.js';
 
 export type UserState =
@@ -30,6 +31,8 @@ export function validateEmail(email: string): string {
   return normalised;
 }
 
+export { validateTimeZone };
+
 export function validatePassword(password: string): void {
   if (password.length < 8) throw new ValidationError('password must be at least 8 characters', ['input', 'password']);
   if (password.length > 256) throw new ValidationError('password must be at most 256 characters', ['input', 'password']);
@@ -40,21 +43,6 @@ function validateName(name: string): string {
   if (trimmed.length === 0) throw new ValidationError('name must not be empty', ['input', 'name']);
   if (trimmed.length > 100) throw new ValidationError('name must be at most 100 characters', ['input', 'name']);
   return trimmed;
-}
-
-/**
- * An IANA time zone name Intl accepts ('Europe/Paris', 'Asia/Kathmandu', 'UTC'), kept as written
- * (ICU would respell some, Kathmandu as Katmandu); anything else is INVALID_INPUT.
- */
-export function validateTimeZone(timeZone: string, field: string[] = ['input', 'timeZone']): string {
-  const name = timeZone.trim();
-  if (name.length === 0 || name.length > 64) throw new ValidationError('timeZone must be an IANA time zone such as Europe/Paris', field);
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: name });
-  } catch {
-    throw new ValidationError(`timeZone ${JSON.stringify(name)} is not an IANA time zone`, field);
-  }
-  return name;
 }
 
 export function decide(command: UserCommand, state: UserState): UserEvent[] {
