@@ -6,16 +6,16 @@ import { slotOf } from './days.js';
 import type { ProductViewNoted, SellerTimeZoneNoted } from './events.js';
 import {
   ANALYTICS_LINES,
-  ANALYTICS_PRODUCT_SLOTS,
+  ANALYTICS_PRODUCT_DAYS,
+  ANALYTICS_SELLER_DAYS,
   ANALYTICS_SELLER_ORDERS,
-  ANALYTICS_SELLER_SLOTS,
   ANALYTICS_TIME_ZONES,
-  type Figures,
+  dayKey,
+  type DayDoc,
   type LineDoc,
-  type ProductSlotDoc,
   type Revenue,
   type SellerOrderDoc,
-  type SellerSlotDoc,
+  type SlotFigures,
   type TimeZoneDoc,
 } from './read-model.js';
 
@@ -23,7 +23,6 @@ const UNCHANGED: ApplyResult = { changed: false };
 const TYPES: ReadonlySet<string> = new Set(['StockReserved', 'StockSold', 'StockReleased', 'ProductViewNoted', 'SellerTimeZoneNoted']);
 
 const lineId = (productId: string, orderId: string) => `${productId}:${orderId}`;
-const slotId = (ownerId: string, slot: number) => `${ownerId}:${slot}`;
 
 /**
  * Reads a document, derives the next one (a new object: the projector may remember what it read)
@@ -48,7 +47,8 @@ const addRevenue = (a: Revenue, b: Revenue): Revenue => {
   return sum;
 };
 
-const plus = (figures: Figures | undefined, d: Delta): Figures => ({
+const plus = (figures: SlotFigures | undefined, d: Delta): SlotFigures => ({
+  views: (figures?.views ?? 0) + d.views,
   unitsSold: (figures?.unitsSold ?? 0) + d.units,
   revenue: addRevenue(figures?.revenue ?? {}, d.revenue),
   orders: (figures?.orders ?? 0) + d.orders,
@@ -69,11 +69,7 @@ function lineDelta(line: LineDoc, sign: 1 | -1, orders: number): Delta {
 export const productAnalyticsProjection: Projection = {
   name: 'product-analytics',
   version: 1,
-  collections: [ANALYTICS_LINES, ANALYTICS_SELLER_ORDERS, ANALYTICS_PRODUCT_SLOTS, ANALYTICS_SELLER_SLOTS, ANALYTICS_TIME_ZONES],
-  indexes: {
-    [ANALYTICS_PRODUCT_SLOTS]: [{ keys: [['productId', 1], ['slot', 1]] }],
-    [ANALYTICS_SELLER_SLOTS]: [{ keys: [['sellerId', 1], ['slot', 1]] }],
-  },
+  collections: [ANALYTICS_LINES, ANALYTICS_SELLER_ORDERS, ANALYTICS_PRODUCT_DAYS, ANALYTICS_SELLER_DAYS, ANALYTICS_TIME_ZONES],
   handles: (event) => TYPES.has(event.type),
   documents(event) {
     switch (event.type) {
@@ -85,7 +81,7 @@ export const productAnalyticsProjection: Projection = {
       }
       case 'ProductViewNoted': {
         const d = event.data as ProductViewNoted['data'];
-        return [{ collection: ANALYTICS_PRODUCT_SLOTS, id: slotId(d.productId, slotOf(d.viewedAt)) }];
+        return [{ collection: ANALYTICS_PRODUCT_DAYS, id: dayKey(d.productId, slotOf(d.viewedAt)).id }];
       }
       default:
         return [{ collection: ANALYTICS_TIME_ZONES, id: (event.data as SellerTimeZoneNoted['data']).userId }];
@@ -175,13 +171,30 @@ async function timeZone(d: SellerTimeZoneNoted['data'], position: number, target
 }
 
 function bumpProduct(target: ProjectionTarget, productId: string, slot: number, delta: Delta, position: number): Promise<boolean> {
-  const id = slotId(productId, slot);
-  return update(target.collection<ProductSlotDoc>(ANALYTICS_PRODUCT_SLOTS), id, position, (before) => ({ _id: id, productId, slot, views: (before?.views ?? 0) + delta.views, ...plus(before, delta) }));
+  return bumpDays(target.collection<DayDoc>(ANALYTICS_PRODUCT_DAYS), productId, new Map([[slot, delta]]), position);
 }
 
-async function bumpSeller(target: ProjectionTarget, sellerId: string, deltas: ReadonlyMap<number, Delta>, position: number): Promise<void> {
+function bumpSeller(target: ProjectionTarget, sellerId: string, deltas: ReadonlyMap<number, Delta>, position: number): Promise<boolean> {
+  return bumpDays(target.collection<DayDoc>(ANALYTICS_SELLER_DAYS), sellerId, deltas, position);
+}
+
+/** Adds each slot's delta to its day document (one write per document, however many of its slots change). */
+async function bumpDays(docs: Collection<DayDoc>, ownerId: string, deltas: ReadonlyMap<number, Delta>, position: number): Promise<boolean> {
+  const byDoc = new Map<string, { day: string; slots: [string, Delta][] }>();
   for (const [slot, delta] of deltas) {
-    const id = slotId(sellerId, slot);
-    await update(target.collection<SellerSlotDoc>(ANALYTICS_SELLER_SLOTS), id, position, (before) => ({ _id: id, sellerId, slot, ...plus(before, delta) }));
+    const { id, day, index } = dayKey(ownerId, slot);
+    const entry = byDoc.get(id) ?? { day, slots: [] };
+    entry.slots.push([index, delta]);
+    byDoc.set(id, entry);
   }
+  let changed = false;
+  for (const [id, { day, slots }] of byDoc) {
+    const written = await update(docs, id, position, (before) => {
+      const next: Record<string, SlotFigures> = { ...before?.slots };
+      for (const [index, delta] of slots) next[index] = plus(next[index], delta);
+      return { _id: id, ownerId, day, slots: next };
+    });
+    changed ||= written;
+  }
+  return changed;
 }

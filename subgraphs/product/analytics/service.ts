@@ -1,5 +1,5 @@
 import type { Identity } from '../../../platform/auth/tokens.js';
-import type { Collection, Doc, Filter } from '../../../platform/documents/document-store.js';
+import type { Collection } from '../../../platform/documents/document-store.js';
 import { handleCommand, type CommandContext } from '../../../platform/eventsourcing/command-handler.js';
 import { ForbiddenError } from '../../../platform/errors.js';
 import { unauthenticated } from '../../../platform/graphql/errors.js';
@@ -8,10 +8,10 @@ import type { ServicePorts } from '../../../platform/ports.js';
 import { validateTimeZone } from '../../../platform/time-zones.js';
 import type { ProductDoc } from '../catalog/read-model.js';
 import type { Money } from '../events.js';
-import { dayRange, localDate, type DayRange } from './days.js';
+import { dayRange, localDate, SLOT_MS, type DayRange } from './days.js';
 import { timeZoneDecider, viewNoteDecider } from './decider.js';
 import { analyticsViewStream, sellerZoneStream } from './events.js';
-import { ANALYTICS_PRODUCT_SLOTS, ANALYTICS_SELLER_SLOTS, ANALYTICS_TIME_ZONES, type Figures, type ProductSlotDoc, type Revenue, type SellerSlotDoc, type TimeZoneDoc } from './read-model.js';
+import { ANALYTICS_PRODUCT_DAYS, ANALYTICS_SELLER_DAYS, ANALYTICS_TIME_ZONES, type DayDoc, type Revenue, type SlotFigures, type TimeZoneDoc } from './read-model.js';
 
 /** Who caused a step that arrived over the bus. */
 export interface Causation {
@@ -49,11 +49,12 @@ export interface ProductAnalytics extends SalesSummary {
 
 /** Namespace of analytics view stream ids: one stream per (user, product). */
 const VIEW_NAMESPACE = '5c3b8f1e-9a27-4d6e-b0c4-7e2f1a9d8b36';
-const PAGE = 500;
+const DAY_MS = 24 * 60 * 60 * 1000;
 /** When a seller has neither sales in the range nor products. */
 const FALLBACK_CURRENCY = 'EUR';
 
-type SlotDoc = Doc & Figures & { slot: number; views?: number };
+/** One slot's figures, at its start (epoch ms). */
+type Slot = SlotFigures & { slot: number };
 
 /**
  * Seller analytics in the product slice: notes views and time zones from the bus as the slice's
@@ -97,7 +98,7 @@ export class AnalyticsService {
     return this.timed('sales_summary', async () => {
       const range = dayRange(from, to);
       const timeZone = await this.timeZoneOf(sellerId);
-      const slots = await this.slots(this.deps.documents.collection<SellerSlotDoc>(ANALYTICS_SELLER_SLOTS), { sellerId }, range);
+      const slots = await this.slots(this.deps.documents.collection<DayDoc>(ANALYTICS_SELLER_DAYS), sellerId, range);
       const currency = reportingCurrency(slots, (await this.deps.newestProductOf(sellerId))?.price.currency);
       return summarise(slots, range, timeZone, currency, from, to);
     });
@@ -110,10 +111,13 @@ export class AnalyticsService {
     return this.timed('product', async () => {
       const range = dayRange(from, to);
       const timeZone = await this.timeZoneOf(product.sellerId);
-      const slots = await this.slots(this.deps.documents.collection<ProductSlotDoc>(ANALYTICS_PRODUCT_SLOTS), { productId: product._id }, range);
+      const slots = await this.slots(this.deps.documents.collection<DayDoc>(ANALYTICS_PRODUCT_DAYS), product._id, range);
       const summary = summarise(slots, range, timeZone, product.price.currency, from, to);
       const views = new Map<string, number>();
-      for (const s of slots) views.set(localDate(s.slot, timeZone), (views.get(localDate(s.slot, timeZone)) ?? 0) + (s.views ?? 0));
+      for (const s of slots) {
+        const date = localDate(s.slot, timeZone);
+        views.set(date, (views.get(date) ?? 0) + s.views);
+      }
       const days = summary.days.map((d) => ({ ...d, views: views.get(d.date) ?? 0 }));
       const total = days.reduce((n, d) => n + d.views, 0);
       return { ...summary, days, views: total, conversionRate: total === 0 ? null : summary.orders / total };
@@ -133,28 +137,27 @@ export class AnalyticsService {
     return (await this.deps.documents.collection<TimeZoneDoc>(ANALYTICS_TIME_ZONES).get(userId))?.timeZone ?? 'UTC';
   }
 
-  /** The slot documents of an owner around the range (at most 368 days of 96 slots, usually far fewer: slots are sparse). */
-  private async slots<T extends SlotDoc>(docs: Collection<T>, owner: Filter, range: DayRange): Promise<T[]> {
-    const filter: Filter = { ...owner, slot: { $gte: range.fromMs, $lt: range.toMs } };
-    const all: T[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const page = await docs.find({ filter, sort: [['slot', 1]], first: PAGE, ...(after !== undefined && { after }) });
-      all.push(...page.items);
-      if (!page.hasNextPage) return all;
-      after = page.endCursor;
+  /** An owner's slots around the range: its day documents, looked up by id (at most 368). */
+  private async slots(docs: Collection<DayDoc>, ownerId: string, range: DayRange): Promise<Slot[]> {
+    const ids: string[] = [];
+    for (let day = range.fromMs; day < range.toMs; day += DAY_MS) ids.push(`${ownerId}:${new Date(day).toISOString().slice(0, 10)}`);
+    const slots: Slot[] = [];
+    for (const doc of await docs.getMany(ids)) {
+      const start = Date.parse(`${doc.day}T00:00:00Z`);
+      for (const [index, figures] of Object.entries(doc.slots)) slots.push({ ...figures, slot: start + Number(index) * SLOT_MS });
     }
+    return slots;
   }
 }
 
 /** The currency `revenue` is given in: the newest product's, else the first one sold in, else EUR. */
-function reportingCurrency(slots: readonly SlotDoc[], productCurrency: string | undefined): string {
+function reportingCurrency(slots: readonly Slot[], productCurrency: string | undefined): string {
   if (productCurrency) return productCurrency;
   for (const s of slots) for (const [currency, amount] of Object.entries(s.revenue)) if (amount !== 0) return currency;
   return FALLBACK_CURRENCY;
 }
 
-function summarise(slots: readonly SlotDoc[], range: DayRange, timeZone: string, currency: string, from: string, to: string): SalesSummary {
+function summarise(slots: readonly Slot[], range: DayRange, timeZone: string, currency: string, from: string, to: string): SalesSummary {
   const byDay = new Map<string, { unitsSold: number; orders: number; revenue: Revenue }>(range.dates.map((d) => [d, { unitsSold: 0, orders: 0, revenue: {} }]));
   for (const s of slots) {
     const day = byDay.get(localDate(s.slot, timeZone));
