@@ -257,6 +257,7 @@ suite('storefront in a real browser', () => {
     await page.getByLabel('Email').fill(`sam-${run}@example.test`);
     await page.getByLabel('Password').fill('a long enough password');
     await page.getByLabel('sell (seller account)').check();
+    await page.getByLabel('Time zone').selectOption('Europe/Paris');
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.getByRole('heading', { name: 'My products' }).waitFor();
     await page.getByRole('link', { name: 'Create a product' }).click();
@@ -300,6 +301,7 @@ suite('storefront in a real browser', () => {
     await sales.locator('[data-figure="units"]').getByText('2', { exact: true }).waitFor({ timeout: 10_000 });
     expect(await sales.locator('[data-figure="orders"]').textContent()).toBe('1');
     expect(await sales.locator('[data-figure="revenue"]').textContent()).toContain('25.00');
+    expect(await sales.textContent()).toContain('days in Europe/Paris'); // chosen when registering
     const row = sales.locator(`tr[data-product-id="${teapotId}"] td`);
     expect((await row.allTextContents()).map((t) => t.trim())).toEqual(['0', '2', expect.stringContaining('25.00'), '—']);
     await inspect(page, 'sell-analytics');
