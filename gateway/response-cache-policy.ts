@@ -76,8 +76,9 @@ const RECOMMENDATION_READ_MODELS = ['recommendation-co-purchases', 'recommendati
  */
 export const RESPONSE_CACHE_POLICY: ResponseCachePolicy = {
   entities: {
-    Product: { subgraph: 'product', readModel: 'product-catalog' },
-    User: { subgraph: 'user', readModel: 'user-profiles', personal: ['email'] },
+    // Analytics answer per caller (the seller, an admin), a time zone only to the user themself.
+    Product: { subgraph: 'product', readModel: 'product-catalog', personal: ['analytics'] },
+    User: { subgraph: 'user', readModel: 'user-profiles', personal: ['email', 'timeZone'] },
   },
   values: ['Money', 'PageInfo', 'ProductConnection', 'ProductEdge'],
   fields: {

@@ -37,6 +37,8 @@ describe('which answers the gateway may cache, and their tags', () => {
       'query($id: ID!) { user(id: $id) { email } }',
       'query($id: ID!) { order(id: $id) { id } }',
       '{ products { edges { node { id seller { name email } } } } }',
+      '{ products { edges { node { id seller { name timeZone } } } } }',
+      'query($id: ID!) { product(id: $id) { id analytics(from: "2026-01-01", to: "2026-01-31") { views } } }',
       '{ products { edges { node { id seller { orders { totalCount } } } } } }',
       'mutation { restockProduct(id: "1", quantity: 1) { product { id } } }',
       '{ __schema { queryType { name } } }',

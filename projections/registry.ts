@@ -5,6 +5,8 @@ import { catalogProjection } from '../subgraphs/product/catalog/projection.js';
 import { productPublicEvents } from '../subgraphs/product/public-events.js';
 import { userProfilesFeed } from '../subgraphs/user/profile-feed.js';
 import { recommendationProjections } from '../subgraphs/recommendation/read-model/projections.js';
+import { recommendationPublicEvents } from '../subgraphs/recommendation/public-events.js';
+import { productAnalyticsProjection } from '../subgraphs/product/analytics/projection.js';
 import type { DocumentStore } from '../platform/documents/document-store.js';
 import type { EventStore } from '../platform/event-store/event-store.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
@@ -17,7 +19,7 @@ import type { PublicContract } from './relay.js';
  * trending half-life of the recommendation read models).
  */
 export function readModels(options: { trendingHalfLifeHours?: number } = {}): Projection[] {
-  return [catalogProjection, ordersProjection, ...recommendationProjections(options.trendingHalfLifeHours)];
+  return [catalogProjection, ordersProjection, ...recommendationProjections(options.trendingHalfLifeHours), productAnalyticsProjection];
 }
 
 /** The read models with the default configuration (tests, digests). */
@@ -27,7 +29,7 @@ export const READ_MODELS: readonly Projection[] = readModels();
 export const GATEWAY_FEEDS: readonly Projection[] = [userProfilesFeed];
 
 /** What the integration relay publishes: each slice's public events. */
-export const PUBLIC_CONTRACTS: readonly PublicContract[] = [productPublicEvents, orderPublicEvents, userPublicEvents];
+export const PUBLIC_CONTRACTS: readonly PublicContract[] = [productPublicEvents, orderPublicEvents, userPublicEvents, recommendationPublicEvents];
 
 /** The read models each query service reads (its readiness follows their lag). */
 const READ_BY: Readonly<Record<string, readonly Projection[]>> = { product: [catalogProjection], order: [ordersProjection], recommendation: recommendationProjections() };

@@ -257,6 +257,7 @@ suite('storefront in a real browser', () => {
     await page.getByLabel('Email').fill(`sam-${run}@example.test`);
     await page.getByLabel('Password').fill('a long enough password');
     await page.getByLabel('sell (seller account)').check();
+    await page.getByLabel('Time zone').selectOption('Europe/Paris');
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.getByRole('heading', { name: 'My products' }).waitFor();
     await page.getByRole('link', { name: 'Create a product' }).click();
@@ -282,6 +283,40 @@ suite('storefront in a real browser', () => {
     await teapot.getByRole('button', { name: 'Restock' }).click();
     await teapot.getByText('7 in stock').waitFor({ timeout: 10_000 });
     await card(watcher.page, teapotId).getByText('7 in stock').waitFor({ timeout: 10_000 });
+
+    // A customer buys two teapots and pays: the seller's sales figures follow without a reload
+    // (refetched on the SOLD stock change), and the product's row counts the sale.
+    const sales = page.locator('.seller-analytics');
+    expect(await sales.locator('[data-figure="units"]').textContent()).toBe('0');
+    const customer = await signUp(system.gatewayUrl, 'CUSTOMER');
+    const placed = await call<{ placeOrder: { order: { id: string } | null } }>(
+      'mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id } userErrors { code message } } }',
+      { input: { items: [{ productId: teapotId, quantity: 2 }] } },
+      customer.headers,
+    );
+    const orderId = placed.data?.placeOrder.order?.id ?? '';
+    await eventually(async () => expect((await call<{ order: { status: string } | null }>('query($id: ID!) { order(id: $id) { status } }', { id: orderId }, customer.headers)).data?.order?.status).toBe('CONFIRMED'), 20_000);
+    const paid = await call<{ payOrder: { order: { status: string } | null } }>('mutation($id: ID!) { payOrder(id: $id, payment: { token: "tok_visa" }) { order { status } } }', { id: orderId }, customer.headers);
+    expect(paid.data?.payOrder.order?.status).toBe('PAID');
+    await sales.locator('[data-figure="units"]').getByText('2', { exact: true }).waitFor({ timeout: 10_000 });
+    expect(await sales.locator('[data-figure="orders"]').textContent()).toBe('1');
+    expect(await sales.locator('[data-figure="revenue"]').textContent()).toContain('25.00');
+    expect(await sales.textContent()).toContain('days in Europe/Paris'); // chosen when registering
+    const row = sales.locator(`tr[data-product-id="${teapotId}"] td`);
+    expect((await row.allTextContents()).map((t) => t.trim())).toEqual(['0', '2', expect.stringContaining('25.00'), '—']);
+    await inspect(page, 'sell-analytics');
+    // Only its seller (or an admin) reads a product's analytics; the seller's answer is never
+    // served to anyone else from the gateway's response cache.
+    const ANALYTICS = 'query($id: ID!) { product(id: $id) { analytics(from: "2026-01-01", to: "2026-12-31") { unitsSold } } }';
+    const samToken = await page.evaluate(() => (JSON.parse(sessionStorage.getItem('storefront.session') ?? '{}') as { token: string }).token);
+    for (let i = 0; i < 2; i++) {
+      const own = await call<{ product: { analytics: { unitsSold: number } } }>(ANALYTICS, { id: teapotId }, { authorization: `Bearer ${samToken}` });
+      expect(own.data?.product.analytics.unitsSold).toBe(2);
+    }
+    const codes = async (headers: Record<string, string>) => (await call<unknown>(ANALYTICS, { id: teapotId }, headers)).errors?.map((e) => e.extensions?.code);
+    expect(await codes(seller.headers)).toEqual(['FORBIDDEN']);
+    expect(await codes(customer.headers)).toEqual(['FORBIDDEN']);
+    expect(await codes({})).toEqual(['UNAUTHENTICATED']);
 
     // Edit the price; then a change made elsewhere meanwhile makes the next save a visible conflict.
     await teapot.getByRole('link', { name: /Edit/ }).click();

@@ -281,6 +281,13 @@ export function createMetrics(registry: Registry) {
       labelNames: ['kind', 'recorded'],
       registers,
     }),
+    analyticsQueryDuration: new Histogram({
+      name: 'storefront_analytics_query_duration_seconds',
+      help: 'Seller analytics queries in the product subgraph (sales_summary, product), from the slot documents to the summed days',
+      labelNames: ['query'],
+      buckets: latency,
+      registers,
+    }),
     readAfterWait: new Histogram({
       name: 'storefront_read_after_wait_seconds',
       help: 'How long queries sent with x-read-after-position waited for the read models to reach it (read-your-writes), by outcome (reached, behind: READ_MODEL_BEHIND)',

@@ -18,6 +18,7 @@ import { User } from './resolvers/User.js';
 import { ProductService, type ProductServiceDeps } from './service.js';
 import type { Bus } from '../../platform/bus/bus.js';
 import { startReservationConsumer } from './reservations.js';
+import { startAnalyticsConsumers } from './analytics/consumers.js';
 
 export const productTypeDefs = subgraphTypeDefs(new URL('./schema.graphql', import.meta.url));
 
@@ -31,7 +32,7 @@ export interface ProductSubgraphDeps extends ServicePorts {
   readiness?: Record<string, () => Promise<void>>;
   /** How long a query sent with x-read-after-position waits for the read models (default DEFAULT_READ_AFTER_MAX_WAIT_MS). */
   readAfterMaxWaitMs?: number;
-  /** Where order events arrive for the inventory side of the saga; without it, no reservations. */
+  /** Where order events arrive for the inventory side of the saga (and views and time zones for analytics); without it, neither. */
   bus?: Bus;
   /** How far back a stockChanged subscriber may resume from. */
   resume?: ProductServiceDeps['resume'];
@@ -45,6 +46,14 @@ export function buildProductSchema() {
 export async function startProductSubgraph(deps: ProductSubgraphDeps, listenOn: { port: number; host: string }): Promise<RunningService & { service: ProductService }> {
   const service = new ProductService({ ...deps, clock: deps.clock ?? (() => new Date()) });
   const reservations = deps.bus && (await startReservationConsumer(deps.bus, service, deps.logger));
+  const analytics = deps.bus ? await startAnalyticsConsumers(deps.bus, service.analytics).catch(async (error: unknown) => {
+    await reservations?.close();
+    throw error;
+  }) : [];
+  const closeConsumers = async () => {
+    await reservations?.close();
+    for (const c of analytics) await c.close();
+  };
   const running = await startGraphQLService<ProductContext>(
     {
       name: 'product',
@@ -61,14 +70,14 @@ export async function startProductSubgraph(deps: ProductSubgraphDeps, listenOn: 
     },
     listenOn,
   ).catch(async (error: unknown) => {
-    await reservations?.close(); // not left consuming when the subgraph cannot start
+    await closeConsumers(); // not left consuming when the subgraph cannot start
     throw error;
   });
   return {
     ...running,
     service,
     close: async () => {
-      await reservations?.close();
+      await closeConsumers();
       await running.close();
     },
   };

@@ -17,6 +17,7 @@ import { productDecider, productIdForSku, type Actor, type CreateProduct, type I
 import { productStream, type ProductEvent } from './events.js';
 import { countRows, importProducts, type ImportCounts, type ImportRejection } from './import/import.js';
 import { productSnapshots } from './snapshot.js';
+import { AnalyticsService } from './analytics/service.js';
 
 const MAX_WATCHED_PRODUCTS = 100;
 
@@ -54,10 +55,13 @@ type CommandInput<C> = C extends unknown ? Omit<C, 'productId' | 'by' | 'at'> : 
  */
 export class ProductService {
   readonly queries: CatalogQueries;
+  /** Seller analytics (analytics/): sales and views by day in the seller's time zone. */
+  readonly analytics: AnalyticsService;
   private readonly states: StreamStates<ProductState>;
 
   constructor(private readonly deps: ProductServiceDeps) {
     this.queries = new CatalogQueries(deps.documents, deps.cache, deps.metrics, deps.logger);
+    this.analytics = new AnalyticsService({ ...deps, newestProductOf: async (sellerId) => (await this.queries.list({ first: 1, filter: { sellerId }, sort: 'NEWEST' })).items[0] });
     const options = deps.streamStates ?? {};
     this.states = new StreamStates(productSnapshots(options.snapshotEvery), { enabled: options.enabled ?? true, maxStreams: options.maxCachedProducts ?? 1000 });
   }

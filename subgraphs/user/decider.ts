@@ -2,14 +2,15 @@ import { createHash } from 'node:crypto';
 import type { Role } from '../../platform/auth/tokens.js';
 import { AlreadyExistsError, assertNever, ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors.js';
 import type { Decider } from '../../platform/eventsourcing/decider.js';
-import type { EmailClaimed, UserEvent } from './events.js';
+import { validateTimeZone } from '../../platform/time-zones.js';
+import { DEFAULT_TIME_ZONE, type EmailClaimed, type UserEvent } from './events.js';
 
 export type UserState =
   | { status: 'none' }
-  | { status: 'registered'; userId: string; email: string; name: string; role: Role; passwordHash: string; registeredAt: string; updatedAt: string };
+  | { status: 'registered'; userId: string; email: string; name: string; role: Role; passwordHash: string; timeZone: string; registeredAt: string; updatedAt: string };
 
-export type RegisterUser = { type: 'RegisterUser'; userId: string; email: string; name: string; role: Role; passwordHash: string; at: string };
-export type UpdateProfile = { type: 'UpdateProfile'; userId: string; name: string; by: { userId: string; role: Role }; at: string };
+export type RegisterUser = { type: 'RegisterUser'; userId: string; email: string; name: string; role: Role; passwordHash: string; timeZone?: string | null; at: string };
+export type UpdateProfile = { type: 'UpdateProfile'; userId: string; name?: string | null; timeZone?: string | null; by: { userId: string; role: Role }; at: string };
 export type UserCommand = RegisterUser | UpdateProfile;
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -30,6 +31,8 @@ export function validateEmail(email: string): string {
   return normalised;
 }
 
+export { validateTimeZone };
+
 export function validatePassword(password: string): void {
   if (password.length < 8) throw new ValidationError('password must be at least 8 characters', ['input', 'password']);
   if (password.length > 256) throw new ValidationError('password must be at most 256 characters', ['input', 'password']);
@@ -49,16 +52,25 @@ export function decide(command: UserCommand, state: UserState): UserEvent[] {
       return [
         {
           type: 'UserRegistered',
-          data: { userId: command.userId, email: validateEmail(command.email), name: validateName(command.name), role: command.role, passwordHash: command.passwordHash, registeredAt: command.at },
+          data: {
+            userId: command.userId,
+            email: validateEmail(command.email),
+            name: validateName(command.name),
+            role: command.role,
+            passwordHash: command.passwordHash,
+            timeZone: command.timeZone == null ? DEFAULT_TIME_ZONE : validateTimeZone(command.timeZone),
+            registeredAt: command.at,
+          },
         },
       ];
     }
     case 'UpdateProfile': {
       if (state.status === 'none') throw new NotFoundError(`user ${command.userId} does not exist`);
       if (command.by.userId !== state.userId && command.by.role !== 'ADMIN') throw new ForbiddenError('only the user or an admin may change a profile');
-      const name = validateName(command.name);
-      if (name === state.name) return [];
-      return [{ type: 'ProfileUpdated', data: { userId: state.userId, name, updatedAt: command.at } }];
+      const name = command.name == null ? state.name : validateName(command.name);
+      const timeZone = command.timeZone == null ? state.timeZone : validateTimeZone(command.timeZone);
+      if (name === state.name && timeZone === state.timeZone) return [];
+      return [{ type: 'ProfileUpdated', data: { userId: state.userId, name, ...(timeZone !== state.timeZone && { timeZone }), updatedAt: command.at } }];
     }
     default:
       return assertNever(command, 'user command');
@@ -69,10 +81,10 @@ export function evolve(state: UserState, event: UserEvent): UserState {
   switch (event.type) {
     case 'UserRegistered': {
       const d = event.data;
-      return { status: 'registered', userId: d.userId, email: d.email, name: d.name, role: d.role, passwordHash: d.passwordHash, registeredAt: d.registeredAt, updatedAt: d.registeredAt };
+      return { status: 'registered', userId: d.userId, email: d.email, name: d.name, role: d.role, passwordHash: d.passwordHash, timeZone: d.timeZone ?? DEFAULT_TIME_ZONE, registeredAt: d.registeredAt, updatedAt: d.registeredAt };
     }
     case 'ProfileUpdated':
-      return state.status === 'none' ? state : { ...state, name: event.data.name, updatedAt: event.data.updatedAt };
+      return state.status === 'none' ? state : { ...state, name: event.data.name, timeZone: event.data.timeZone ?? state.timeZone, updatedAt: event.data.updatedAt };
     default:
       return assertNever(event, 'user event');
   }

@@ -10,7 +10,7 @@ const spec = deciderSpec(userDecider);
 function fixture() {
   const userId = randomUUID();
   const register: RegisterUser = { type: 'RegisterUser', userId, email: ' Ada@Example.COM ', name: ' Ada ', role: 'CUSTOMER', passwordHash: 'scrypt$x', at };
-  const registered: UserRegistered = { type: 'UserRegistered', data: { userId, email: 'ada@example.com', name: 'Ada', role: 'CUSTOMER', passwordHash: 'scrypt$x', registeredAt: at } };
+  const registered: UserRegistered = { type: 'UserRegistered', data: { userId, email: 'ada@example.com', name: 'Ada', role: 'CUSTOMER', passwordHash: 'scrypt$x', timeZone: 'UTC', registeredAt: at } };
   return { userId, register, registered };
 }
 
@@ -48,6 +48,23 @@ describe('UpdateProfile', () => {
     const f = fixture();
     spec.given([f.registered]).when({ type: 'UpdateProfile', userId: f.userId, name: 'Ada', by: { userId: f.userId, role: 'CUSTOMER' }, at }).thenNothingHappens();
     spec.given([f.registered]).when({ type: 'UpdateProfile', userId: f.userId, name: ' ', by: { userId: f.userId, role: 'CUSTOMER' }, at }).thenFails({ code: 'INVALID_INPUT', field: ['input', 'name'] });
+  });
+});
+
+describe('time zones', () => {
+  it('registers with a chosen IANA zone (trimmed), UTC by default, and rejects others', () => {
+    const f = fixture();
+    spec.given([]).when({ ...f.register, timeZone: ' Asia/Kathmandu ' }).then([{ ...f.registered, data: { ...f.registered.data, timeZone: 'Asia/Kathmandu' } }]);
+    spec.given([]).when({ ...f.register, timeZone: 'Mars/Olympus_Mons' }).thenFails({ code: 'INVALID_INPUT', field: ['input', 'timeZone'] });
+  });
+  it('changes the zone alone (the name stays), and does nothing for the same zone', () => {
+    const f = fixture();
+    const by = { userId: f.userId, role: 'CUSTOMER' } as const;
+    spec.given([f.registered]).when({ type: 'UpdateProfile', userId: f.userId, timeZone: 'Europe/Paris', by, at }).then([
+      { type: 'ProfileUpdated', data: { userId: f.userId, name: 'Ada', timeZone: 'Europe/Paris', updatedAt: at } },
+    ]);
+    spec.given([f.registered]).when({ type: 'UpdateProfile', userId: f.userId, timeZone: 'UTC', by, at }).thenNothingHappens();
+    spec.given([f.registered]).when({ type: 'UpdateProfile', userId: f.userId, timeZone: '', by, at }).thenFails({ code: 'INVALID_INPUT', field: ['input', 'timeZone'] });
   });
 });
 

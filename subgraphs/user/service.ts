@@ -11,7 +11,7 @@ import { unauthenticated } from '../../platform/graphql/errors.js';
 import type { Logger } from '../../platform/logging.js';
 import type { Metrics } from '../../platform/metrics/metrics.js';
 import type { RateLimiter } from '../../platform/ratelimit/rate-limiter.js';
-import { emailDecider, emailStream, normaliseEmail, userDecider, validateEmail, validatePassword, type UserState } from './decider.js';
+import { emailDecider, emailStream, normaliseEmail, userDecider, validateEmail, validatePassword, validateTimeZone, type UserState } from './decider.js';
 import { userStream, type EmailClaimed } from './events.js';
 
 /** A user as resolvers see it; `self` marks the caller's own account when the caller has no token yet (register, login). */
@@ -76,15 +76,16 @@ export class UserService {
     }
   }
 
-  async register(input: { email: string; password: string; name: string; role?: Role | null }): Promise<{ token: string; user: UserModel }> {
+  async register(input: { email: string; password: string; name: string; role?: Role | null; timeZone?: string | null }): Promise<{ token: string; user: UserModel }> {
     const role = input.role ?? 'CUSTOMER';
     if (role === 'ADMIN') throw new ValidationError('ADMIN cannot self-register', ['input', 'role']);
     return this.createAccount(input, role, randomUUID());
   }
 
-  private async createAccount(input: { email: string; password: string; name: string }, role: Role, proposedId: string): Promise<{ token: string; user: UserModel }> {
+  private async createAccount(input: { email: string; password: string; name: string; timeZone?: string | null }, role: Role, proposedId: string): Promise<{ token: string; user: UserModel }> {
     const email = validateEmail(input.email);
     validatePassword(input.password);
+    if (input.timeZone != null) validateTimeZone(input.timeZone); // before the email is claimed
     if (input.name.trim().length === 0) throw new ValidationError('name must not be empty', ['input', 'name']);
     const userId = await this.claimEmail(email, proposedId);
     const passwordHash = await hashPassword(input.password, this.deps.kdf);
@@ -93,7 +94,7 @@ export class UserService {
       this.deps.events,
       userDecider,
       userStream(userId),
-      { type: 'RegisterUser', userId, email, name: input.name, role, passwordHash, at: now.toISOString() },
+      { type: 'RegisterUser', userId, email, name: input.name, role, passwordHash, timeZone: input.timeZone ?? null, at: now.toISOString() },
       { actor: userId, correlationId: correlationIdOrNew(), now },
     );
     const user = result.state as UserModel;
@@ -118,15 +119,15 @@ export class UserService {
     return { token: await issueToken({ userId: user.userId, role: user.role }, this.deps.tokens, this.clock()), user: { ...user, self: true } };
   }
 
-  async updateProfile(input: { name?: string | null }, caller: CallerContext): Promise<UserModel> {
+  async updateProfile(input: { name?: string | null; timeZone?: string | null }, caller: CallerContext): Promise<UserModel> {
     if (!caller.identity) throw unauthenticated();
-    if (input.name === undefined || input.name === null) throw new ValidationError('nothing to update', ['input']);
+    if (input.name == null && input.timeZone == null) throw new ValidationError('nothing to update', ['input']);
     const now = this.clock();
     const result = await handleCommand(
       this.deps.events,
       userDecider,
       userStream(caller.identity.userId),
-      { type: 'UpdateProfile', userId: caller.identity.userId, name: input.name, by: caller.identity, at: now.toISOString() },
+      { type: 'UpdateProfile', userId: caller.identity.userId, name: input.name ?? null, timeZone: input.timeZone ?? null, by: caller.identity, at: now.toISOString() },
       { actor: caller.identity.userId, correlationId: correlationIdOrNew(), now },
     );
     return result.state as UserModel;

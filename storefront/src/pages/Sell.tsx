@@ -3,6 +3,7 @@ import { useMutation, useQuery } from '@urql/preact';
 import { DiscontinueProductDocument, MyProductsDocument, RestockProductDocument, type ProductDetailsFragment } from '../__generated__/graphql.js';
 import { useApp } from '../app.js';
 import { FormErrors, type UserErrors } from '../components/Field.js';
+import { SellerAnalytics } from '../components/SellerAnalytics.js';
 import { StockBadge } from '../components/StockBadge.js';
 import { formatMoney } from '../format.js';
 import { useCatchUp, useLiveStock } from '../hooks.js';
@@ -15,7 +16,9 @@ export function Sell() {
   useCatchUp(refetch);
   const products = result.data?.me?.products.edges.map((e) => e.node);
   const ids = useMemo(() => products?.map((p) => p.id) ?? [], [products]);
-  const live = useLiveStock(ids);
+  // A sale or a refund of one of these products: the analytics figures are fetched again.
+  const [salesChanged, setSalesChanged] = useState(0);
+  const live = useLiveStock(ids, (reason) => (reason === 'SOLD' || reason === 'RELEASED') && setSalesChanged((n) => n + 1));
   if (session?.user.role !== 'SELLER') {
     return (
       <>
@@ -39,11 +42,14 @@ export function Sell() {
       ) : products.length === 0 ? (
         <p>You have no products yet.</p>
       ) : (
-        <ul class="seller-products" aria-label="Your products">
-          {products.map((p) => (
-            <SellerProduct key={p.id} product={p} stock={live.get(p.id) ?? p.stock} />
-          ))}
-        </ul>
+        <>
+          <SellerAnalytics salesChanged={salesChanged} />
+          <ul class="seller-products" aria-label="Your products">
+            {products.map((p) => (
+              <SellerProduct key={p.id} product={p} stock={live.get(p.id) ?? p.stock} />
+            ))}
+          </ul>
+        </>
       )}
     </>
   );

@@ -151,6 +151,11 @@ export type PageInfo = {
 
 export type Product = {
   __typename?: 'Product';
+  /**
+   * Views and sales from `from` to `to` (dates YYYY-MM-DD, both included, at most 366 days) as days
+   * in the seller's time zone. For the product's seller or an admin only (FORBIDDEN otherwise).
+   */
+  analytics: ProductAnalytics;
   category: Scalars['String']['output'];
   createdAt: Scalars['DateTime']['output'];
   description?: Maybe<Scalars['String']['output']>;
@@ -165,6 +170,39 @@ export type Product = {
   updatedAt: Scalars['DateTime']['output'];
   /** Revision of the product's stream, for expectedVersion. */
   version: Scalars['Int']['output'];
+};
+
+
+export type ProductAnalyticsArgs = {
+  from: Scalars['String']['input'];
+  to: Scalars['String']['input'];
+};
+
+/** A product's figures (see SalesSummary); for its seller or an admin only. */
+export type ProductAnalytics = {
+  __typename?: 'ProductAnalytics';
+  /** orders / views; null when there were no views (may exceed 1: anonymous shoppers' views are not counted). */
+  conversionRate?: Maybe<Scalars['Float']['output']>;
+  days: Array<ProductAnalyticsDay>;
+  from: Scalars['String']['output'];
+  /** Paid orders containing the product. */
+  orders: Scalars['Int']['output'];
+  otherRevenue: Array<Money>;
+  revenue: Money;
+  timeZone: Scalars['String']['output'];
+  to: Scalars['String']['output'];
+  unitsSold: Scalars['Int']['output'];
+  /** Views by signed-in users, as the recommendation service counts them: at most one per user and hour. */
+  views: Scalars['Int']['output'];
+};
+
+export type ProductAnalyticsDay = {
+  __typename?: 'ProductAnalyticsDay';
+  date: Scalars['String']['output'];
+  orders: Scalars['Int']['output'];
+  revenue: Money;
+  unitsSold: Scalars['Int']['output'];
+  views: Scalars['Int']['output'];
 };
 
 export type ProductConnection = {
@@ -226,6 +264,37 @@ export type QueryProductsArgs = {
   sort?: InputMaybe<ProductSort>;
 };
 
+export type SalesDay = {
+  __typename?: 'SalesDay';
+  /** YYYY-MM-DD in the seller's time zone. */
+  date: Scalars['String']['output'];
+  orders: Scalars['Int']['output'];
+  revenue: Money;
+  unitsSold: Scalars['Int']['output'];
+};
+
+/**
+ * Sales figures (see the README, Seller analytics). A sale is an order line paid for; a paid order
+ * cancelled with a refund withdraws its lines from the day they were sold. Dated when the product
+ * service recorded the sale (right after the payment).
+ */
+export type SalesSummary = {
+  __typename?: 'SalesSummary';
+  /** Every day of the range, in order. */
+  days: Array<SalesDay>;
+  from: Scalars['String']['output'];
+  /** Distinct paid orders with at least one of the seller's lines. */
+  orders: Scalars['Int']['output'];
+  /** Revenue in other currencies (a price moved to another currency), never added to `revenue`; usually empty. */
+  otherRevenue: Array<Money>;
+  /** Unit price (as reserved when the order was placed) times quantity, in the reporting currency (the product's, for a summary the seller's newest product's). */
+  revenue: Money;
+  /** The IANA time zone the days are counted in (the seller's; UTC unless they chose one). */
+  timeZone: Scalars['String']['output'];
+  to: Scalars['String']['output'];
+  unitsSold: Scalars['Int']['output'];
+};
+
 export type StockChange = {
   __typename?: 'StockChange';
   at: Scalars['DateTime']['output'];
@@ -274,12 +343,23 @@ export type User = {
   id: Scalars['ID']['output'];
   /** What a seller sells, newest first. */
   products: ProductConnection;
+  /**
+   * The seller's sales from `from` to `to` (dates YYYY-MM-DD, both included, at most 366 days) as
+   * days in the seller's time zone. For the seller themself or an admin only (FORBIDDEN otherwise).
+   */
+  salesSummary: SalesSummary;
 };
 
 
 export type UserProductsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type UserSalesSummaryArgs = {
+  from: Scalars['String']['input'];
+  to: Scalars['String']['input'];
 };
 
 /** A business failure the client can act on. */
@@ -405,6 +485,9 @@ export type ResolversTypes = ResolversObject<{
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Product: ResolverTypeWrapper<ProductDoc>;
+  ProductAnalytics: ResolverTypeWrapper<ProductAnalytics>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  ProductAnalyticsDay: ResolverTypeWrapper<ProductAnalyticsDay>;
   ProductConnection: ResolverTypeWrapper<ProductPage>;
   ProductEdge: ResolverTypeWrapper<Omit<ProductEdge, 'node'> & { node: ResolversTypes['Product'] }>;
   ProductFilter: ProductFilter;
@@ -412,6 +495,8 @@ export type ResolversTypes = ResolversObject<{
   ProductSort: ProductSort;
   ProductStatus: ProductStatus;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  SalesDay: ResolverTypeWrapper<SalesDay>;
+  SalesSummary: ResolverTypeWrapper<SalesSummary>;
   StockChange: ResolverTypeWrapper<StockNotification>;
   StockChangeReason: StockChangeReason;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -435,11 +520,16 @@ export type ResolversParentTypes = ResolversObject<{
   PageInfo: PageInfo;
   Boolean: Scalars['Boolean']['output'];
   Product: ProductDoc;
+  ProductAnalytics: ProductAnalytics;
+  Float: Scalars['Float']['output'];
+  ProductAnalyticsDay: ProductAnalyticsDay;
   ProductConnection: ProductPage;
   ProductEdge: Omit<ProductEdge, 'node'> & { node: ResolversParentTypes['Product'] };
   ProductFilter: ProductFilter;
   ProductPayload: Omit<ProductPayload, 'product'> & { product?: Maybe<ResolversParentTypes['Product']> };
   Query: Record<PropertyKey, never>;
+  SalesDay: SalesDay;
+  SalesSummary: SalesSummary;
   StockChange: StockNotification;
   Subscription: Record<PropertyKey, never>;
   UpdateProductInput: UpdateProductInput;
@@ -488,6 +578,7 @@ export type PageInfoResolvers<ContextType = ProductContext, ParentType extends R
 
 export type ProductResolvers<ContextType = ProductContext, ParentType extends ResolversParentTypes['Product'] = ResolversParentTypes['Product'], FederationReferenceType extends FederationReferenceTypes['Product'] = FederationReferenceTypes['Product']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Product']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  analytics?: Resolver<ResolversTypes['ProductAnalytics'], ParentType, ContextType, RequireFields<ProductAnalyticsArgs, 'from' | 'to'>>;
   category?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -500,6 +591,27 @@ export type ProductResolvers<ContextType = ProductContext, ParentType extends Re
   stock?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type ProductAnalyticsResolvers<ContextType = ProductContext, ParentType extends ResolversParentTypes['ProductAnalytics'] = ResolversParentTypes['ProductAnalytics']> = ResolversObject<{
+  conversionRate?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  days?: Resolver<Array<ResolversTypes['ProductAnalyticsDay']>, ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  orders?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  otherRevenue?: Resolver<Array<ResolversTypes['Money']>, ParentType, ContextType>;
+  revenue?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  timeZone?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  unitsSold?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  views?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type ProductAnalyticsDayResolvers<ContextType = ProductContext, ParentType extends ResolversParentTypes['ProductAnalyticsDay'] = ResolversParentTypes['ProductAnalyticsDay']> = ResolversObject<{
+  date?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  orders?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  revenue?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  unitsSold?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  views?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type ProductConnectionResolvers<ContextType = ProductContext, ParentType extends ResolversParentTypes['ProductConnection'] = ResolversParentTypes['ProductConnection']> = ResolversObject<{
@@ -523,6 +635,24 @@ export type QueryResolvers<ContextType = ProductContext, ParentType extends Reso
   products?: Resolver<ResolversTypes['ProductConnection'], ParentType, ContextType, RequireFields<QueryProductsArgs, 'first' | 'sort'>>;
 }>;
 
+export type SalesDayResolvers<ContextType = ProductContext, ParentType extends ResolversParentTypes['SalesDay'] = ResolversParentTypes['SalesDay']> = ResolversObject<{
+  date?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  orders?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  revenue?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  unitsSold?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type SalesSummaryResolvers<ContextType = ProductContext, ParentType extends ResolversParentTypes['SalesSummary'] = ResolversParentTypes['SalesSummary']> = ResolversObject<{
+  days?: Resolver<Array<ResolversTypes['SalesDay']>, ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  orders?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  otherRevenue?: Resolver<Array<ResolversTypes['Money']>, ParentType, ContextType>;
+  revenue?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  timeZone?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  unitsSold?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
 export type StockChangeResolvers<ContextType = ProductContext, ParentType extends ResolversParentTypes['StockChange'] = ResolversParentTypes['StockChange']> = ResolversObject<{
   at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -540,6 +670,7 @@ export type UserResolvers<ContextType = ProductContext, ParentType extends Resol
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   products?: Resolver<ResolversTypes['ProductConnection'], ParentType, ContextType, RequireFields<UserProductsArgs, 'first'>>;
+  salesSummary?: Resolver<ResolversTypes['SalesSummary'], ParentType, ContextType, RequireFields<UserSalesSummaryArgs, 'from' | 'to'>>;
 }>;
 
 export type UserErrorResolvers<ContextType = ProductContext, ParentType extends ResolversParentTypes['UserError'] = ResolversParentTypes['UserError']> = ResolversObject<{
@@ -556,10 +687,14 @@ export type Resolvers<ContextType = ProductContext> = ResolversObject<{
   Mutation?: MutationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Product?: ProductResolvers<ContextType>;
+  ProductAnalytics?: ProductAnalyticsResolvers<ContextType>;
+  ProductAnalyticsDay?: ProductAnalyticsDayResolvers<ContextType>;
   ProductConnection?: ProductConnectionResolvers<ContextType>;
   ProductEdge?: ProductEdgeResolvers<ContextType>;
   ProductPayload?: ProductPayloadResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  SalesDay?: SalesDayResolvers<ContextType>;
+  SalesSummary?: SalesSummaryResolvers<ContextType>;
   StockChange?: StockChangeResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
   User?: UserResolvers<ContextType>;

@@ -96,6 +96,8 @@ export type RegisterInput = {
   password: Scalars['String']['input'];
   /** CUSTOMER or SELLER; ADMIN cannot self-register. */
   role?: InputMaybe<Role>;
+  /** IANA time zone, e.g. Europe/Paris (default UTC). */
+  timeZone?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type Role =
@@ -105,6 +107,8 @@ export type Role =
 
 export type UpdateProfileInput = {
   name?: InputMaybe<Scalars['String']['input']>;
+  /** IANA time zone, e.g. Europe/Paris. */
+  timeZone?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type User = {
@@ -115,6 +119,8 @@ export type User = {
   id: Scalars['ID']['output'];
   name: Scalars['String']['output'];
   role: Role;
+  /** IANA time zone (e.g. Europe/Paris; UTC unless chosen): a seller's analytics count days in it. Only for the user themself and admins; null otherwise. */
+  timeZone?: Maybe<Scalars['String']['output']>;
 };
 
 /** A business failure the client can act on. */
@@ -303,6 +309,7 @@ export type UserResolvers<ContextType = UserContext, ParentType extends Resolver
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
+  timeZone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type UserErrorResolvers<ContextType = UserContext, ParentType extends ResolversParentTypes['UserError'] = ResolversParentTypes['UserError']> = ResolversObject<{
