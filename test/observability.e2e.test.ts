@@ -37,6 +37,7 @@ withAllServers('observability: every dashboard panel and alert rule evaluated by
         order: hostOf(system.orderUrl),
         user: hostOf(system.userUrl),
         recommendation: hostOf(system.recommendationUrl),
+        notification: hostOf(system.notificationUrl),
         projector: hostOf(system.projectorUrl),
       });
     }, 180_000);
