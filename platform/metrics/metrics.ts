@@ -283,7 +283,7 @@ export function createMetrics(registry: Registry) {
     }),
     notificationsRaised: new Counter({
       name: 'storefront_notifications_raised_total',
-      help: 'Notifications the notification service derived from integration events, by kind, priority and outcome (raised; duplicate: a redelivered message, refused; muted: the recipient chose no channel)',
+      help: 'Notifications the notification service derived from integration events, by kind, priority and outcome (raised; duplicate: a redelivered message, refused; muted: the recipient chose no channel; stale: about something older than a day)',
       labelNames: ['kind', 'priority', 'outcome'],
       registers,
     }),

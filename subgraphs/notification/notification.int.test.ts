@@ -250,11 +250,11 @@ function notificationSuite(name: string, openBus: (observer: BusObserver) => Pro
 }
 
 /** The notification slice alone on the embedded adapters, fed with contract messages published on its bus. */
-async function startSlice(dispatcherDeps: { email?: CapturingEmailSender; clock?: () => Date }) {
+async function startSlice(dispatcherDeps: { email?: CapturingEmailSender; clock?: () => Date; documents?: MemoryDocumentStore }) {
   const dir = mkdtempSync(join(tmpdir(), 'notification-'));
   const events = await FileEventStore.open(dir, { fsync: false });
   const bus = new MemoryBus();
-  const documents = new MemoryDocumentStore();
+  const documents = dispatcherDeps.documents ?? new MemoryDocumentStore();
   const logger = createLogger('notification-test', 'silent');
   const metrics = createMetrics(serviceRegistry('notification-test', { processMetrics: false }));
   const secret = randomBytes(32);
@@ -266,7 +266,7 @@ async function startSlice(dispatcherDeps: { email?: CapturingEmailSender; clock?
   const dispatcher = new NotificationDispatcher({ ...ports, clock: dispatcherDeps.clock ?? (() => new Date()), internalSecret: secret, publicUrl: 'https://shop.example', email: dispatcherDeps.email }, FAST);
   const outbox = documents.collection<OutboxDoc>(OUTBOX);
   let n = 0;
-  const message = (type: string, key: string, value: Record<string, unknown>) => ({ id: randomUUID(), key, type, value: { ...value, occurredAt: new Date(Date.UTC(2026, 11, 1) + n++).toISOString() } });
+  const message = (type: string, key: string, value: Record<string, unknown>) => ({ id: randomUUID(), key, type, value: { occurredAt: new Date(Date.now() + n++).toISOString(), ...value } });
   const customer = async () => {
     const userId = randomUUID();
     await bus.publish(USER_TOPIC, [message('UserRegistered.v1', userId, { userId, email: `${userId}@example.com`, name: 'C', role: 'CUSTOMER' })]);
@@ -280,6 +280,8 @@ async function startSlice(dispatcherDeps: { email?: CapturingEmailSender; clock?
   };
   return {
     events,
+    ports,
+    secret,
     outbox,
     dispatcher,
     customer,
@@ -383,6 +385,38 @@ describe('notification dispatcher (embedded)', () => {
       expect(await unsent.outbox.count({ status: 'PENDING', channel: 'EMAIL' })).toBe(1);
     } finally {
       await unsent.stop();
+    }
+  }, 120_000);
+});
+
+describe('notification dispatching, one process at a time (embedded)', () => {
+  it('raises nothing about events older than a day, and delivers with one dispatcher of two, the other taking over when it stops', async () => {
+    const email = new CapturingEmailSender();
+    const slice = await startSlice({ email });
+    const lease = { ttlMs: 600, renewMs: 100 };
+    const dispatchers = [0, 1].map(() => new NotificationDispatcher({ ...slice.ports, clock: () => new Date(), internalSecret: slice.secret, publicUrl: 'https://shop.example', email }, { ...FAST, lease }));
+    try {
+      const customerId = await slice.customer();
+      // History a new deployment reads from the topics' beginning: its facts, no notification.
+      await slice.orderEvents(customerId, [{ type: 'OrderConfirmed.v1', value: { occurredAt: new Date(Date.now() - 2 * 86_400_000).toISOString() } }]);
+      const fresh = await slice.orderEvents(customerId, [{ type: 'OrderConfirmed.v1' }]);
+      await eventually(async () => expect((await slice.outbox.find({ first: 10 })).items).toHaveLength(1), 60_000);
+
+      for (const d of dispatchers) d.start();
+      await eventually(() => expect(email.sent.map((m) => m.subject)).toEqual([`Order ${fresh.slice(0, 8)} confirmed`]), 60_000);
+      await eventually(() => expect(dispatchers.filter((d) => d.leading)).toHaveLength(1), 10_000);
+      const [leader, standby] = dispatchers[0]!.leading ? [dispatchers[0]!, dispatchers[1]!] : [dispatchers[1]!, dispatchers[0]!];
+
+      // Many more: each delivered once, whichever process holds the lease.
+      await Promise.all(Array.from({ length: 50 }, () => slice.orderEvents(customerId, [{ type: 'OrderShipped.v1' }])));
+      await leader.stop();
+      await eventually(() => expect(standby.leading).toBe(true), 10_000);
+      await eventually(() => expect(email.sent).toHaveLength(51), 60_000);
+      expect(new Set(email.sent.map((m) => m.notificationId)).size).toBe(51);
+      expect((await collectAll(slice.events)).filter((e) => e.type === 'NotificationRaised')).toHaveLength(51);
+    } finally {
+      for (const d of dispatchers) await d.stop();
+      await slice.stop();
     }
   }, 120_000);
 });

@@ -54,6 +54,13 @@ export const notificationIdFor = (messageId: string, kind: NotificationKind, rec
 
 /** Highest stock alert threshold a seller may set. */
 export const MAX_STOCK_ALERT_THRESHOLD = 1_000_000;
+/**
+ * A message about something older than this raises no notification (its facts are still noted):
+ * a notification service deployed onto an existing history, whose consumers read the topics from
+ * their beginning, does not tell anyone about last year's orders.
+ */
+export const MAX_NOTIFICATION_AGE_MS = 24 * 60 * 60 * 1000;
+
 /** At most this many ids per markNotificationsRead. */
 export const MAX_MARK_READ = 100;
 
@@ -133,6 +140,10 @@ export class NotificationService {
    * (none: nothing is raised). Returns whether it was raised now (false for a duplicate).
    */
   private async raise(kind: NotificationKind, recipientId: string, data: Record<string, unknown>, occurredAt: string, causation: Causation): Promise<boolean> {
+    if (this.deps.clock().getTime() - Date.parse(occurredAt) > MAX_NOTIFICATION_AGE_MS) {
+      this.deps.metrics.notificationsRaised.inc({ kind, priority: priorityOf(kind), outcome: 'stale' });
+      return false;
+    }
     const recipient = await loadState(this.deps.events, recipientDecider, recipientStream(recipientId));
     const channels = channelsFor(recipient, kind);
     if (channels.length === 0) {
