@@ -38,12 +38,14 @@ export interface DispatcherDeps {
 export interface DispatcherOptions {
   /** Pending deliveries taken per look (HIGH first, then oldest first). */
   batch: number;
+  /** Deliveries of a look in flight at once, started in the look's order (1: strictly in order). */
+  concurrency: number;
   /** Pause between looks when nothing was due. */
   idleMs: number;
   lease: LeaseOptions;
 }
 
-export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = { batch: 20, idleMs: 200, lease: DEFAULT_LEASE_OPTIONS };
+export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = { batch: 20, concurrency: 4, idleMs: 200, lease: DEFAULT_LEASE_OPTIONS };
 
 /** The lease only one dispatching process holds (the projection leases' collection, its own name). */
 export const DISPATCHER_LEASE = 'notification-dispatcher';
@@ -135,14 +137,19 @@ export class NotificationDispatcher {
     }
   }
 
-  /** The due pending deliveries, HIGH first, then oldest first (what a look takes). */
+  /**
+   * The due pending deliveries, HIGH first, then oldest first (what a look takes). Outcomes this
+   * process recorded that the projector has not applied yet are skipped: the page is widened by
+   * them (up to 25 batches), so a projector that lags behind the dispatcher slows it down only
+   * once it is that far behind.
+   */
   async due(limit: number): Promise<OutboxDoc[]> {
     if (this.channels.length === 0) return [];
     const now = this.deps.clock().toISOString();
     const page = await this.deps.documents.collection<OutboxDoc>(OUTBOX).find({
       filter: { status: 'PENDING', dueAt: { $lte: now }, channel: { $in: this.channels } },
       sort: [['rank', 1], ['raisedAt', 1]],
-      first: limit + Math.min(this.recorded.size, 4 * limit),
+      first: limit + Math.min(this.recorded.size, 25 * limit),
     });
     return page.items.filter((doc) => !this.isStale(doc)).slice(0, limit);
   }
@@ -158,14 +165,20 @@ export class NotificationDispatcher {
     return true;
   }
 
-  /** One look: delivers the due pending deliveries of one batch, in order. Returns how many it handled. */
+  /**
+   * One look: delivers the due pending deliveries of one batch, started in their order (priority,
+   * then age) with at most `concurrency` in flight. Returns how many it took.
+   */
   async dispatchOnce(): Promise<number> {
     const due = await this.due(this.options.batch);
-    for (const doc of due) {
-      if (this.stopped || !this.lease.holds) break;
-      await this.deliver(doc);
-    }
+    let next = 0;
+    const worker = async () => {
+      while (next < due.length && !this.stopped && this.lease.holds) await this.deliver(due[next++]!);
+    };
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(Math.max(1, this.options.concurrency), due.length) }, worker));
     this.forgetOld();
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
     return due.length;
   }
 

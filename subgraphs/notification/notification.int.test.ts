@@ -50,7 +50,9 @@ class HandledCounter implements BusObserver {
 }
 
 const groupOf = (topic: string) => (topic === ORDER_TOPIC ? ORDER_NOTIFICATIONS_GROUP : topic === PRODUCT_TOPIC ? PRODUCT_NOTIFICATIONS_GROUP : RECIPIENTS_GROUP);
-const FAST = { batch: 20, idleMs: 20, lease: { ttlMs: 5000, renewMs: 1000 } };
+const FAST = { batch: 20, concurrency: 4, idleMs: 20, lease: { ttlMs: 5000, renewMs: 1000 } };
+/** One delivery in flight: the order of deliveries is the order they were taken in. */
+const IN_ORDER = { ...FAST, concurrency: 1 };
 
 async function collectAll(events: FileEventStore): Promise<RecordedEvent[]> {
   const head = await events.headPosition();
@@ -250,7 +252,7 @@ function notificationSuite(name: string, openBus: (observer: BusObserver) => Pro
 }
 
 /** The notification slice alone on the embedded adapters, fed with contract messages published on its bus. */
-async function startSlice(dispatcherDeps: { email?: CapturingEmailSender; clock?: () => Date; documents?: MemoryDocumentStore }) {
+async function startSlice(dispatcherDeps: { email?: CapturingEmailSender; clock?: () => Date; documents?: MemoryDocumentStore; options?: typeof FAST }) {
   const dir = mkdtempSync(join(tmpdir(), 'notification-'));
   const events = await FileEventStore.open(dir, { fsync: false });
   const bus = new MemoryBus();
@@ -263,7 +265,7 @@ async function startSlice(dispatcherDeps: { email?: CapturingEmailSender; clock?
   const consumers = await startNotificationConsumers(bus, service);
   const projectors = notificationProjections().map((p) => new Projector(p, ports, { checkpointEveryMs: 0 }));
   for (const p of projectors) await p.start();
-  const dispatcher = new NotificationDispatcher({ ...ports, clock: dispatcherDeps.clock ?? (() => new Date()), internalSecret: secret, publicUrl: 'https://shop.example', email: dispatcherDeps.email }, FAST);
+  const dispatcher = new NotificationDispatcher({ ...ports, clock: dispatcherDeps.clock ?? (() => new Date()), internalSecret: secret, publicUrl: 'https://shop.example', email: dispatcherDeps.email }, dispatcherDeps.options ?? FAST);
   const outbox = documents.collection<OutboxDoc>(OUTBOX);
   let n = 0;
   const message = (type: string, key: string, value: Record<string, unknown>) => ({ id: randomUUID(), key, type, value: { occurredAt: new Date(Date.now() + n++).toISOString(), ...value } });
@@ -300,7 +302,7 @@ async function startSlice(dispatcherDeps: { email?: CapturingEmailSender; clock?
 describe('notification dispatcher (embedded)', () => {
   it('delivers a payment failure before a backlog of 1,000 routine notifications drains, and the backlog oldest first', async () => {
     const email = new CapturingEmailSender();
-    const slice = await startSlice({ email });
+    const slice = await startSlice({ email, options: IN_ORDER });
     try {
       const customerId = await slice.customer();
       const held = email.hold(); // the SMTP server is slow: the first send hangs
