@@ -8,6 +8,7 @@ import { createLogger } from '../platform/logging.js';
 import { eventually } from '../platform/testing/eventually.js';
 import { graphql, signUp, wsClient } from '../platform/testing/graphql-client.js';
 import { collect, type Received } from '../platform/testing/subscription-client.js';
+import { dropTestDatabase, withAllServers } from '../platform/testing/servers.js';
 import { testSystemConfig } from '../platform/testing/test-config.js';
 import { CapturingEmailSender } from '../subgraphs/notification/testing.js';
 
@@ -26,7 +27,9 @@ type Headers = Record<string, string>;
 type Note = { id: string; kind: string; orderId: string | null };
 const noteOf = (r: Received) => r.data?.notificationReceived as Note | undefined;
 
-describe('notifications through the gateway (embedded)', () => {
+/** The same suite on the embedded adapters and, when they are configured, on MongoDB/FerretDB, Redis (the live feed across the projector and the subgraph) and Kafka. */
+function notificationsSuite(mode: string, servers: Record<string, string> | undefined) {
+describe(`notifications through the gateway (${mode})`, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'notifications-e2e-'));
   const email = new CapturingEmailSender();
   let system: RunningSystem;
@@ -41,13 +44,14 @@ describe('notifications through the gateway (embedded)', () => {
   };
 
   beforeAll(async () => {
-    system = await startSystem(testSystemConfig(dataDir, { RATE_LIMIT_PER_MINUTE: '100000' }), { logger: createLogger('e2e', 'silent'), notificationTransports: { email } });
+    system = await startSystem(testSystemConfig(dataDir, { RATE_LIMIT_PER_MINUTE: '100000', ...servers }), { logger: createLogger('e2e', 'silent'), notificationTransports: { email } });
     seller = await signUp(system.gatewayUrl, 'SELLER');
     const r = await graphql<{ createProduct: { product: { id: string } | null } }>(system.gatewayUrl, CREATE, { input: { sku: `NTF-${randomUUID().slice(0, 8)}`, name: 'Notified lamp', category: 'home', price: { amount: 1000, currency: 'EUR' }, initialStock: 1000 } }, seller.headers);
     productId = r.data!.createProduct.product!.id;
   }, 120_000);
   afterAll(async () => {
     await system?.stop();
+    await dropTestDatabase(servers?.MONGODB_URL);
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -131,3 +135,7 @@ describe('notifications through the gateway (embedded)', () => {
     expect((await graphql(system.gatewayUrl, THRESHOLD, { id: randomUUID(), threshold: 1 }, seller.headers)).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   }, 60_000);
 });
+}
+
+notificationsSuite('embedded', undefined);
+withAllServers('notifications through the gateway (MongoDB, Redis, Kafka)', (servers) => notificationsSuite('MongoDB/FerretDB, Redis, Kafka', servers));
