@@ -51,6 +51,8 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = { batch: 20, concur
 export const DISPATCHER_LEASE = 'notification-dispatcher';
 
 const PRIORITIES: readonly NotificationPriority[] = ['HIGH', 'NORMAL'];
+/** How often the leader exports the queue age (four look-ups each time): often enough for a scrape every 15 s. */
+const QUEUE_AGE_EVERY_MS = 5000;
 
 /**
  * Delivers the outbox (read-model/projections.ts: one document per notification and dispatched
@@ -113,6 +115,7 @@ export class NotificationDispatcher {
 
   private async loop(): Promise<void> {
     let renewedAt = 0;
+    let observedAt = 0;
     while (!this.stopped) {
       try {
         const now = Date.now();
@@ -126,10 +129,11 @@ export class NotificationDispatcher {
           continue;
         }
         const handled = await this.dispatchOnce();
-        if (handled === 0) {
+        if (Date.now() - observedAt >= QUEUE_AGE_EVERY_MS) {
           await this.observeQueueAge();
-          await this.pause(this.options.idleMs);
+          observedAt = Date.now();
         }
+        if (handled === 0) await this.pause(this.options.idleMs);
       } catch (error) {
         this.deps.logger.error({ err: error }, 'notification dispatch failed; trying again');
         await this.pause(Math.max(this.options.idleMs, 1000));

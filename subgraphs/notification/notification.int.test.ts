@@ -312,6 +312,11 @@ describe('notification dispatcher (embedded)', () => {
       await eventually(async () => expect(await slice.outbox.count({ status: 'PENDING' })).toBe(1000), 60_000);
       const urgent = await slice.orderEvents(customerId, [{ type: 'OrderPaymentFailed.v1' }]);
       await eventually(async () => expect(await slice.outbox.count({ status: 'PENDING', priority: 'HIGH' })).toBe(1), 60_000);
+      // The queue age by priority: the oldest routine delivery waits longer than the urgent one.
+      await slice.dispatcher.observeQueueAge();
+      const ages = new Map((await slice.ports.metrics.notificationQueueAge.get()).values.map((v) => [`${v.labels.priority} ${v.labels.channel}`, v.value]));
+      expect(ages.get('NORMAL EMAIL')).toBeGreaterThan(ages.get('HIGH EMAIL')!);
+      expect(ages.get('HIGH WEBHOOK')).toBe(0);
       email.release();
       await eventually(() => expect(email.sent).toHaveLength(1001), 120_000, 50);
       const position = email.sent.findIndex((m) => m.subject === `Payment for order ${urgent.slice(0, 8)} failed`);
