@@ -5,7 +5,7 @@ import type { Logger } from '../../platform/logging.js';
 import type { Metrics } from '../../platform/metrics/metrics.js';
 import { newOwnerId, ProjectionLease, type LeaseOptions, DEFAULT_LEASE_OPTIONS } from '../../projections/lease.js';
 import { DeliveryError, type EmailSender, type NotificationContent, type NotificationPriority, type WebhookPayload } from './channels/channel.js';
-import { notificationDecider, recipientDecider, type NotificationState } from './decider.js';
+import { ALL_KINDS, notificationDecider, recipientDecider, type NotificationState } from './decider.js';
 import { notificationStream, recipientStream, type DispatchedChannel } from './events.js';
 import { OUTBOX, outboxId, type OutboxDoc } from './read-model/read-model.js';
 import { renderEmail } from './render.js';
@@ -81,6 +81,8 @@ export class NotificationDispatcher {
     this.lease = new ProjectionLease(deps.documents, DISPATCHER_LEASE, owner, options.lease);
     this.channels = [...(deps.email ? (['EMAIL'] as const) : []), ...(deps.webhooks ? (['WEBHOOK'] as const) : [])];
     for (const priority of PRIORITIES) for (const channel of ['EMAIL', 'WEBHOOK'] as const) deps.metrics.notificationQueueAge.set({ priority, channel }, 0);
+    // Exported at 0 from the start: StorefrontNotificationsParked watches their increase.
+    for (const kind of ALL_KINDS) for (const channel of ['EMAIL', 'WEBHOOK'] as const) deps.metrics.notificationsFailed.inc({ channel, kind, outcome: 'parked' }, 0);
     if (!deps.email) deps.logger.warn('no e-mail sender configured: e-mail notifications stay pending until one is');
     if (!deps.webhooks) deps.logger.warn('no webhook deliverer configured: webhook notifications stay pending until one is');
   }
