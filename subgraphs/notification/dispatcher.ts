@@ -67,6 +67,8 @@ const QUEUE_AGE_EVERY_MS = 5000;
 export class NotificationDispatcher {
   private readonly lease: ProjectionLease;
   private running: Promise<void> | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private looking: Promise<void> | undefined;
   private stopped = false;
   private wake: (() => void) | undefined;
   /** Outcomes recorded by this process that the outbox may not show yet: outbox id -> attempts after them (Infinity: final). */
@@ -92,14 +94,32 @@ export class NotificationDispatcher {
     return this.lease.holds;
   }
 
+  /** Looks at the lease every `renewMs` on its own timer, so that a slow look (a slow SMTP server) never lets it lapse. */
   start(): void {
-    this.running ??= this.loop();
+    if (this.running) return;
+    this.leaseTimer = setInterval(() => void this.lookAtLease(), this.options.lease.renewMs);
+    this.leaseTimer.unref();
+    this.running = this.lookAtLease().then(() => this.loop());
+  }
+
+  /** Renews the lease when held, else tries to take it; one look at a time. */
+  private lookAtLease(): Promise<void> {
+    return (this.looking ??= (async () => {
+      try {
+        if (this.lease.holds) await this.lease.renew();
+        else if (!this.stopped) await this.lease.tryAcquire();
+      } catch (error) {
+        this.deps.logger.warn({ err: error }, 'could not renew or take the dispatcher lease');
+      }
+    })().finally(() => (this.looking = undefined)));
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.leaseTimer);
     this.wake?.();
     await this.running;
+    await this.looking;
     await this.lease.release().catch((error: unknown) => this.deps.logger.warn({ err: error }, 'could not release the dispatcher lease; a standby takes over once it expires'));
   }
 
@@ -116,16 +136,9 @@ export class NotificationDispatcher {
   }
 
   private async loop(): Promise<void> {
-    let renewedAt = 0;
     let observedAt = 0;
     while (!this.stopped) {
       try {
-        const now = Date.now();
-        if (!this.lease.holds || now - renewedAt >= this.options.lease.renewMs) {
-          if (this.lease.holds) await this.lease.renew();
-          else await this.lease.tryAcquire();
-          renewedAt = now;
-        }
         if (!this.lease.holds) {
           await this.pause(this.options.lease.renewMs);
           continue;

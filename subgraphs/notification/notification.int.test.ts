@@ -331,7 +331,7 @@ describe('notification dispatcher (embedded)', () => {
       email.release();
       await eventually(() => expect(email.sent).toHaveLength(1001), 120_000, 50);
       const position = email.sent.findIndex((m) => m.subject === `Payment for order ${urgent.slice(0, 8)} failed`);
-      process.stderr.write(`priority: the payment failure went out ${position + 1}th of 1,001 (batch ${FAST.batch}); the backlog held 1,000\n`);
+      process.stderr.write(`priority: the payment failure went out at position ${position + 1} of 1,001 (batch ${FAST.batch}); the backlog held 1,000\n`);
       // Only what the look under way had taken before it was raised goes first.
       expect(position).toBeGreaterThanOrEqual(0);
       expect(position).toBeLessThanOrEqual(FAST.batch);
