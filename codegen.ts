@@ -31,6 +31,11 @@ const config: CodegenConfig = {
       Product: '../read-model/read-model.js#ProductRef',
       User: '../read-model/read-model.js#UserRef',
     }),
+    ...subgraph('notification', 'NotificationContext', {
+      Notification: '../read-model/read-model.js#InboxDoc',
+      NotificationConnection: '../read-model/read-model.js#InboxPage',
+      User: '../read-model/read-model.js#UserRef',
+    }),
     // The storefront's operations, typed against the gateway's API schema (storefront/schema.ts writes it).
     'storefront/src/__generated__/graphql.ts': {
       schema: 'storefront/__generated__/schema.graphql',

@@ -149,7 +149,7 @@ async function main(): Promise<void> {
       { name: 'user', url: system.userUrl },
       { name: 'recommendation', url: system.recommendationUrl },
     ];
-    const own = { NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: secret, RATE_LIMIT_PER_MINUTE: '1000000000', PRODUCT_SUBGRAPH_URL: system.productUrl, ORDER_SUBGRAPH_URL: system.orderUrl, USER_SUBGRAPH_URL: system.userUrl, RECOMMENDATION_SUBGRAPH_URL: system.recommendationUrl, ...redis };
+    const own = { NODE_ENV: 'production', LOG_LEVEL: 'warn', JWT_SECRET: secret, RATE_LIMIT_PER_MINUTE: '1000000000', PRODUCT_SUBGRAPH_URL: system.productUrl, ORDER_SUBGRAPH_URL: system.orderUrl, USER_SUBGRAPH_URL: system.userUrl, RECOMMENDATION_SUBGRAPH_URL: system.recommendationUrl, NOTIFICATION_SUBGRAPH_URL: system.notificationUrl, ...redis };
     const projectGateway = () => ['--max-old-space-size=192', 'dist/gateway/index.js']; // as the Dockerfile's CMD and docker-compose run it
     gateways.push(await startGateway(redis ? 'project' : 'project (no Redis: response cache off)', 'project', true, projectGateway, own));
     if (redis) gateways.push(await startGateway('project, response cache off', 'project', true, projectGateway, { ...own, GATEWAY_RESPONSE_CACHE: 'false' }));

@@ -141,6 +141,7 @@ async function startGatewayProcess(system: SystemProcess, env: Record<string, st
       ORDER_SUBGRAPH_URL: system.orderUrl,
       USER_SUBGRAPH_URL: system.userUrl,
       RECOMMENDATION_SUBGRAPH_URL: system.recommendationUrl,
+      NOTIFICATION_SUBGRAPH_URL: system.notificationUrl,
       RATE_LIMIT_PER_MINUTE: '10000000',
       SUBSCRIPTIONS_PER_IDENTITY: String(SUBSCRIBERS * 2),
       SUBSCRIPTIONS_TOTAL: String(SUBSCRIBERS * 2),

@@ -59,9 +59,9 @@ async function invalidationFeed(config: Config, logger: Logger): Promise<RedisPu
 
 /** The gateway as its own process: subgraph URLs come from the configuration. */
 runProcess('gateway', async (config, logger) => {
-  const { product, order, user, recommendation } = config.subgraphUrls;
-  if (!product || !order || !user || !recommendation) {
-    throw new ConfigError('PRODUCT_SUBGRAPH_URL, ORDER_SUBGRAPH_URL, USER_SUBGRAPH_URL and RECOMMENDATION_SUBGRAPH_URL are required when the gateway runs on its own');
+  const { product, order, user, recommendation, notification } = config.subgraphUrls;
+  if (!product || !order || !user || !recommendation || !notification) {
+    throw new ConfigError('PRODUCT_SUBGRAPH_URL, ORDER_SUBGRAPH_URL, USER_SUBGRAPH_URL, RECOMMENDATION_SUBGRAPH_URL and NOTIFICATION_SUBGRAPH_URL are required when the gateway runs on its own');
   }
   const rateLimiting = await openRateLimiter(config, logger);
   const feed = await invalidationFeed(config, logger);
@@ -73,6 +73,7 @@ runProcess('gateway', async (config, logger) => {
         { name: 'order', url: order },
         { name: 'user', url: user },
         { name: 'recommendation', url: recommendation },
+        { name: 'notification', url: notification },
       ],
       logger,
       metrics: createMetrics(serviceRegistry('gateway')),

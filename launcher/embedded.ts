@@ -16,6 +16,7 @@ function runEverything(): void {
       `  order subgraph:               ${system.orderUrl}`,
       `  user subgraph:                ${system.userUrl}`,
       `  recommendation subgraph:      ${system.recommendationUrl}`,
+      `  notification subgraph:        ${system.notificationUrl}`,
       `  metrics:                      /metrics on each of them, and ${system.projectorUrl}/metrics (projector)`,
       ...Object.entries(system.infrastructure.describe).map(([port, adapter]) => `  ${`${port}:`.padEnd(30)}${adapter}`),
       '  Ctrl-C stops everything.',

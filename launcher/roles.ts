@@ -13,6 +13,7 @@ export const ROLES = {
   order: () => import('../subgraphs/order/index.js'),
   user: () => import('../subgraphs/user/index.js'),
   recommendation: () => import('../subgraphs/recommendation/index.js'),
+  notification: () => import('../subgraphs/notification/index.js'),
   projector: () => import('../projections/index.js'),
 } as const;
 

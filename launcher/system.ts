@@ -15,6 +15,7 @@ import { SimulatedPaymentProvider } from '../subgraphs/order/payments.js';
 import { startOrderSubgraph } from '../subgraphs/order/server.js';
 import { GATEWAY_FEEDS, PUBLIC_CONTRACTS, readModelChecks, readModels } from '../projections/registry.js';
 import { startRecommendationSubgraph } from '../subgraphs/recommendation/server.js';
+import { startNotificationSubgraph, type NotificationSubgraphDeps } from '../subgraphs/notification/server.js';
 import { ensureStorefront } from '../storefront/build.js';
 import { EVENT_SCHEMAS } from '../subgraphs/event-schemas.js';
 
@@ -24,6 +25,7 @@ export interface RunningSystem {
   orderUrl: string;
   userUrl: string;
   recommendationUrl: string;
+  notificationUrl: string;
   projectorUrl: string;
   infrastructure: Infrastructure;
   projectors: Projector[];
@@ -36,7 +38,13 @@ export interface RunningSystem {
  * projector (with its /metrics and health endpoints), then the gateway, which composes the
  * supergraph from the running subgraphs. Stops them in reverse order.
  */
-export async function startSystem(config: Config, options: { logger?: Logger } = {}): Promise<RunningSystem> {
+export interface SystemOptions {
+  logger?: Logger;
+  /** The notification channels' settings, or transports in their place (default: built from the environment, see subgraphs/notification/channels/config.ts). */
+  notificationTransports?: Pick<NotificationSubgraphDeps, 'email' | 'webhooks' | 'channels'>;
+}
+
+export async function startSystem(config: Config, options: SystemOptions = {}): Promise<RunningSystem> {
   const logger = options.logger ?? createLogger('storefront', config.logLevel, undefined, config.logFormat);
   // Bus metrics belong to the projector: its relay is what publishes.
   const projectorMetrics = createMetrics(serviceRegistry('projector'));
@@ -82,6 +90,12 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
     const recommendation = await startRecommendationSubgraph(sliceDeps('recommendation'), listenOn(config.ports.recommendation));
     stops.push(['recommendation subgraph', () => recommendation.close()]);
 
+    const notification = await startNotificationSubgraph(
+      { ...sliceDeps('notification'), publicUrl: config.publicUrl, dispatcher: { lease: config.projectionLease }, ...options.notificationTransports },
+      listenOn(config.ports.notification),
+    );
+    stops.push(['notification subgraph', () => notification.close()]);
+
     const projectorLogger = logger.child({ service: 'projector' });
     const projectors = [...readModels(config.recommendations), ...GATEWAY_FEEDS, relayProjection(infrastructure.bus, PUBLIC_CONTRACTS)].map((p) => new Projector(p, { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger }, config.projections));
     for (const projector of projectors) {
@@ -112,6 +126,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
           { name: 'order', url: order.url },
           { name: 'user', url: user.url },
           { name: 'recommendation', url: recommendation.url },
+          { name: 'notification', url: notification.url },
         ],
         logger: logger.child({ service: 'gateway' }),
         metrics: createMetrics(serviceRegistry('gateway')),
@@ -136,6 +151,7 @@ export async function startSystem(config: Config, options: { logger?: Logger } =
       orderUrl: order.url,
       userUrl: user.url,
       recommendationUrl: recommendation.url,
+      notificationUrl: notification.url,
       projectorUrl: `http://${config.host}:${projectorHttp.port}`,
       infrastructure,
       projectors,

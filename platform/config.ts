@@ -20,6 +20,7 @@ const schema = z.object({
   ORDER_PORT: port(4002),
   USER_PORT: port(4003),
   RECOMMENDATION_PORT: port(4004),
+  NOTIFICATION_PORT: port(4005),
   PROJECTOR_PORT: port(4010),
   DATA_DIR: z.string().default('.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -30,6 +31,8 @@ const schema = z.object({
   ORDER_SUBGRAPH_URL: optionalUrl,
   USER_SUBGRAPH_URL: optionalUrl,
   RECOMMENDATION_SUBGRAPH_URL: optionalUrl,
+  NOTIFICATION_SUBGRAPH_URL: optionalUrl,
+  PUBLIC_URL: z.string().trim().url().default('http://localhost:4000'),
   RECOMMENDATION_TRENDING_HALF_LIFE_HOURS: z.coerce.number().positive().max(24 * 365).default(24),
   JWT_SECRET: optionalUrl.refine((v) => v === undefined || v.length >= 32, 'at least 32 characters'),
   INTERNAL_SECRET: optionalUrl.refine((v) => v === undefined || v.length >= 32, 'at least 32 characters'),
@@ -85,7 +88,7 @@ const schema = z.object({
 export interface Config {
   production: boolean;
   host: string;
-  ports: { gateway: number; product: number; order: number; user: number; recommendation: number; projector: number };
+  ports: { gateway: number; product: number; order: number; user: number; recommendation: number; notification: number; projector: number };
   dataDir: string;
   logLevel: string;
   /** `pretty` (human-readable lines) or `json` (one object per line); unset: pretty on a terminal in development, else JSON. */
@@ -95,7 +98,9 @@ export interface Config {
   /** Bearer token for admin endpoints (projection rebuild); required for them in production. */
   adminToken: string | undefined;
   /** Where the gateway finds subgraphs when they run as separate processes. */
-  subgraphUrls: { product: string | undefined; order: string | undefined; user: string | undefined; recommendation: string | undefined };
+  subgraphUrls: { product: string | undefined; order: string | undefined; user: string | undefined; recommendation: string | undefined; notification: string | undefined };
+  /** Where users reach the storefront (PUBLIC_URL): links in e-mails (unsubscribe) point there. */
+  publicUrl: string;
   /**
    * Trending scores halve every `trendingHalfLifeHours` (RECOMMENDATION_TRENDING_HALF_LIFE_HOURS,
    * default 24). The trending read model is built with it: after a change, rebuild it
@@ -201,7 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     production: e.NODE_ENV === 'production',
     host: e.HOST,
-    ports: { gateway: e.PORT, product: e.PRODUCT_PORT, order: e.ORDER_PORT, user: e.USER_PORT, recommendation: e.RECOMMENDATION_PORT, projector: e.PROJECTOR_PORT },
+    ports: { gateway: e.PORT, product: e.PRODUCT_PORT, order: e.ORDER_PORT, user: e.USER_PORT, recommendation: e.RECOMMENDATION_PORT, notification: e.NOTIFICATION_PORT, projector: e.PROJECTOR_PORT },
     dataDir: resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT ?? defaultLogFormat(e.NODE_ENV === 'production', process.stdout.isTTY),
@@ -209,7 +214,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     eventStoreFsync: e.EVENTSTORE_FSYNC === 'true',
     adminToken: e.ADMIN_TOKEN,
     namespace: e.NAMESPACE,
-    subgraphUrls: { product: e.PRODUCT_SUBGRAPH_URL, order: e.ORDER_SUBGRAPH_URL, user: e.USER_SUBGRAPH_URL, recommendation: e.RECOMMENDATION_SUBGRAPH_URL },
+    subgraphUrls: { product: e.PRODUCT_SUBGRAPH_URL, order: e.ORDER_SUBGRAPH_URL, user: e.USER_SUBGRAPH_URL, recommendation: e.RECOMMENDATION_SUBGRAPH_URL, notification: e.NOTIFICATION_SUBGRAPH_URL },
+    publicUrl: e.PUBLIC_URL,
     recommendations: { trendingHalfLifeHours: e.RECOMMENDATION_TRENDING_HALF_LIFE_HOURS },
     auth: {
       jwtSecret: e.JWT_SECRET,

@@ -7,6 +7,7 @@ import { userProfilesFeed } from '../subgraphs/user/profile-feed.js';
 import { recommendationProjections } from '../subgraphs/recommendation/read-model/projections.js';
 import { recommendationPublicEvents } from '../subgraphs/recommendation/public-events.js';
 import { productAnalyticsProjection } from '../subgraphs/product/analytics/projection.js';
+import { notificationProjections } from '../subgraphs/notification/read-model/projections.js';
 import type { DocumentStore } from '../platform/documents/document-store.js';
 import type { EventStore } from '../platform/event-store/event-store.js';
 import type { Metrics } from '../platform/metrics/metrics.js';
@@ -19,7 +20,7 @@ import type { PublicContract } from './relay.js';
  * trending half-life of the recommendation read models).
  */
 export function readModels(options: { trendingHalfLifeHours?: number } = {}): Projection[] {
-  return [catalogProjection, ordersProjection, ...recommendationProjections(options.trendingHalfLifeHours), productAnalyticsProjection];
+  return [catalogProjection, ordersProjection, ...recommendationProjections(options.trendingHalfLifeHours), productAnalyticsProjection, ...notificationProjections()];
 }
 
 /** The read models with the default configuration (tests, digests). */
@@ -32,7 +33,7 @@ export const GATEWAY_FEEDS: readonly Projection[] = [userProfilesFeed];
 export const PUBLIC_CONTRACTS: readonly PublicContract[] = [productPublicEvents, orderPublicEvents, userPublicEvents, recommendationPublicEvents];
 
 /** The read models each query service reads (its readiness follows their lag). */
-const READ_BY: Readonly<Record<string, readonly Projection[]>> = { product: [catalogProjection], order: [ordersProjection], recommendation: recommendationProjections() };
+const READ_BY: Readonly<Record<string, readonly Projection[]>> = { product: [catalogProjection], order: [ordersProjection], recommendation: recommendationProjections(), notification: notificationProjections() };
 
 /**
  * Readiness checks of the read models a service reads: each fails, naming the read model and its

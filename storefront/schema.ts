@@ -8,7 +8,7 @@ import { subgraphTypeDefs } from '../platform/graphql/service.js';
  * storefront/__generated__/schema.graphql, for graphql-codegen to type the storefront's operations.
  * Run by `npm run codegen`.
  */
-const subgraphs = ['product', 'order', 'user', 'recommendation'].map((name) => ({
+const subgraphs = ['product', 'order', 'user', 'recommendation', 'notification'].map((name) => ({
   name,
   url: `http://${name}/graphql`,
   sdl: print(subgraphTypeDefs(new URL(`../subgraphs/${name}/schema.graphql`, import.meta.url))),

@@ -40,6 +40,7 @@ withAllServers('alerts fire when they should (role processes, real Prometheus)',
         order: host(role('order')),
         user: host(role('user')),
         recommendation: host(role('recommendation')),
+        notification: host(role('notification')),
         projector: host(role('projector')),
       });
     }, 240_000);

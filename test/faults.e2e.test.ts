@@ -36,7 +36,7 @@ withServer('REDIS_URL', 'Redis lost while running', () => {
 
     beforeAll(async () => {
       await redis.start();
-      const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', PRODUCT_PORT: '0', ORDER_PORT: '0', USER_PORT: '0', RECOMMENDATION_PORT: '0', PROJECTOR_PORT: '0', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'false', EVENTSTORE_FSYNC: 'false', PASSWORD_HASH_COST: '10', REDIS_URL: 'redis://127.0.0.1:6391', NAMESPACE: `fault-${randomUUID().slice(0, 8)}` });
+      const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', PRODUCT_PORT: '0', ORDER_PORT: '0', USER_PORT: '0', RECOMMENDATION_PORT: '0', NOTIFICATION_PORT: '0', PROJECTOR_PORT: '0', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'false', EVENTSTORE_FSYNC: 'false', PASSWORD_HASH_COST: '10', REDIS_URL: 'redis://127.0.0.1:6391', NAMESPACE: `fault-${randomUUID().slice(0, 8)}` });
       system = await startSystem(config, { logger: createLogger('fault', 'silent') });
       seller = (await signUp(system.gatewayUrl, 'SELLER')).headers;
     }, 120_000);

@@ -39,7 +39,7 @@ describe('npm start -- --role', () => {
   it('refuses an unknown role and an unknown option, in one line each', async () => {
     const unknown = await launch(['--role', 'product,warehouse'], withoutServers());
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr.trim()).toBe('storefront: --role takes gateway|product|order|user|recommendation|projector (comma-separated for several); got "product,warehouse"');
+    expect(unknown.stderr.trim()).toBe('storefront: --role takes gateway|product|order|user|recommendation|notification|projector (comma-separated for several); got "product,warehouse"');
     const option = await launch(['--rol', 'product'], withoutServers());
     expect(option.code).toBe(1);
     expect(option.stderr.trim().split('\n')).toHaveLength(1);

@@ -103,6 +103,7 @@ describe('logs hold no password, token or key', () => {
         ORDER_PORT: '0',
         USER_PORT: '0',
         RECOMMENDATION_PORT: '0',
+        NOTIFICATION_PORT: '0',
         PROJECTOR_PORT: '0',
         LOG_LEVEL: 'debug',
         SEED_DEMO_DATA: 'false',

@@ -37,6 +37,7 @@ withAllServers('observability: every dashboard panel and alert rule evaluated by
         order: hostOf(system.orderUrl),
         user: hostOf(system.userUrl),
         recommendation: hostOf(system.recommendationUrl),
+        notification: hostOf(system.notificationUrl),
         projector: hostOf(system.projectorUrl),
       });
     }, 180_000);
@@ -109,7 +110,7 @@ withAllServers('observability: every dashboard panel and alert rule evaluated by
 /**
  * The scripted workload: catalog browsing, a product created, changed and restocked, a stock
  * subscription (and its resume from a cursor), an order through the saga to PAID, a declined and
- * a flaky payment, product views and recommendations, a replay, and a malformed integration
+ * a flaky payment, product views and recommendations, the seller's analytics, a replay, and a malformed integration
  * message that is dead-lettered.
  */
 async function workload(system: SystemProcess, servers: Record<string, string>, adminToken: string, prometheus: TestPrometheus): Promise<void> {
@@ -157,6 +158,10 @@ async function workload(system: SystemProcess, servers: Record<string, string>, 
   await graphql(gateway, PRODUCT_PAGE, { id: product });
   await graphql(gateway, '{ trendingProducts(first: 3) { id } }', {});
   await graphql(gateway, '{ me { recommendations(first: 3) { id } } }', {}, customer.headers);
+  // The seller's analytics (sales summary and per product).
+  const today = new Date().toISOString().slice(0, 10);
+  ok(await graphql<{ me: { salesSummary: { unitsSold: number } } }>(gateway, 'query($from: String!, $to: String!) { me { salesSummary(from: $from, to: $to) { unitsSold } } }', { from: today, to: today }, seller.headers), (d) => d.me.salesSummary);
+  ok(await graphql<{ product: { analytics: { views: number } } }>(gateway, 'query($id: ID!, $from: String!, $to: String!) { product(id: $id) { analytics(from: $from, to: $to) { views } } }', { id: product, from: today, to: today }, seller.headers), (d) => d.product.analytics);
 
   // Orders through the saga: paid; declined; paid after transient provider failures.
   const order = async () => {

@@ -35,7 +35,7 @@ function productSuite(mode: string, servers: Record<string, string> | undefined)
   describe(`storefront through the gateway (${mode})`, () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'storefront-e2e-'));
     const bootConfig = (dir: string) =>
-      loadConfig({ DATA_DIR: dir, PORT: '0', PRODUCT_PORT: '0', ORDER_PORT: '0', USER_PORT: '0', RECOMMENDATION_PORT: '0', PROJECTOR_PORT: '0', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'true', EVENTSTORE_FSYNC: 'false', PASSWORD_HASH_COST: '10', ...servers });
+      loadConfig({ DATA_DIR: dir, PORT: '0', PRODUCT_PORT: '0', ORDER_PORT: '0', USER_PORT: '0', RECOMMENDATION_PORT: '0', NOTIFICATION_PORT: '0', PROJECTOR_PORT: '0', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'true', EVENTSTORE_FSYNC: 'false', PASSWORD_HASH_COST: '10', ...servers });
     let system: RunningSystem;
     let seller: { userId: string; headers: Record<string, string> };
     const call = <T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, headers: Record<string, string> = seller.headers) => graphql<T>(system.gatewayUrl, query, variables, headers);

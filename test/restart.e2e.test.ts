@@ -42,7 +42,7 @@ class CrashableSystem {
   /** Spawns the system and resolves with the milliseconds until it serves: every /health/ready answers 200 and a query through the gateway works. */
   async start(): Promise<number> {
     if (Object.keys(this.ports).length === 0) {
-      for (const name of ['PORT', 'PRODUCT_PORT', 'ORDER_PORT', 'USER_PORT', 'RECOMMENDATION_PORT', 'PROJECTOR_PORT']) this.ports[name] = await freePort();
+      for (const name of ['PORT', 'PRODUCT_PORT', 'ORDER_PORT', 'USER_PORT', 'RECOMMENDATION_PORT', 'NOTIFICATION_PORT', 'PROJECTOR_PORT']) this.ports[name] = await freePort();
     }
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const name of ['EVENTSTORE_URL', 'MONGODB_URL', 'REDIS_URL', 'KAFKA_BROKERS']) delete env[name];
@@ -50,7 +50,7 @@ class CrashableSystem {
     const child = spawn(process.execPath, ['--import', 'tsx', 'launcher/embedded.ts'], {
       env: {
         ...env,
-        ...Object.fromEntries(['PORT', 'PRODUCT_PORT', 'ORDER_PORT', 'USER_PORT', 'RECOMMENDATION_PORT', 'PROJECTOR_PORT'].map((name) => [name, String(this.ports[name])])),
+        ...Object.fromEntries(['PORT', 'PRODUCT_PORT', 'ORDER_PORT', 'USER_PORT', 'RECOMMENDATION_PORT', 'NOTIFICATION_PORT', 'PROJECTOR_PORT'].map((name) => [name, String(this.ports[name])])),
         DATA_DIR: this.dataDir,
         JWT_SECRET: this.jwtSecret,
         PASSWORD_HASH_COST: '10',

@@ -47,6 +47,7 @@ withAllServers('subscriptions across gateways on real servers', (servers) => {
           ORDER_SUBGRAPH_URL: system.orderUrl,
           USER_SUBGRAPH_URL: system.userUrl,
           RECOMMENDATION_SUBGRAPH_URL: system.recommendationUrl,
+          NOTIFICATION_SUBGRAPH_URL: system.notificationUrl,
         },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
@@ -68,7 +69,7 @@ withAllServers('subscriptions across gateways on real servers', (servers) => {
     };
 
     beforeAll(async () => {
-      const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', PRODUCT_PORT: '0', ORDER_PORT: '0', USER_PORT: '0', RECOMMENDATION_PORT: '0', PROJECTOR_PORT: '0', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'false', EVENTSTORE_FSYNC: 'false', PASSWORD_HASH_COST: '10', RATE_LIMIT_PER_MINUTE: '100000', ...secrets, ...servers });
+      const config = loadConfig({ DATA_DIR: dataDir, PORT: '0', PRODUCT_PORT: '0', ORDER_PORT: '0', USER_PORT: '0', RECOMMENDATION_PORT: '0', NOTIFICATION_PORT: '0', PROJECTOR_PORT: '0', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'false', EVENTSTORE_FSYNC: 'false', PASSWORD_HASH_COST: '10', RATE_LIMIT_PER_MINUTE: '100000', ...secrets, ...servers });
       system = await startSystem(config, { logger: createLogger('e2e', 'silent') });
       seller = await signUp(system.gatewayUrl, 'SELLER');
     }, 120_000);

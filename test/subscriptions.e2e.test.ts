@@ -22,7 +22,7 @@ const RESTOCK = `mutation Restock($id: ID!, $quantity: Int!) { restockProduct(id
 const WATCH = `subscription Watch($ids: [ID!], $after: String) { stockChanged(productIds: $ids, after: $after) { cursor stock previousStock reason product { id stock seller { id } } } }`;
 
 const bootConfig = (dir: string, overrides: Record<string, string> = {}) =>
-  loadConfig({ DATA_DIR: dir, PORT: '0', PRODUCT_PORT: '0', ORDER_PORT: '0', USER_PORT: '0', RECOMMENDATION_PORT: '0', PROJECTOR_PORT: '0', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'false', EVENTSTORE_FSYNC: 'false', PASSWORD_HASH_COST: '10', RATE_LIMIT_PER_MINUTE: '100000', ...overrides });
+  loadConfig({ DATA_DIR: dir, PORT: '0', PRODUCT_PORT: '0', ORDER_PORT: '0', USER_PORT: '0', RECOMMENDATION_PORT: '0', NOTIFICATION_PORT: '0', PROJECTOR_PORT: '0', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'false', EVENTSTORE_FSYNC: 'false', PASSWORD_HASH_COST: '10', RATE_LIMIT_PER_MINUTE: '100000', ...overrides });
 
 type StockEvent = { cursor: string; stock: number; previousStock: number; reason: string; product: { id: string; stock: number; seller: { id: string } } };
 const stockOf = (r: Received) => (r.data?.stockChanged as StockEvent | undefined)?.stock;

@@ -288,6 +288,42 @@ export function createMetrics(registry: Registry) {
       buckets: latency,
       registers,
     }),
+    webhookAttempts: new Counter({
+      name: 'storefront_webhook_attempts_total',
+      help: 'Attempts to POST a notification to a seller webhook, by outcome (DELIVERED; RETRY_SCHEDULED: failed, tried again after a backoff; FAILED: refused for good; PARKED: the webhook failed too often in a row and is held)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    notificationsRaised: new Counter({
+      name: 'storefront_notifications_raised_total',
+      help: 'Notifications the notification service derived from integration events, by kind, priority and outcome (raised; duplicate: a redelivered message, refused; muted: the recipient chose no channel; stale: about something older than a day)',
+      labelNames: ['kind', 'priority', 'outcome'],
+      registers,
+    }),
+    notificationsSent: new Counter({
+      name: 'storefront_notifications_sent_total',
+      help: 'Notifications delivered, by channel (IN_APP: put in the inbox; EMAIL: accepted by the SMTP server; WEBHOOK: taken by the webhook transport) and kind',
+      labelNames: ['channel', 'kind'],
+      registers,
+    }),
+    notificationsFailed: new Counter({
+      name: 'storefront_notifications_failed_total',
+      help: 'Failed notification deliveries, by channel, kind and outcome (retry: tried again after a backoff; parked: given up)',
+      labelNames: ['channel', 'kind', 'outcome'],
+      registers,
+    }),
+    notificationsRetried: new Counter({
+      name: 'storefront_notifications_retried_total',
+      help: 'Notification delivery attempts after a failed one, by channel and kind',
+      labelNames: ['channel', 'kind'],
+      registers,
+    }),
+    notificationQueueAge: new Gauge({
+      name: 'storefront_notification_queue_age_seconds',
+      help: 'Age of the oldest pending notification delivery, by priority and channel (0: none pending), as the dispatching process sees it',
+      labelNames: ['priority', 'channel'],
+      registers,
+    }),
     readAfterWait: new Histogram({
       name: 'storefront_read_after_wait_seconds',
       help: 'How long queries sent with x-read-after-position waited for the read models to reach it (read-your-writes), by outcome (reached, behind: READ_MODEL_BEHIND)',

@@ -18,7 +18,7 @@ export interface RoleProcess {
   stop(): Promise<void>;
 }
 
-const PORT_VARIABLE: Record<Role, string> = { gateway: 'PORT', product: 'PRODUCT_PORT', order: 'ORDER_PORT', user: 'USER_PORT', recommendation: 'RECOMMENDATION_PORT', projector: 'PROJECTOR_PORT' };
+const PORT_VARIABLE: Record<Role, string> = { gateway: 'PORT', product: 'PRODUCT_PORT', order: 'ORDER_PORT', user: 'USER_PORT', recommendation: 'RECOMMENDATION_PORT', notification: 'NOTIFICATION_PORT', projector: 'PROJECTOR_PORT' };
 
 /** Starts one role in its own process on a free port and waits until its `/health/ready` answers 200. */
 export async function startRoleProcess(role: Role, env: Record<string, string>, options: { forwardStderr?: boolean } = {}): Promise<RoleProcess> {
@@ -61,7 +61,7 @@ export interface ScaledSystem {
 /**
  * The system as separate role processes on one machine, sharing the file event log in one
  * DATA_DIR and the real servers `env` names (MONGODB_URL, REDIS_URL, KAFKA_BROKERS, NAMESPACE):
- * `products` product subgraph processes, one each of order, user, recommendation and projector,
+ * `products` product subgraph processes, one each of order, user, recommendation, notification and projector,
  * and `gateways` gateways (one per product process by default), gateway i in front of product
  * process i modulo their number (so a test can send product mutations to each of them).
  */
@@ -79,7 +79,7 @@ export async function startScaledSystem(env: Record<string, string>, options: { 
     return p;
   };
   try {
-    const settled = await Promise.allSettled([...Array.from({ length: options.products }, () => start('product')), start('order'), start('user'), start('recommendation'), start('projector')]);
+    const settled = await Promise.allSettled([...Array.from({ length: options.products }, () => start('product')), start('order'), start('user'), start('recommendation'), start('notification'), start('projector')]);
     const failed = settled.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
     const [products, others] = [started.filter((p) => p.role === 'product'), started.filter((p) => p.role !== 'product')];
@@ -87,7 +87,7 @@ export async function startScaledSystem(env: Record<string, string>, options: { 
     const gateways: RoleProcess[] = [];
     for (let i = 0; i < (options.gateways ?? products.length); i++) {
       const product = products[i % products.length]!;
-      gateways.push(await start('gateway', { PRODUCT_SUBGRAPH_URL: `${product.baseUrl}/graphql`, ORDER_SUBGRAPH_URL: url('order'), USER_SUBGRAPH_URL: url('user'), RECOMMENDATION_SUBGRAPH_URL: url('recommendation'), RATE_LIMIT_PER_MINUTE: '1000000000' }));
+      gateways.push(await start('gateway', { PRODUCT_SUBGRAPH_URL: `${product.baseUrl}/graphql`, ORDER_SUBGRAPH_URL: url('order'), USER_SUBGRAPH_URL: url('user'), RECOMMENDATION_SUBGRAPH_URL: url('recommendation'), NOTIFICATION_SUBGRAPH_URL: url('notification'), RATE_LIMIT_PER_MINUTE: '1000000000' }));
     }
     return { gateways, products, others, dataDir, stop };
   } catch (error) {

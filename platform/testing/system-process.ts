@@ -53,6 +53,7 @@ export interface SystemProcess {
   orderUrl: string;
   userUrl: string;
   recommendationUrl: string;
+  notificationUrl: string;
   /** The projector's HTTP base (`/projections`, `/metrics`, `/health/*`). */
   projectorUrl: string;
   dataDir: string;
@@ -97,9 +98,9 @@ const SERVER_VARIABLES = ['EVENTSTORE_URL', 'MONGODB_URL', 'REDIS_URL', 'KAFKA_B
 export async function startSystemProcess(env: Record<string, string> = {}, options: SystemProcessOptions = {}): Promise<SystemProcess> {
   const ownDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'storefront-bench-'));
-  const [gateway, product, order, user, recommendation, projector] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [gateway, product, order, user, recommendation, notification, projector] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'launcher/embedded.ts'], {
-    env: { ...withoutServers(process.env), PORT: String(gateway), PRODUCT_PORT: String(product), ORDER_PORT: String(order), USER_PORT: String(user), RECOMMENDATION_PORT: String(recommendation), PROJECTOR_PORT: String(projector), PASSWORD_HASH_COST: '10', JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
+    env: { ...withoutServers(process.env), PORT: String(gateway), PRODUCT_PORT: String(product), ORDER_PORT: String(order), USER_PORT: String(user), RECOMMENDATION_PORT: String(recommendation), NOTIFICATION_PORT: String(notification), PROJECTOR_PORT: String(projector), PASSWORD_HASH_COST: '10', JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
     stdio: ['ignore', options.captureStdout ? 'pipe' : 'ignore', 'pipe'],
   });
   let stdout = '';
@@ -140,7 +141,7 @@ export async function startSystemProcess(env: Record<string, string> = {}, optio
     }
     await sleep(waitFor === 'projector' ? 20 : 200);
   }
-  return { gatewayUrl, productUrl: `http://127.0.0.1:${product}/graphql`, orderUrl: `http://127.0.0.1:${order}/graphql`, userUrl: `http://127.0.0.1:${user}/graphql`, recommendationUrl: `http://127.0.0.1:${recommendation}/graphql`, projectorUrl, dataDir, child, stop, kill, stderr: () => stderr, stdout: () => stdout };
+  return { gatewayUrl, productUrl: `http://127.0.0.1:${product}/graphql`, orderUrl: `http://127.0.0.1:${order}/graphql`, userUrl: `http://127.0.0.1:${user}/graphql`, recommendationUrl: `http://127.0.0.1:${recommendation}/graphql`, notificationUrl: `http://127.0.0.1:${notification}/graphql`, projectorUrl, dataDir, child, stop, kill, stderr: () => stderr, stdout: () => stdout };
 }
 
 export function percentile(sorted: readonly number[], p: number): number {

@@ -13,6 +13,7 @@ export function testSystemConfig(dataDir: string, overrides: Record<string, stri
     ORDER_PORT: '0',
     USER_PORT: '0',
     RECOMMENDATION_PORT: '0',
+    NOTIFICATION_PORT: '0',
     PROJECTOR_PORT: '0',
     LOG_LEVEL: 'silent',
     SEED_DEMO_DATA: 'false',

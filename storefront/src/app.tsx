@@ -16,6 +16,7 @@ import { Orders } from './pages/Orders.js';
 import { OrderPage } from './pages/Order.js';
 import { Sell } from './pages/Sell.js';
 import { ProductEditor } from './pages/ProductEditor.js';
+import { Unsubscribe } from './pages/Unsubscribe.js';
 
 export interface AppState {
   session: Session | undefined;
@@ -114,6 +115,8 @@ function Page({ route }: { route: Route }) {
       return <ProductEditor />;
     case 'edit-product':
       return <ProductEditor id={route.id} />;
+    case 'unsubscribe':
+      return <Unsubscribe token={route.token} />;
     case 'not-found':
       return (
         <>

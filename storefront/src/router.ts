@@ -12,12 +12,16 @@ export type Route =
   | { page: 'sell' }
   | { page: 'new-product' }
   | { page: 'edit-product'; id: string }
+  | { page: 'unsubscribe'; token: string }
   | { page: 'not-found' };
 
 export function parseRoute(hash: string): Route {
-  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  const [path = '', query = ''] = hash.replace(/^#\/?/, '').split('?', 2);
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
   const [first, second] = parts;
   if (!first) return { page: 'catalog' };
+  // The link of a notification e-mail: #/unsubscribe?token=<signed token>.
+  if (first === 'unsubscribe' && parts.length === 1) return { page: 'unsubscribe', token: new URLSearchParams(query).get('token') ?? '' };
   if (first === 'product' && second) return { page: 'product', id: second };
   if (first === 'order' && second) return { page: 'order', id: second };
   if (first === 'sell' && second === 'new') return { page: 'new-product' };

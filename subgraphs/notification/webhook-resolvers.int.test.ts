@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { concatAST, graphql, parse, type GraphQLSchema } from 'graphql';
+import { graphql, type GraphQLSchema } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Identity } from '../../platform/auth/tokens.js';
 import { MemoryDocumentStore } from '../../platform/documents/memory-document-store.js';
@@ -12,14 +10,15 @@ import { FileEventStore } from '../../platform/event-store/file-event-store.js';
 import { createMetrics, serviceRegistry } from '../../platform/metrics/metrics.js';
 import { createWebhookSender } from './channels/webhook.js';
 import { WebhookDeliveries } from './channels/webhooks.js';
-import { webhookMutationResolvers, webhookUserResolvers, type WebhookResolverContext } from './webhook-resolvers.js';
+import { buildNotificationSchema } from './server.js';
+import type { WebhookResolverContext } from './webhook-resolvers.js';
 
 /**
- * webhooks.graphql and its resolvers in a subgraph schema of their own (common types, the
- * federation link, this SDL), executed as the gateway would: mutations, and `me { webhooks }`
- * through `_entities`. Production rules: no private addresses, https only.
+ * The notification subgraph's webhook fields and their resolvers, executed as the gateway would:
+ * mutations, and `me { webhooks }` through `_entities`. Production rules: no private addresses,
+ * https only.
  */
-describe('webhook GraphQL (webhooks.graphql + webhook-resolvers.ts)', () => {
+describe('webhook GraphQL (the notification subgraph schema + webhook-resolvers.ts)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'webhook-graphql-'));
   let events: FileEventStore;
   let schema: GraphQLSchema;
@@ -31,12 +30,7 @@ describe('webhook GraphQL (webhooks.graphql + webhook-resolvers.ts)', () => {
     const webhooks = new WebhookDeliveries({ events, documents: new MemoryDocumentStore(), sender, allowPrivate: false });
     const metrics = createMetrics(serviceRegistry('webhook-graphql-test', { processMetrics: false }));
     context = (actor) => ({ actor, webhooks, metrics });
-    const typeDefs = concatAST([
-      parse('extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable"])'),
-      parse(readFileSync(new URL('../../platform/graphql/common.graphql', import.meta.url), 'utf8')),
-      parse(readFileSync(new URL('./webhooks.graphql', import.meta.url), 'utf8')),
-    ]);
-    schema = buildSubgraphSchema({ typeDefs, resolvers: { Mutation: webhookMutationResolvers, User: { __resolveReference: (ref: { id: string }) => ({ id: ref.id }), ...webhookUserResolvers } } as GraphQLResolverMap<unknown> });
+    schema = buildNotificationSchema();
   });
   afterAll(async () => {
     sender.close();

@@ -76,14 +76,15 @@ function body(kind: NotificationKind, data: Record<string, unknown>): Body {
     case 'ORDER_REJECTED':
       return { subject: `Your order ${order} could not be accepted`, headline: 'We are sorry: your order could not be accepted.', details: [labelled('Reason', str(data.reason)), orderLine, totalLine] };
     case 'ORDER_PAID':
-      return { subject: `Payment received for order ${order}`, headline: 'Thank you: your payment went through. We will let you know when your order ships.', details: [orderLine, labelled('Paid', money(data.total))] };
+      return { subject: `Payment received for order ${order}`, headline: 'Thank you: your payment went through. We will let you know when your order ships.', details: [orderLine, labelled('Paid', money(data.amount ?? data.total))] };
     case 'PAYMENT_FAILED':
       return { subject: `Payment failed for order ${order}`, headline: 'Your payment did not go through. Nothing was charged; you can try again from your orders.', details: [labelled('Reason', str(data.reason)), orderLine, totalLine] };
     case 'ORDER_CANCELLED': {
+      // The order service says whether a payment was refunded (`refunded`), not always how much (`refund`).
       const refund = money(data.refund);
       return {
         subject: `Your order ${order} is cancelled`,
-        headline: refund ? `Your order is cancelled and ${refund} is on its way back to you.` : 'Your order is cancelled. Nothing was charged.',
+        headline: refund ? `Your order is cancelled and ${refund} is on its way back to you.` : data.refunded === true ? 'Your order is cancelled and your payment is refunded.' : 'Your order is cancelled. Nothing was charged.',
         details: [labelled('Reason', str(data.reason)), orderLine, labelled('Refund', refund)],
       };
     }
