@@ -4,9 +4,12 @@
  * document store. The notification slice alone (consumers, its event store, the inbox and outbox
  * projections, the dispatcher) is fed BENCH_ORDERS orders (default 1,000: OrderPlaced.v1 then
  * OrderConfirmed.v1, an e-mail each) and as many sales (ProductListed.v1 then StockSold.v1, a
- * webhook each) on the bus, as fast as it takes them. The transports are captured at the seam
- * (channels/channel.ts): what is measured is the slice — from the causing event to the
- * transport's call — not an SMTP server or a webhook receiver. Prints notifications/s per channel
+ * webhook each) on the bus, as fast as it takes them. With BENCH_TRANSPORTS=real (the default
+ * when SMTP_URL is set: `. scripts/servers/env.sh` with Mailpit started) the real transports
+ * deliver: e-mail over SMTP (delivered when the server accepted it) and the seller's webhook,
+ * registered through WebhookDeliveries, POSTed signed to a local HTTP receiver (delivered when it
+ * received it). With BENCH_TRANSPORTS=seam they are captured at the seam (channels/channel.ts):
+ * what is measured is then the slice alone, up to the transport's call. Prints notifications/s per channel
  * and the delay from the causing event (its occurredAt) to the transport's call, p50/p99, under
  * that burst (mostly queueing) and then for BENCH_PACED (default 100) more orders and sales one
  * every 50 ms (the delay of a notification that finds no queue).
@@ -34,6 +37,10 @@ import { ORDER_TOPIC } from '../subgraphs/order/public-events.js';
 import { PRODUCT_TOPIC } from '../subgraphs/product/public-events.js';
 import { USER_TOPIC } from '../subgraphs/user/public-events.js';
 import type { EmailSender, OutgoingEmail, WebhookPayload } from '../subgraphs/notification/channels/channel.js';
+import { createEmailSender } from '../subgraphs/notification/channels/email.js';
+import { TestReceiver } from '../subgraphs/notification/channels/test-receiver.js';
+import { createWebhookSender } from '../subgraphs/notification/channels/webhook.js';
+import { WebhookDeliveries } from '../subgraphs/notification/channels/webhooks.js';
 import { NotificationDispatcher } from '../subgraphs/notification/dispatcher.js';
 import { notificationProjections } from '../subgraphs/notification/read-model/projections.js';
 import { startNotificationConsumers } from '../subgraphs/notification/server.js';
@@ -41,6 +48,9 @@ import { NotificationService } from '../subgraphs/notification/service.js';
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 1000);
 const PACED = Number(process.env.BENCH_PACED ?? 100);
+const SMTP_URL = process.env.SMTP_URL?.trim();
+const TRANSPORTS = process.env.BENCH_TRANSPORTS ?? (SMTP_URL ? 'real' : 'seam');
+if (TRANSPORTS === 'real' && !SMTP_URL) throw new Error('BENCH_TRANSPORTS=real needs SMTP_URL (a Mailpit: bash scripts/servers/start.sh mailpit; . scripts/servers/env.sh)');
 const logger = createLogger('bench', 'warn');
 
 function quantile(sorted: number[], q: number): number {
@@ -62,19 +72,32 @@ async function main() {
   const delivered: { channel: 'EMAIL' | 'WEBHOOK'; at: number; occurredAt: number }[] = [];
   /** When each order's confirmation happened, by the order id's first 8 characters (what the e-mail's subject names). */
   const occurred = new Map<string, number>();
+  const real = TRANSPORTS === 'real';
+  const smtp = real ? createEmailSender({ smtpUrl: SMTP_URL, maxConnections: 5 }) : undefined;
   const email: EmailSender = {
-    send: (m: OutgoingEmail) => {
-      delivered.push({ channel: 'EMAIL', at: Date.now(), occurredAt: occurred.get(/Order (\w{8})/.exec(m.subject)?.[1] ?? '') ?? NaN });
-      return Promise.resolve();
+    send: async (m: OutgoingEmail) => {
+      await smtp?.send(m); // delivered: the SMTP server accepted it
+      delivered.push({ channel: 'EMAIL', at: Date.now(), occurredAt: occurred.get(/order #(\w{8})/.exec(m.subject)?.[1] ?? '') ?? NaN });
     },
-    close: () => Promise.resolve(),
+    close: async () => smtp?.close(),
   };
-  const webhooks = {
-    deliver: (_seller: string, p: WebhookPayload) => {
-      delivered.push({ channel: 'WEBHOOK', at: Date.now(), occurredAt: Date.parse(p.occurredAt) });
-      return Promise.resolve();
-    },
-  };
+  // The seller's receiver (outside the system): delivered when it got the POST.
+  const receiver = real
+    ? await TestReceiver.start((request) => {
+        delivered.push({ channel: 'WEBHOOK', at: Date.now(), occurredAt: Date.parse((JSON.parse(request.body) as WebhookPayload).occurredAt) });
+        return 200;
+      })
+    : undefined;
+  const webhookSender = createWebhookSender({ allowPrivate: true });
+  const registry = new WebhookDeliveries({ events, documents, sender: webhookSender, allowPrivate: true, logger });
+  const webhooks = real
+    ? registry
+    : {
+        deliver: (_seller: string, p: WebhookPayload) => {
+          delivered.push({ channel: 'WEBHOOK', at: Date.now(), occurredAt: Date.parse(p.occurredAt) });
+          return Promise.resolve();
+        },
+      };
   const consumers = await startNotificationConsumers(bus, service);
   const projectors = notificationProjections().map((p) => new Projector(p, ports));
   for (const p of projectors) await p.start();
@@ -83,6 +106,7 @@ async function main() {
   try {
     const customer = randomUUID();
     const seller = randomUUID();
+    if (receiver) await registry.register({ userId: seller, role: 'SELLER' }, receiver.url('/bench'), ['UNIT_SOLD']);
     const now = () => new Date().toISOString();
     await bus.publish(USER_TOPIC, [
       { id: randomUUID(), key: customer, type: 'UserRegistered.v1', value: { userId: customer, email: 'bench@example.com', name: 'Bench', role: 'CUSTOMER', occurredAt: now() } },
@@ -136,9 +160,12 @@ async function main() {
       return `${channel} p50 ${quantile(delays, 0.5)} ms, p99 ${quantile(delays, 0.99)} ms`;
     };
     process.stdout.write(`paced (${PACED} orders and sales, one each every 50 ms): delay from the causing event ${pacedLine('EMAIL')}; ${pacedLine('WEBHOOK')}\n`);
-    process.stdout.write(`notifications on ${kafka ? 'Kafka' : 'the embedded bus'} and ${mongo ? 'FerretDB' : 'the embedded document store'}, ${ORDERS} orders and ${ORDERS} sales:\n  ${line('EMAIL')}\n  ${line('WEBHOOK')}\n  both: ${(burst / seconds).toFixed(0)} notifications/s; all in the outbox after ${((queued - started) / 1000).toFixed(1)} s (raised and projected), all sent after ${seconds.toFixed(1)} s\n`);
+    process.stdout.write(`notifications on ${kafka ? 'Kafka' : 'the embedded bus'} and ${mongo ? 'FerretDB' : 'the embedded document store'}, ${real ? `delivered over SMTP (${SMTP_URL}) and to a webhook receiver` : 'transports captured at the seam'}, ${ORDERS} orders and ${ORDERS} sales:\n  ${line('EMAIL')}\n  ${line('WEBHOOK')}\n  both: ${(burst / seconds).toFixed(0)} notifications/s; all in the outbox after ${((queued - started) / 1000).toFixed(1)} s (raised and projected), all sent after ${seconds.toFixed(1)} s\n`);
   } finally {
     await dispatcher.stop();
+    await email.close();
+    webhookSender.close();
+    await receiver?.close();
     for (const p of projectors) await p.stop();
     for (const c of consumers) await c.close();
     await bus.close();
