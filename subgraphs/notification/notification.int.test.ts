@@ -2,16 +2,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Bus, BusObserver, DeliveredMessage } from '../../platform/bus/bus.js';
-import { KafkaBus } from '../../platform/bus/kafka-bus.js';
+import type { BusObserver, DeliveredMessage } from '../../platform/bus/bus.js';
 import { MemoryBus } from '../../platform/bus/memory-bus.js';
 import { MemoryCache } from '../../platform/cache/memory-cache.js';
-import type { DocumentStore } from '../../platform/documents/document-store.js';
 import { MemoryDocumentStore } from '../../platform/documents/memory-document-store.js';
-import { MongoDocumentStore } from '../../platform/documents/mongo-document-store.js';
-import type { RecordedEvent } from '../../platform/event-store/event-store.js';
 import { FileEventStore } from '../../platform/event-store/file-event-store.js';
 import { createLogger } from '../../platform/logging.js';
 import { createMetrics, serviceRegistry } from '../../platform/metrics/metrics.js';
@@ -19,7 +14,6 @@ import { MemoryPubSub } from '../../platform/pubsub/memory-pubsub.js';
 import { MemoryRateLimiter } from '../../platform/ratelimit/rate-limiter.js';
 import { eventually } from '../../platform/testing/eventually.js';
 import { readModelDigest } from '../../platform/testing/read-model-hash.js';
-import { freshMongoUrl, withServer } from '../../platform/testing/servers.js';
 import { Projector } from '../../projections/projector.js';
 import type { Actor } from '../order/decider.js';
 import { ORDER_TOPIC } from '../order/public-events.js';
@@ -37,6 +31,7 @@ import { startNotificationConsumers } from './server.js';
 import { NotificationService } from './service.js';
 import { CapturingEmailSender, CapturingWebhooks } from './testing.js';
 import { unsubscribeToken } from './unsubscribe-token.js';
+import { onEmbeddedAndRealServers, readAllEvents, type OpenBus, type OpenDocuments } from '../../platform/testing/suite-stores.js';
 
 /** Counts messages each consumer group handled, by message id (a redelivery counts again). */
 class HandledCounter implements BusObserver {
@@ -55,21 +50,6 @@ const FAST = { batch: 20, concurrency: 4, idleMs: 20, lease: { ttlMs: 5000, rene
 /** One delivery in flight: the order of deliveries is the order they were taken in. */
 const IN_ORDER = { ...FAST, concurrency: 1 };
 
-async function collectAll(events: FileEventStore): Promise<RecordedEvent[]> {
-  const head = await events.headPosition();
-  const all: RecordedEvent[] = [];
-  if (head === 0) return all;
-  const subscription = events.subscribeToAll({ from: 'start' });
-  try {
-    for await (const e of subscription) {
-      all.push(e);
-      if (e.position >= head) break;
-    }
-  } finally {
-    await subscription.close();
-  }
-  return all;
-}
 
 /**
  * The notification slice between real services: users register through the user service,
@@ -78,7 +58,7 @@ async function collectAll(events: FileEventStore): Promise<RecordedEvent[]> {
  * outbox; the dispatcher delivers to transports captured at the seam. The same suite runs on the
  * embedded bus and document store, and on Kafka and FerretDB when they are configured.
  */
-function notificationSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus>, openDocuments: () => Promise<{ documents: DocumentStore; drop: () => Promise<void> }>) {
+function notificationSuite(name: string, openBus: OpenBus, openDocuments: OpenDocuments) {
   describe(`notifications through the saga (${name})`, () => {
     const dirs: string[] = [];
     afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -216,7 +196,7 @@ function notificationSuite(name: string, openBus: (observer: BusObserver) => Pro
         // The next confirmation goes to the inbox only.
         const o5 = await placed([{ productId: lamp, quantity: 1 }], 'CONFIRMED');
         const raised = await eventually(async () => {
-          const found = (await collectAll(events)).filter((e) => e.type === 'NotificationRaised').map((e) => e.data as NotificationRaised['data']).find((n) => n.data.orderId === o5);
+          const found = (await readAllEvents(events)).filter((e) => e.type === 'NotificationRaised').map((e) => e.data as NotificationRaised['data']).find((n) => n.data.orderId === o5);
           expect(found).toBeDefined();
           return found!;
         }, 60_000);
@@ -226,13 +206,13 @@ function notificationSuite(name: string, openBus: (observer: BusObserver) => Pro
         await saga.relay.waitFor(await events.headPosition(), 60_000);
         const mine = (m: DeliveredMessage) => m.topic !== USER_TOPIC || [customer.userId, seller.userId].includes(m.key);
         await eventually(() => expect(collected.filter(mine).filter((m) => counter.times(m.topic, groupOf(m.topic), m.id) === 0).map((m) => m.type)).toEqual([]), 60_000);
-        const raisedBefore = (await collectAll(events)).filter((e) => e.type === 'NotificationRaised').length;
+        const raisedBefore = (await readAllEvents(events)).filter((e) => e.type === 'NotificationRaised').length;
         const before = new Map(collected.map((m) => [m.id, counter.times(m.topic, groupOf(m.topic), m.id)]));
         for (const topic of [USER_TOPIC, PRODUCT_TOPIC, ORDER_TOPIC]) {
           await bus.publish(topic, collected.filter((m) => m.topic === topic && mine(m)).map(({ id, key, type, value, headers }) => ({ id, key, type, value, ...(headers && { headers }) })));
         }
         await eventually(() => expect(collected.filter(mine).filter((m) => counter.times(m.topic, groupOf(m.topic), m.id) <= before.get(m.id)!).map((m) => m.type)).toEqual([]), 60_000);
-        expect((await collectAll(events)).filter((e) => e.type === 'NotificationRaised')).toHaveLength(raisedBefore);
+        expect((await readAllEvents(events)).filter((e) => e.type === 'NotificationRaised')).toHaveLength(raisedBefore);
         await projectors[0]!.waitFor(await events.headPosition(), 60_000);
         expect((await kindsOf(customer.userId)).length).toBe(10);
         expect(email.sent).toHaveLength(10);
@@ -352,13 +332,13 @@ describe('notification dispatcher (embedded)', () => {
     try {
       const customerId = await slice.customer();
       const outcomes = async (orderId: string) =>
-        (await collectAll(slice.events))
+        (await readAllEvents(slice.events))
           .filter((e) => e.type !== 'NotificationRaised' && (e.data as { notificationId?: string }).notificationId === orderNotification.get(orderId))
           .map((e) => e.type.replace('NotificationDelivery', '').replace('Notification', ''));
       const orderNotification = new Map<string, string>();
       const notificationOf = async (orderId: string) => {
         const id = await eventually(async () => {
-          const raised = (await collectAll(slice.events)).find((e) => e.type === 'NotificationRaised' && (e.data as NotificationRaised['data']).data.orderId === orderId);
+          const raised = (await readAllEvents(slice.events)).find((e) => e.type === 'NotificationRaised' && (e.data as NotificationRaised['data']).data.orderId === orderId);
           expect(raised).toBeDefined();
           return (raised!.data as NotificationRaised['data']).notificationId;
         }, 60_000);
@@ -431,7 +411,7 @@ describe('notification dispatching, one process at a time (embedded)', () => {
       await eventually(() => expect(standby.leading).toBe(true), 10_000);
       await eventually(() => expect(email.sent).toHaveLength(51), 60_000);
       expect(new Set(email.sent.map((m) => m.notificationId)).size).toBe(51);
-      expect((await collectAll(slice.events)).filter((e) => e.type === 'NotificationRaised')).toHaveLength(51);
+      expect((await readAllEvents(slice.events)).filter((e) => e.type === 'NotificationRaised')).toHaveLength(51);
     } finally {
       for (const d of dispatchers) await d.stop();
       await slice.stop();
@@ -439,24 +419,4 @@ describe('notification dispatching, one process at a time (embedded)', () => {
   }, 120_000);
 });
 
-const memoryDocuments = () => Promise.resolve({ documents: new MemoryDocumentStore(), drop: () => Promise.resolve() });
-
-notificationSuite('embedded bus, embedded documents', (observer) => Promise.resolve(new MemoryBus({ observer })), memoryDocuments);
-withServer('KAFKA_BROKERS', 'notifications over Kafka', (brokers) => {
-  const kafka = (observer: BusObserver) => KafkaBus.connect(brokers, { clientId: 'notification-test', logger: createLogger('test', 'silent'), observer, namespace: `ntf-${randomUUID().slice(0, 8)}` });
-  withServer('MONGODB_URL', 'notification read models on FerretDB', (mongo) => {
-    notificationSuite('Kafka, FerretDB', kafka, async () => {
-      const { url } = freshMongoUrl(mongo);
-      const documents = await MongoDocumentStore.connect(url, createLogger('test', 'silent'));
-      return {
-        documents,
-        drop: async () => {
-          await documents.close();
-          const client = await MongoClient.connect(url);
-          await client.db().dropDatabase();
-          await client.close();
-        },
-      };
-    });
-  });
-});
+onEmbeddedAndRealServers('notifications', 'notification-test', notificationSuite);

@@ -2,23 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Bus, BusObserver, DeliveredMessage } from '../../platform/bus/bus.js';
-import { KafkaBus } from '../../platform/bus/kafka-bus.js';
-import { MemoryBus } from '../../platform/bus/memory-bus.js';
+import type { BusObserver, DeliveredMessage } from '../../platform/bus/bus.js';
 import { MemoryCache } from '../../platform/cache/memory-cache.js';
-import type { DocumentStore } from '../../platform/documents/document-store.js';
-import { MemoryDocumentStore } from '../../platform/documents/memory-document-store.js';
-import { MongoDocumentStore } from '../../platform/documents/mongo-document-store.js';
-import type { RecordedEvent } from '../../platform/event-store/event-store.js';
 import { FileEventStore } from '../../platform/event-store/file-event-store.js';
 import { createLogger } from '../../platform/logging.js';
 import { createMetrics, serviceRegistry } from '../../platform/metrics/metrics.js';
 import { MemoryPubSub } from '../../platform/pubsub/memory-pubsub.js';
 import { eventually } from '../../platform/testing/eventually.js';
 import { readModelDigest } from '../../platform/testing/read-model-hash.js';
-import { freshMongoUrl, withServer } from '../../platform/testing/servers.js';
 import { Projector } from '../../projections/projector.js';
 import type { Actor } from '../order/decider.js';
 import { ORDER_TOPIC } from '../order/public-events.js';
@@ -30,6 +22,7 @@ import { recommendationProjections } from './read-model/projections.js';
 import { CO_PURCHASES, PRODUCT_FACTS, USER_HISTORY, type CoPurchaseDoc, type ProductFactsDoc, type UserHistoryDoc } from './read-model/read-model.js';
 import { startRecommendationConsumers } from './server.js';
 import { RecommendationService } from './service.js';
+import { onEmbeddedAndRealServers, readAllEvents, type OpenBus, type OpenDocuments } from '../../platform/testing/suite-stores.js';
 
 /** Counts messages each consumer group handled, by message id (a redelivery counts again). */
 class HandledCounter implements BusObserver {
@@ -51,7 +44,7 @@ const groupOf = (topic: string) => (topic === ORDER_TOPIC ? PURCHASES_GROUP : PR
  * events; its projections build the read models. The same suite runs on the embedded bus and
  * document store, and on Kafka and FerretDB when they are configured.
  */
-function recommendationSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus>, openDocuments: () => Promise<{ documents: DocumentStore; drop: () => Promise<void> }>) {
+function recommendationSuite(name: string, openBus: OpenBus, openDocuments: OpenDocuments) {
   describe(`recommendation consumers and read models (${name})`, () => {
     const dirs: string[] = [];
     afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -124,7 +117,7 @@ function recommendationSuite(name: string, openBus: (observer: BusObserver) => P
         await eventually(async () => expect((await history.get(viewer.userId))?.viewed).toEqual([{ productId: ids.c, at: now.toISOString() }]), 60_000);
         expect((await history.get(viewer.userId))?.bought).toEqual({ [ids.a]: 1, [ids.b]: 1 });
         expect((await history.get(customers[3]!.userId))?.bought).toEqual({});
-        const viewEvents = (await collectAll(events)).filter((e) => e.type === 'ProductViewed');
+        const viewEvents = (await readAllEvents(events)).filter((e) => e.type === 'ProductViewed');
         expect(viewEvents).toHaveLength(2); // the view within the hour appended nothing
 
         // cos(A, B) = 2 / sqrt(3 * 2) = 0.816 > cos(A, C) = 1 / sqrt(3 * 1) = 0.577; then trending in the category.
@@ -167,7 +160,7 @@ function recommendationSuite(name: string, openBus: (observer: BusObserver) => P
         expect((await readModelDigest(documents, recommendationProjections())).hash).toBe(live.hash);
 
         // Applying every event again (at-least-once delivery, a replay) changes no document.
-        const all = (await collectAll(events)).filter((e) => e.position <= head);
+        const all = (await readAllEvents(events)).filter((e) => e.position <= head);
         for (const projection of recommendationProjections()) {
           for (const e of all.filter((x) => projection.handles(x))) expect((await projection.apply(e, { collection: (n) => documents.collection(n) })).changed).toBe(false);
         }
@@ -190,40 +183,5 @@ function recommendationSuite(name: string, openBus: (observer: BusObserver) => P
   });
 }
 
-async function collectAll(events: FileEventStore): Promise<RecordedEvent[]> {
-  const head = await events.headPosition();
-  const all: RecordedEvent[] = [];
-  if (head === 0) return all;
-  const subscription = events.subscribeToAll({ from: 'start' });
-  try {
-    for await (const e of subscription) {
-      all.push(e);
-      if (e.position >= head) break;
-    }
-  } finally {
-    await subscription.close();
-  }
-  return all;
-}
 
-const memoryDocuments = () => Promise.resolve({ documents: new MemoryDocumentStore(), drop: () => Promise.resolve() });
-
-recommendationSuite('embedded bus, embedded documents', (observer) => Promise.resolve(new MemoryBus({ observer })), memoryDocuments);
-withServer('KAFKA_BROKERS', 'recommendation consumers over Kafka', (brokers) => {
-  const kafka = (observer: BusObserver) => KafkaBus.connect(brokers, { clientId: 'recommendation-test', logger: createLogger('test', 'silent'), observer, namespace: `rec-${randomUUID().slice(0, 8)}` });
-  withServer('MONGODB_URL', 'recommendation read models on FerretDB', (mongo) => {
-    recommendationSuite('Kafka, FerretDB', kafka, async () => {
-      const { url } = freshMongoUrl(mongo);
-      const documents = await MongoDocumentStore.connect(url, createLogger('test', 'silent'));
-      return {
-        documents,
-        drop: async () => {
-          await documents.close();
-          const client = await MongoClient.connect(url);
-          await client.db().dropDatabase();
-          await client.close();
-        },
-      };
-    });
-  });
-});
+onEmbeddedAndRealServers('recommendation consumers and read models', 'recommendation-test', recommendationSuite);

@@ -2,22 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient } from 'mongodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Identity } from '../../../platform/auth/tokens.js';
-import type { DocumentStore } from '../../../platform/documents/document-store.js';
-import { MemoryDocumentStore } from '../../../platform/documents/memory-document-store.js';
-import { MongoDocumentStore } from '../../../platform/documents/mongo-document-store.js';
 import type { RecordedEvent } from '../../../platform/event-store/event-store.js';
 import { FileEventStore } from '../../../platform/event-store/file-event-store.js';
 import { createLogger } from '../../../platform/logging.js';
 import { eventually } from '../../../platform/testing/eventually.js';
-import { freshMongoUrl, withServer } from '../../../platform/testing/servers.js';
+import { withServer } from '../../../platform/testing/servers.js';
 import type { NotificationKind, WebhookPayload, WebhookSender } from './channel.js';
 import { TestReceiver } from './test-receiver.js';
 import { createWebhookSender, SIGNATURE_HEADER, verifyWebhookSignature } from './webhook.js';
 import { sellerWebhooksStream, type WebhookDeliveryFailed } from './webhook-decider.js';
 import { WEBHOOK_RETRIES, WebhookDeliveries, type WebhookDeliveriesDeps, type WebhookRetryDoc } from './webhooks.js';
+import { freshMongoDocuments, memoryDocuments, type OpenDocuments } from '../../../platform/testing/suite-stores.js';
 
 const BASE_MS = 60_000;
 const CAP_MS = 3_600_000;
@@ -38,7 +35,7 @@ const seller = (): Identity => ({ userId: randomUUID(), role: 'SELLER' });
  * concurrent guarded replaceOne calls on one document matched more than once in about half of the
  * rounds tried): there both may send it, which at-least-once delivery allows.
  */
-function webhookSuite(name: string, openDocuments: () => Promise<{ documents: DocumentStore; drop: () => Promise<void> }>, exclusiveClaims: boolean) {
+function webhookSuite(name: string, openDocuments: OpenDocuments, exclusiveClaims: boolean) {
   describe(`webhook deliveries (${name})`, () => {
     const dirs: string[] = [];
     const cleanup: (() => unknown)[] = [];
@@ -242,19 +239,5 @@ function webhookSuite(name: string, openDocuments: () => Promise<{ documents: Do
   });
 }
 
-webhookSuite('embedded event store and documents', () => Promise.resolve({ documents: new MemoryDocumentStore(), drop: () => Promise.resolve() }), true);
-withServer('MONGODB_URL', 'webhook delivery queue on FerretDB', (mongo) => {
-  webhookSuite('embedded event store, FerretDB', async () => {
-    const { url } = freshMongoUrl(mongo);
-    const documents = await MongoDocumentStore.connect(url, createLogger('test', 'silent'));
-    return {
-      documents,
-      drop: async () => {
-        await documents.close();
-        const client = await MongoClient.connect(url);
-        await client.db().dropDatabase();
-        await client.close();
-      },
-    };
-  }, false);
-});
+webhookSuite('embedded event store and documents', memoryDocuments, true);
+withServer('MONGODB_URL', 'webhook delivery queue on FerretDB', (mongo) => webhookSuite('embedded event store, FerretDB', () => freshMongoDocuments(mongo), false));

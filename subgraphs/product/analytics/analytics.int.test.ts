@@ -2,17 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Identity } from '../../../platform/auth/tokens.js';
-import type { Bus, BusObserver, DeliveredMessage } from '../../../platform/bus/bus.js';
-import { KafkaBus } from '../../../platform/bus/kafka-bus.js';
-import { MemoryBus } from '../../../platform/bus/memory-bus.js';
+import type { BusObserver, DeliveredMessage } from '../../../platform/bus/bus.js';
 import { MemoryCache } from '../../../platform/cache/memory-cache.js';
-import type { DocumentStore } from '../../../platform/documents/document-store.js';
-import { MemoryDocumentStore } from '../../../platform/documents/memory-document-store.js';
-import { MongoDocumentStore } from '../../../platform/documents/mongo-document-store.js';
-import type { RecordedEvent } from '../../../platform/event-store/event-store.js';
 import { FileEventStore } from '../../../platform/event-store/file-event-store.js';
 import { handleCommand } from '../../../platform/eventsourcing/command-handler.js';
 import { createLogger } from '../../../platform/logging.js';
@@ -20,7 +13,6 @@ import { createMetrics, serviceRegistry } from '../../../platform/metrics/metric
 import { MemoryPubSub } from '../../../platform/pubsub/memory-pubsub.js';
 import { eventually } from '../../../platform/testing/eventually.js';
 import { readModelDigest } from '../../../platform/testing/read-model-hash.js';
-import { freshMongoUrl, withServer } from '../../../platform/testing/servers.js';
 import { Projector } from '../../../projections/projector.js';
 import { startSaga } from '../../order/saga-harness.js';
 import { RECOMMENDATION_TOPIC } from '../../recommendation/public-events.js';
@@ -33,6 +25,7 @@ import type { ProductDoc } from '../catalog/read-model.js';
 import { productStream } from '../events.js';
 import { startAnalyticsConsumers, TIME_ZONES_GROUP, VIEWS_GROUP } from './consumers.js';
 import { productAnalyticsProjection } from './projection.js';
+import { onEmbeddedAndRealServers, readAllEvents, type OpenBus, type OpenDocuments } from '../../../platform/testing/suite-stores.js';
 
 /** Counts messages each consumer group handled, by message id (a redelivery counts again). */
 class HandledCounter implements BusObserver {
@@ -56,7 +49,7 @@ const eur = (amount: number) => ({ amount, currency: 'EUR' });
  * are computed by hand from the script below (see the comments), on the embedded bus and
  * document store, and on Kafka and FerretDB when they are configured.
  */
-function analyticsSuite(name: string, openBus: (observer: BusObserver) => Promise<Bus>, openDocuments: () => Promise<{ documents: DocumentStore; drop: () => Promise<void> }>) {
+function analyticsSuite(name: string, openBus: OpenBus, openDocuments: OpenDocuments) {
   describe(`seller analytics (${name})`, () => {
     const dirs: string[] = [];
     afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -220,7 +213,7 @@ function analyticsSuite(name: string, openBus: (observer: BusObserver) => Promis
         expect((await readModelDigest(documents, [productAnalyticsProjection])).hash).toBe(live.hash);
 
         // Applying every event again (at-least-once delivery) changes no document.
-        const all = (await collectAll(events)).filter((e) => e.position <= head && productAnalyticsProjection.handles(e));
+        const all = (await readAllEvents(events)).filter((e) => e.position <= head && productAnalyticsProjection.handles(e));
         for (const e of all) expect((await productAnalyticsProjection.apply(e, { collection: (n) => documents.collection(n) })).changed).toBe(false);
 
         // A rebuild from the first event (what `npm run replay` starts) ends in the same read model.
@@ -242,40 +235,5 @@ function analyticsSuite(name: string, openBus: (observer: BusObserver) => Promis
   });
 }
 
-async function collectAll(events: FileEventStore): Promise<RecordedEvent[]> {
-  const head = await events.headPosition();
-  const all: RecordedEvent[] = [];
-  if (head === 0) return all;
-  const subscription = events.subscribeToAll({ from: 'start' });
-  try {
-    for await (const e of subscription) {
-      all.push(e);
-      if (e.position >= head) break;
-    }
-  } finally {
-    await subscription.close();
-  }
-  return all;
-}
 
-const memoryDocuments = () => Promise.resolve({ documents: new MemoryDocumentStore(), drop: () => Promise.resolve() });
-
-analyticsSuite('embedded bus, embedded documents', (observer) => Promise.resolve(new MemoryBus({ observer })), memoryDocuments);
-withServer('KAFKA_BROKERS', 'analytics consumers over Kafka', (brokers) => {
-  const kafka = (observer: BusObserver) => KafkaBus.connect(brokers, { clientId: 'analytics-test', logger: createLogger('test', 'silent'), observer, namespace: `an-${randomUUID().slice(0, 8)}` });
-  withServer('MONGODB_URL', 'analytics read model on FerretDB', (mongo) => {
-    analyticsSuite('Kafka, FerretDB', kafka, async () => {
-      const { url } = freshMongoUrl(mongo);
-      const documents = await MongoDocumentStore.connect(url, createLogger('test', 'silent'));
-      return {
-        documents,
-        drop: async () => {
-          await documents.close();
-          const client = await MongoClient.connect(url);
-          await client.db().dropDatabase();
-          await client.close();
-        },
-      };
-    });
-  });
-});
+onEmbeddedAndRealServers('seller analytics', 'analytics-test', analyticsSuite);
