@@ -50,14 +50,23 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
   const projectorMetrics = createMetrics(serviceRegistry('projector'));
   const infrastructure = await openInfrastructure(config, logger, { eventSchemas: EVENT_SCHEMAS, metrics: projectorMetrics });
   const stops: [string, () => Promise<void>][] = [['infrastructure', () => infrastructure.close()]];
+  const stopOne = async ([name, s]: [string, () => Promise<void>]) => {
+    try {
+      logger.debug({ component: name }, 'stopping');
+      await s();
+    } catch (error) {
+      logger.error({ err: error, component: name }, 'error while stopping');
+    }
+  };
+  // In reverse order of start; the subgraphs, which do not depend on each other, together (each
+  // may wait a few seconds for its Kafka consumers to leave their groups).
   const stop = async () => {
-    for (const [name, s] of stops.reverse()) {
-      try {
-        logger.debug({ component: name }, 'stopping');
-        await s();
-      } catch (error) {
-        logger.error({ err: error, component: name }, 'error while stopping');
-      }
+    const reversed = stops.reverse();
+    for (let i = 0; i < reversed.length; ) {
+      let j = i + 1;
+      if (reversed[i]![0].endsWith(' subgraph')) while (j < reversed.length && reversed[j]![0].endsWith(' subgraph')) j++;
+      await Promise.all(reversed.slice(i, j).map(stopOne));
+      i = j;
     }
     stops.length = 0;
   };
@@ -91,7 +100,7 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
     stops.push(['recommendation subgraph', () => recommendation.close()]);
 
     const notification = await startNotificationSubgraph(
-      { ...sliceDeps('notification'), publicUrl: config.publicUrl, dispatcher: { lease: config.projectionLease }, ...options.notificationTransports },
+      { ...sliceDeps('notification'), publicUrl: config.publicUrl, dispatch: config.notificationDispatch, dispatcher: { lease: config.projectionLease }, ...options.notificationTransports },
       listenOn(config.ports.notification),
     );
     stops.push(['notification subgraph', () => notification.close()]);

@@ -112,3 +112,14 @@ export function handleMessage(handler: ConsumerOptions['handler'], message: Deli
     logger?.debug({ topic: message.topic, group, type: message.type, messageId: message.id, attempt: message.attempt }, 'message handled');
   });
 }
+
+/**
+ * Closes consumers at once rather than one after another: each may wait (bounded) for its group
+ * to let it leave, and a service's shutdown should wait for the slowest, not for their sum. Every
+ * one is closed; the first failure is then thrown.
+ */
+export async function closeConsumers(consumers: readonly (Consumer | undefined)[]): Promise<void> {
+  const results = await Promise.allSettled(consumers.map((c) => c?.close() ?? Promise.resolve()));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

@@ -1,6 +1,6 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import type { Bus, Consumer } from '../../platform/bus/bus.js';
+import { closeConsumers as closeAll, type Bus, type Consumer } from '../../platform/bus/bus.js';
 import { startGraphQLService, subgraphTypeDefs, type RunningService } from '../../platform/graphql/service.js';
 import type { ServicePorts } from '../../platform/ports.js';
 import { readModelPositions } from '../../projections/lag.js';
@@ -50,6 +50,8 @@ export interface NotificationSubgraphDeps extends ServicePorts {
   email?: EmailSender | null | undefined;
   webhooks?: WebhookDeliverer | null | undefined;
   dispatcher?: Partial<DispatcherOptions>;
+  /** false: this process delivers nothing (the dispatcher is not started; see NOTIFICATION_DISPATCH). */
+  dispatch?: boolean;
   readiness?: Record<string, () => Promise<void>>;
   readAfterMaxWaitMs?: number;
 }
@@ -93,7 +95,7 @@ export async function startNotificationSubgraph(
   const consumers = await startNotificationConsumers(deps.bus, service, clock);
   const dispatcher = new NotificationDispatcher({ ...deps, clock, email: email ?? undefined, webhooks: (deps.webhooks === undefined ? webhooks : deps.webhooks) ?? undefined }, { ...DEFAULT_DISPATCHER_OPTIONS, ...deps.dispatcher });
   const closeConsumers = async () => {
-    for (const c of consumers) await c.close();
+    await closeAll(consumers);
   };
   const closeTransports = async () => {
     webhookSender.close();
@@ -113,7 +115,7 @@ export async function startNotificationSubgraph(
       },
       listenOn,
     );
-    dispatcher.start();
+    if (deps.dispatch !== false) dispatcher.start();
     return {
       ...running,
       service,

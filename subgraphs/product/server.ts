@@ -16,7 +16,7 @@ import { StockChange } from './resolvers/StockChange.js';
 import { Subscription } from './resolvers/Subscription.js';
 import { User } from './resolvers/User.js';
 import { ProductService, type ProductServiceDeps } from './service.js';
-import type { Bus } from '../../platform/bus/bus.js';
+import { closeConsumers, type Bus } from '../../platform/bus/bus.js';
 import { startReservationConsumer } from './reservations.js';
 import { startAnalyticsConsumers } from './analytics/consumers.js';
 
@@ -50,10 +50,7 @@ export async function startProductSubgraph(deps: ProductSubgraphDeps, listenOn: 
     await reservations?.close();
     throw error;
   }) : [];
-  const closeConsumers = async () => {
-    await reservations?.close();
-    for (const c of analytics) await c.close();
-  };
+  const stopConsuming = () => closeConsumers([reservations, ...analytics]);
   const running = await startGraphQLService<ProductContext>(
     {
       name: 'product',
@@ -70,14 +67,14 @@ export async function startProductSubgraph(deps: ProductSubgraphDeps, listenOn: 
     },
     listenOn,
   ).catch(async (error: unknown) => {
-    await closeConsumers(); // not left consuming when the subgraph cannot start
+    await stopConsuming(); // not left consuming when the subgraph cannot start
     throw error;
   });
   return {
     ...running,
     service,
     close: async () => {
-      await closeConsumers();
+      await stopConsuming();
       await running.close();
     },
   };

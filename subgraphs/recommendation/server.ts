@@ -1,6 +1,6 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import type { Bus, Consumer } from '../../platform/bus/bus.js';
+import { closeConsumers as closeAll, type Bus, type Consumer } from '../../platform/bus/bus.js';
 import { startGraphQLService, subgraphTypeDefs, type RunningService } from '../../platform/graphql/service.js';
 import type { ServicePorts } from '../../platform/ports.js';
 import { readModelPositions } from '../../projections/lag.js';
@@ -51,7 +51,7 @@ export async function startRecommendationSubgraph(deps: RecommendationSubgraphDe
   const service = new RecommendationService({ ...deps, clock });
   const consumers = await startRecommendationConsumers(deps.bus, service, clock);
   const closeConsumers = async () => {
-    for (const c of consumers) await c.close();
+    await closeAll(consumers);
   };
   try {
     const running = await startGraphQLService<RecommendationContext>(
