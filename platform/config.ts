@@ -33,6 +33,7 @@ const schema = z.object({
   RECOMMENDATION_SUBGRAPH_URL: optionalUrl,
   NOTIFICATION_SUBGRAPH_URL: optionalUrl,
   PUBLIC_URL: z.string().trim().url().default('http://localhost:4000'),
+  NOTIFICATION_DISPATCH: z.enum(['true', 'false']).default('true'),
   RECOMMENDATION_TRENDING_HALF_LIFE_HOURS: z.coerce.number().positive().max(24 * 365).default(24),
   JWT_SECRET: optionalUrl.refine((v) => v === undefined || v.length >= 32, 'at least 32 characters'),
   INTERNAL_SECRET: optionalUrl.refine((v) => v === undefined || v.length >= 32, 'at least 32 characters'),
@@ -101,6 +102,12 @@ export interface Config {
   subgraphUrls: { product: string | undefined; order: string | undefined; user: string | undefined; recommendation: string | undefined; notification: string | undefined };
   /** Where users reach the storefront (PUBLIC_URL): links in e-mails (unsubscribe) point there. */
   publicUrl: string;
+  /**
+   * Whether this process's notification subgraph sends e-mails and webhooks (NOTIFICATION_DISPATCH,
+   * default true). false: it raises notifications and serves the inbox, but leaves deliveries to
+   * other processes (a process rebuilding read models, a test replaying a log, must send nothing).
+   */
+  notificationDispatch: boolean;
   /**
    * Trending scores halve every `trendingHalfLifeHours` (RECOMMENDATION_TRENDING_HALF_LIFE_HOURS,
    * default 24). The trending read model is built with it: after a change, rebuild it
@@ -216,6 +223,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     namespace: e.NAMESPACE,
     subgraphUrls: { product: e.PRODUCT_SUBGRAPH_URL, order: e.ORDER_SUBGRAPH_URL, user: e.USER_SUBGRAPH_URL, recommendation: e.RECOMMENDATION_SUBGRAPH_URL, notification: e.NOTIFICATION_SUBGRAPH_URL },
     publicUrl: e.PUBLIC_URL,
+    notificationDispatch: e.NOTIFICATION_DISPATCH === 'true',
     recommendations: { trendingHalfLifeHours: e.RECOMMENDATION_TRENDING_HALF_LIFE_HOURS },
     auth: {
       jwtSecret: e.JWT_SECRET,

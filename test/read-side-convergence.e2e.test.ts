@@ -43,7 +43,8 @@ const WORKLOAD_ORDERS = Number(process.env.READ_SIDE_ORDERS ?? 3000);
 
 const quiet = createLogger('read-side-test', 'silent');
 /** Timeouts of the order sweeper that never fire in these tests: it would append events while the projections catch up. */
-const NO_EXPIRY = { ORDER_PENDING_TIMEOUT_SECONDS: '100000000', ORDER_PAYMENT_TIMEOUT_SECONDS: '100000000' };
+// No order expires and no notification is delivered (a delivery appends its outcome) while the systems replay the log.
+const NO_EXPIRY = { ORDER_PENDING_TIMEOUT_SECONDS: '100000000', ORDER_PAYMENT_TIMEOUT_SECONDS: '100000000', NOTIFICATION_DISPATCH: 'false' };
 
 interface ProjectionStatus {
   name: string;

@@ -9,6 +9,8 @@ import { orderDecider, type Actor, type OrderStatus } from '../../subgraphs/orde
 import { orderStream } from '../../subgraphs/order/events.js';
 import { startSaga } from '../../subgraphs/order/saga-harness.js';
 import { seedDemoCatalog } from '../../subgraphs/product/demo-seed.js';
+import { startNotificationConsumers } from '../../subgraphs/notification/server.js';
+import { NotificationService } from '../../subgraphs/notification/service.js';
 import { startRecommendationConsumers } from '../../subgraphs/recommendation/server.js';
 import { RecommendationService } from '../../subgraphs/recommendation/service.js';
 import { MemoryCache } from '../cache/memory-cache.js';
@@ -35,7 +37,7 @@ const FAR = 10 * 365 * 24 * 3600; // timeouts that never fire while the workload
  * Writes an event log through the real write paths into `dataDir` (the embedded event store's
  * directory, as `DATA_DIR`): the demo catalog, extra products, and `orders` orders through the
  * whole saga (the product and order services, the relay and both saga consumers on the embedded
- * bus, and the recommendation service's consumers of the same events), in waves of `wave` concurrent customers: 1 to 3 lines each (now and then a product that
+ * bus, and the recommendation and notification services' consumers of the same events), in waves of `wave` concurrent customers: 1 to 3 lines each (now and then a product that
  * does not exist, so the order is rejected), most confirmed orders paid (some declined, some
  * after transient provider failures), some cancelled before or after payment, some paid ones
  * shipped; between waves restocks, price changes and now and then a discontinued product (so
@@ -50,13 +52,18 @@ export async function writeSagaWorkload(dataDir: string, options: { seed: number
   const bus = new MemoryBus();
   const saga = await startSaga({ bus, events, logger, timeouts: { pendingSeconds: FAR, paymentSeconds: FAR } });
   const { products: catalog, orders: service, relay } = saga;
-  // The recommendation service records purchases and product facts from the same public events,
-  // as the system does: a system started on this log then appends nothing.
-  const recommendations = new RecommendationService({ events, documents: new MemoryDocumentStore(), cache: new MemoryCache(), pubsub: new MemoryPubSub(), metrics: createMetrics(serviceRegistry('workload', { processMetrics: false })), logger, clock: () => new Date() });
-  const consumers = await startRecommendationConsumers(bus, recommendations).catch(async (error: unknown) => {
-    await saga.stop();
-    throw error;
-  });
+  // The recommendation and notification services record what they need from the same public
+  // events (purchases and product facts; notifications raised), as the system does: a system
+  // started on this log then appends nothing (when it does not dispatch: NOTIFICATION_DISPATCH=false).
+  const ports = () => ({ events, documents: new MemoryDocumentStore(), cache: new MemoryCache(), pubsub: new MemoryPubSub(), metrics: createMetrics(serviceRegistry('workload', { processMetrics: false })), logger, clock: () => new Date() });
+  const recommendations = new RecommendationService(ports());
+  const notifications = new NotificationService({ ...ports(), internalSecret: new Uint8Array(32) });
+  const consumers = await Promise.all([startRecommendationConsumers(bus, recommendations), startNotificationConsumers(bus, notifications)])
+    .then((groups) => groups.flat())
+    .catch(async (error: unknown) => {
+      await saga.stop();
+      throw error;
+    });
   const statuses: Partial<Record<OrderStatus, number>> = {};
   const all: string[] = [];
   try {

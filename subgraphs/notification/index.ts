@@ -22,6 +22,7 @@ runProcess('notification', async (config, logger) => {
       internalSecret,
       publicUrl: config.publicUrl,
       readAfterMaxWaitMs: config.projections.readAfterMaxWaitMs,
+      dispatch: config.notificationDispatch,
       dispatcher: { lease: config.projectionLease },
     },
     { port: config.ports.notification, host: config.host },
