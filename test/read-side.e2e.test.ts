@@ -54,6 +54,7 @@ describe('the read side through the gateway: positions, lag, health', () => {
       ['recommendation-co-purchases', 'stop'],
       ['recommendation-user-history', 'stop'],
       ['recommendation-trending', 'stop'],
+      ['product-analytics', 'stop'],
       ['notification-inbox', 'stop'],
       ['notification-outbox', 'stop'],
       ['user-profiles', 'stop'],
