@@ -10,6 +10,26 @@ withServer('KAFKA_BROKERS', 'Bus contract: Kafka', (brokers) => {
   busContract('Kafka', () => KafkaBus.connect(brokers, { clientId: 'bus-contract', logger: createLogger('test', 'silent') }));
 
   describe('Kafka consumers', () => {
+    it('processes started together subscribe to and publish on topics none of them created before (the one that loses the creation race waits for the leaders)', async () => {
+      for (let round = 0; round < 4; round++) {
+        const namespace = `together-${randomUUID().slice(0, 8)}`;
+        const buses = await Promise.all(Array.from({ length: 5 }, (_, i) => KafkaBus.connect(brokers, { clientId: `together-${i}`, logger: createLogger('test', 'silent'), namespace })));
+        try {
+          const topics = ['together.a', 'together.b', 'together.c'];
+          const received = new Set<string>();
+          const consumers = await Promise.all(
+            buses.map((bus, i) => bus.consume({ groupId: `g${i}`, topics, handler: (m) => (received.add(`${i}:${m.id}`), Promise.resolve()) })),
+          );
+          await Promise.all(consumers.map((c) => c.joined));
+          await Promise.all(buses.map((bus, i) => bus.publish(topics[i % topics.length]!, [{ id: `m${i}`, key: 'k', type: 'T', value: {} }])));
+          await eventually(() => expect(received.size).toBe(buses.length * buses.length), 20_000);
+          await Promise.all(consumers.map((c) => c.close()));
+        } finally {
+          await Promise.all(buses.map((bus) => bus.close()));
+        }
+      }
+    });
+
     it('a consumer kafkajs stops (here: a session timeout the broker refuses) rejects joined, fails ping naming its group, and is started afresh with backoff until closed', async () => {
       const lines: string[] = [];
       const logger = createLogger('test', 'error', { write: (line: string) => void lines.push(line) });

@@ -154,6 +154,11 @@ export class KafkaBus implements Bus {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.admin.createTopics({ waitForLeaders: true, topics: physical.map((topic) => ({ topic, numPartitions: this.options.partitions, replicationFactor: 1 })) });
+        // createTopics answers at once for a topic that already exists, also one another process
+        // created a moment ago whose leaders the broker's metadata does not list yet; a subscribe
+        // or send then fails with UNKNOWN_TOPIC_OR_PARTITION (seen in CI with two processes
+        // started together). Every topic is only used once its leaders are known.
+        await this.waitForLeaders(physical);
         break;
       } catch (error) {
         // kafkajs waits out LEADER_NOT_AVAILABLE, not a metadata answer that does not list a topic
