@@ -2,15 +2,23 @@ import type { ExecutionResult } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { decodeCursor, encodeCursor, RESUMABLE_ENDINGS, tooSlow } from '../platform/subscriptions/cursor.js';
 
+/** Decoded positions of events: a shared feed hands one result object to every subscriber, decoded once. */
+const positions = new WeakMap<ExecutionResult, { position: number; atMs: number } | undefined>();
+
 /** The log position of an event, from its `extensions.cursor`; undefined for results without one (errors). */
 export function positionOf(result: ExecutionResult): { position: number; atMs: number } | undefined {
+  if (positions.has(result)) return positions.get(result);
   const cursor = result.extensions?.cursor;
-  if (typeof cursor !== 'string') return undefined;
-  try {
-    return decodeCursor(cursor);
-  } catch {
-    return undefined;
+  let at: { position: number; atMs: number } | undefined;
+  if (typeof cursor === 'string') {
+    try {
+      at = decodeCursor(cursor);
+    } catch {
+      at = undefined;
+    }
   }
+  positions.set(result, at);
+  return at;
 }
 
 /**
