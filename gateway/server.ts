@@ -4,7 +4,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageLocalDefault, ApolloServerPluginLandingPageProductionDefault } from '@apollo/server/plugin/landingPage/default';
 import { GraphQLError, Kind, OperationTypeNode, validate, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { CallerSigner, IDENTITY_HEADER, type CallerContext } from '../platform/auth/internal-identity.js';
 import type { AuthKeys } from '../platform/auth/secrets.js';
 import { formatError } from '../platform/graphql/errors.js';
@@ -22,6 +22,7 @@ import { enforceLimits, measureOperation, OperationGuard, type DocumentLimits } 
 import { guardSlowSockets, TrackedWebSocket } from './slow-sockets.js';
 import { loadSupergraph, type SubgraphEndpoint } from './compose.js';
 import { SubscriptionForwarder } from './subscriptions.js';
+import type { DirectSink } from './subscriber.js';
 import { staticFiles } from './static-files.js';
 import { SubscriptionAdmission, type ConnectionSubscriptions } from './subscription-admission.js';
 import { DEFAULT_SUBSCRIPTION_LIMITS, type SubscriptionLimits } from '../platform/subscriptions/limits.js';
@@ -86,8 +87,18 @@ export interface GatewayOptions {
 /** In the contract, `orderStatusChanged` starts with the order as it is. */
 export const STATE_SUBSCRIPTIONS: readonly string[] = ['orderStatusChanged'];
 
-/** A subscription's context: the caller's, plus its connection's count of subscriptions. */
-type SocketContext = GatewayContext & { connection: ConnectionSubscriptions };
+/** A subscription's context: the caller's, its connection's count of subscriptions, and where its events go. */
+type SocketContext = GatewayContext & { connection: ConnectionSubscriptions; socket: WebSocket; messageId: string };
+
+/** Unsent bytes on a socket below which a subscription's events are sent straight to it (Subscriber.sendDirectly). */
+const DIRECT_SEND_MAX_BUFFERED_BYTES = 64 * 1024;
+
+function directSink(socket: WebSocket): DirectSink {
+  return {
+    ready: () => socket.readyState === socket.OPEN && socket.bufferedAmount < DIRECT_SEND_MAX_BUFFERED_BYTES,
+    send: (text) => socket.send(text),
+  };
+}
 
 export interface RunningGateway {
   url: string;
@@ -402,7 +413,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
           throw error;
         }
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const caller = ctx.extra.caller ?? { identity: undefined, clientAddress: undefined };
         let document;
         try {
@@ -421,7 +432,7 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
           throw error;
         }
         const connection = ctx.extra.subscriptions ?? { subscriptions: 0 };
-        const contextValue: SocketContext = { ...(await callerContext(caller)), admitted: true, connection };
+        const contextValue: SocketContext = { ...(await callerContext(caller)), admitted: true, connection, socket: ctx.extra.socket, messageId: id };
         return { schema: supergraph.apiSchema, document, variableValues: payload.variables, operationName: payload.operationName, contextValue };
       },
       subscribe: async (args) => {
@@ -430,7 +441,9 @@ export async function startGateway(options: GatewayOptions, listenOn: { port: nu
         let release: (() => void) | undefined;
         try {
           release = admission.admit(context.connection, context.caller.identity ? `user:${context.caller.identity.userId}` : `address:${context.caller.clientAddress ?? 'unknown'}`);
-          return await forwarder.subscribe(args.document, args.variableValues ?? undefined, args.operationName, who, () => signer.sign(context.caller), publicIdentity, release);
+          const subscriber = await forwarder.subscribe(args.document, args.variableValues ?? undefined, args.operationName, who, () => signer.sign(context.caller), publicIdentity, release);
+          subscriber.sendDirectly(context.messageId, directSink(context.socket));
+          return subscriber;
         } catch (error) {
           release?.();
           if (!(error instanceof GraphQLError)) logger.error({ err: error }, 'a subscription could not be opened');

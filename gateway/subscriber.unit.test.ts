@@ -52,6 +52,30 @@ describe('Subscriber', () => {
     for (const p of [7, 8, 9]) s.push(event(p));
     expect((await take(s))?.extensions?.cursor).toBe(encodeCursor(6, 1007));
   });
+
+  it('sends events straight to a ready socket while the client waits, in order with what took the iterator path, and ends with the overflow cursor of what it sent', async () => {
+    const sent: string[] = [];
+    let ready = true;
+    let overflows = 0;
+    const s = new Subscriber({ maxBuffered: 2, after: null, onOverflow: () => overflows++, onClose: () => undefined });
+    s.sendDirectly('7', { ready: () => ready, send: (text) => sent.push(text) });
+    s.push(event(1)); // nobody waits yet: buffered, taken through the iterator
+    expect(await take(s)).toEqual(event(1));
+    const waiting = take(s);
+    s.push(event(2)); // the client waits and the socket is ready: sent directly, serialised as graphql-ws would
+    s.push(event(3));
+    expect(sent.map((t) => JSON.parse(t) as unknown)).toEqual([2, 3].map((p) => ({ id: '7', type: 'next', payload: event(p) })));
+    const failure = { errors: [new GraphQLError('boom', { extensions: { code: 'DOWNSTREAM_SERVICE_ERROR' } })], extensions: { cursor: encodeCursor(4, 1004) } };
+    s.push(failure); // errors take the iterator path (graphql-ws formats them)
+    expect(await waiting).toBe(failure);
+    ready = false; // a socket that does not keep up: events wait in the bounded buffer, then overflow
+    for (const p of [5, 6, 7]) s.push(event(p));
+    expect(sent).toHaveLength(2);
+    const last = await take(s);
+    expect(last?.errors?.[0]?.extensions.code).toBe('SUBSCRIBER_TOO_SLOW');
+    expect(last?.extensions?.cursor).toBe(event(3).extensions.cursor);
+    expect(overflows).toBe(1);
+  });
 });
 
 describe('the live feed a resume joins', () => {

@@ -130,7 +130,7 @@ export class SubscriptionForwarder {
     identity: () => Promise<string>,
     publicIdentity?: () => Promise<string>,
     onEnd?: () => void,
-  ): Promise<AsyncIterableIterator<ExecutionResult>> {
+  ): Promise<Subscriber> {
     const field = rootFieldName(document, operationName);
     const isPublic = field !== undefined && this.publicFields.has(field) && publicIdentity !== undefined;
     const sign = isPublic ? publicIdentity : identity;
@@ -141,7 +141,7 @@ export class SubscriptionForwarder {
    * @param token signs the upstream subscription: the caller's, or an anonymous one for a public feed
    * @param identity the caller's, for completing each event with what other subgraphs own (as this caller may see it)
    */
-  private open(document: DocumentNode, variables: Record<string, unknown>, operationName: string | null | undefined, caller: string, token: string, identity: () => Promise<string>, isPublic: boolean, onEnd?: () => void): AsyncIterableIterator<ExecutionResult> {
+  private open(document: DocumentNode, variables: Record<string, unknown>, operationName: string | null | undefined, caller: string, token: string, identity: () => Promise<string>, isPublic: boolean, onEnd?: () => void): Subscriber {
     const extensions = { [this.deps.identityHeader]: token };
     const field = rootFieldName(document, operationName);
     const owner = field ? this.supergraph.subscriptionOwners.get(field) : undefined;
