@@ -200,6 +200,28 @@ suite('storefront in a real browser', () => {
     expect(await page.locator('.orders li').count()).toBe(1);
     expect(await page.textContent('.orders')).toContain('PAID');
     await inspect(page, 'orders');
+
+    // The confirmation and the payment reached the inbox while the pages were open: the
+    // navigation counts them (notificationReceived) without a reload.
+    await page.getByRole('link', { name: 'Notifications (2 unread)' }).waitFor({ timeout: 20_000 });
+    await page.getByRole('link', { name: 'Notifications (2 unread)' }).click();
+    await page.getByRole('heading', { name: 'Notifications', level: 1 }).waitFor();
+    const short = adaOrder.slice(0, 8);
+    await page.getByRole('link', { name: `Order ${short} paid` }).waitFor();
+    await page.getByRole('link', { name: `Order ${short} confirmed` }).waitFor();
+    expect(await page.locator('.notifications li.unread').count()).toBe(2);
+    await inspect(page, 'notifications');
+    await page.getByRole('button', { name: 'Mark all as read' }).click();
+    await page.getByText('Nothing unread.').waitFor();
+    await page.getByRole('link', { name: 'Notifications', exact: true }).waitFor();
+    // Preferences: no more e-mail when an order ships, kept across a reload.
+    const shippedByEmail = page.getByLabel('Order shipped: By e-mail');
+    expect(await shippedByEmail.isChecked()).toBe(true);
+    await Promise.all([page.waitForResponse((r) => r.url().endsWith('/graphql') && (r.request().postData() ?? '').includes('SetNotificationPreference')), shippedByEmail.uncheck()]);
+    await page.reload();
+    await page.getByLabel('Order shipped: In the app').waitFor();
+    expect(await page.getByLabel('Order shipped: By e-mail').isChecked()).toBe(false);
+    expect(await page.getByLabel('Order shipped: In the app').isChecked()).toBe(true);
   });
 
   it('(7) a declined card shows PAYMENT_FAILED and the units come back', async () => {
@@ -357,10 +379,16 @@ suite('storefront in a real browser', () => {
       }
       throw new Error(`Tab never reached ${String(text)}`);
     };
+    /**
+     * A new page moves the focus to its main region once rendered (an effect, which runs late on a
+     * loaded machine): tabbing before that would be undone by it, and Enter would press nothing.
+     */
+    const arrived = () => page.waitForFunction(() => document.activeElement?.id === 'main');
     await tabTo(/Skip to content/);
     await tabTo(new RegExp(`Floor lamp ${run}`));
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { level: 1, name: `Floor lamp ${run}` }).waitFor();
+    await arrived();
     await tabTo(/Quantity/);
     await page.keyboard.press('ArrowUp');
     await eventually(async () => expect(await page.getByLabel('Quantity').inputValue()).toBe('2'), 5000);
@@ -370,6 +398,7 @@ suite('storefront in a real browser', () => {
     await tabTo(/Go to the cart/);
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Cart' }).waitFor();
+    await arrived();
     expect(await page.locator('table.cart tbody tr').count()).toBe(1);
     await tabTo(/Remove/);
     await page.keyboard.press('Enter');

@@ -17,6 +17,7 @@ import { OrderPage } from './pages/Order.js';
 import { Sell } from './pages/Sell.js';
 import { ProductEditor } from './pages/ProductEditor.js';
 import { Unsubscribe } from './pages/Unsubscribe.js';
+import { Notifications } from './pages/Notifications.js';
 
 export interface AppState {
   session: Session | undefined;
@@ -109,6 +110,8 @@ function Page({ route }: { route: Route }) {
       return <Orders />;
     case 'order':
       return <OrderPage id={route.id} />;
+    case 'notifications':
+      return <Notifications />;
     case 'sell':
       return <Sell />;
     case 'new-product':

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { useClient } from '@urql/preact';
+import { useClient, useQuery, useSubscription } from '@urql/preact';
 import type { OperationContext } from '@urql/core';
-import { StockChangedDocument } from './__generated__/graphql.js';
+import { NotificationReceivedDocument, StockChangedDocument, UnreadNotificationsDocument } from './__generated__/graphql.js';
 import { useApp } from './app.js';
 import type { UserErrors } from './components/Field.js';
 import { navigate } from './router.js';
@@ -79,4 +79,26 @@ export function useSessionStart(): { errors: UserErrors; start: (payload: Sessio
     }
   };
   return { errors, start };
+}
+
+/** Told when the user marked notifications read (the navigation's unread count refetches). */
+export const notificationsChanged = new EventTarget();
+
+/**
+ * The signed-in user's unread notifications, counted again whenever one arrives
+ * (`notificationReceived`), notifications are marked read, or the connection comes back.
+ */
+export function useUnreadNotifications(signedIn: boolean): number | undefined {
+  const [result, refetch] = useQuery({ query: UnreadNotificationsDocument, pause: !signedIn, requestPolicy: 'cache-and-network' });
+  useCatchUp(refetch);
+  useSubscription({ query: NotificationReceivedDocument, pause: !signedIn }, () => {
+    refetch({ requestPolicy: 'network-only' });
+    return undefined;
+  });
+  useEffect(() => {
+    const changed = () => refetch({ requestPolicy: 'network-only' });
+    notificationsChanged.addEventListener('changed', changed);
+    return () => notificationsChanged.removeEventListener('changed', changed);
+  }, [refetch]);
+  return signedIn ? result.data?.me?.notifications.unreadCount : undefined;
 }

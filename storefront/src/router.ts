@@ -8,6 +8,7 @@ export type Route =
   | { page: 'register' }
   | { page: 'cart' }
   | { page: 'orders' }
+  | { page: 'notifications' }
   | { page: 'order'; id: string }
   | { page: 'sell' }
   | { page: 'new-product' }
@@ -26,7 +27,7 @@ export function parseRoute(hash: string): Route {
   if (first === 'order' && second) return { page: 'order', id: second };
   if (first === 'sell' && second === 'new') return { page: 'new-product' };
   if (first === 'sell' && second) return { page: 'edit-product', id: second };
-  if (parts.length === 1 && ['signin', 'register', 'cart', 'orders', 'sell'].includes(first)) return { page: first } as Route;
+  if (parts.length === 1 && ['signin', 'register', 'cart', 'orders', 'notifications', 'sell'].includes(first)) return { page: first } as Route;
   return { page: 'not-found' };
 }
 

@@ -1,10 +1,12 @@
 import { useApp } from '../app.js';
 import { useCart } from '../cart.js';
+import { useUnreadNotifications } from '../hooks.js';
 
 export function Nav() {
   const { session, signOut } = useApp();
   const cart = useCart();
   const count = cart.reduce((n, l) => n + l.quantity, 0);
+  const unread = useUnreadNotifications(!!session);
   return (
     <header class="site">
       <a class="brand" href="#/">
@@ -26,6 +28,11 @@ export function Nav() {
           {session?.user.role === 'SELLER' && (
             <li>
               <a href="#/sell">My products</a>
+            </li>
+          )}
+          {session && (
+            <li>
+              <a href="#/notifications">Notifications{unread ? ` (${unread} unread)` : ''}</a>
             </li>
           )}
           {session ? (
