@@ -68,6 +68,13 @@ describe('webhook GraphQL (the notification subgraph schema + webhook-resolvers.
     expect(reactivated.data!.reactivateWebhook).toEqual({ webhook: { id: registered.webhook.id, status: 'ACTIVE' }, userErrors: [] });
     const unknown = await run('mutation($id: ID!) { reactivateWebhook(id: $id) { webhook { id } userErrors { code field } } }', seller, { id: randomUUID() });
     expect(unknown.data!.reactivateWebhook).toEqual({ webhook: null, userErrors: [{ code: 'NOT_FOUND', field: ['id'] }] });
+
+    const DELETE = 'mutation($id: ID!) { deleteWebhook(id: $id) { deletedId userErrors { code field } } }';
+    expect((await run(DELETE, { userId: randomUUID(), role: 'SELLER' }, { id: registered.webhook.id })).data!.deleteWebhook).toEqual({ deletedId: null, userErrors: [{ code: 'NOT_FOUND', field: ['id'] }] }); // another seller's
+    expect((await run(DELETE, undefined, { id: registered.webhook.id })).errors).toMatchObject([{ code: 'UNAUTHENTICATED' }]);
+    expect((await run(DELETE, seller, { id: registered.webhook.id })).data!.deleteWebhook).toEqual({ deletedId: registered.webhook.id, userErrors: [] });
+    expect((await run(ME, seller, { id: seller.userId })).data!._entities).toEqual([{ webhooks: [] }]);
+    expect((await run(DELETE, seller, { id: registered.webhook.id })).data!.deleteWebhook).toEqual({ deletedId: null, userErrors: [{ code: 'NOT_FOUND', field: ['id'] }] });
   });
 
   it('refuses non-sellers (FORBIDDEN), the signed-out (UNAUTHENTICATED) and URLs that are not allowed (INVALID_INPUT on url)', async () => {

@@ -35,6 +35,17 @@ export const webhookMutationResolvers = {
     const caller = signedIn(actor, 'reactivate webhooks');
     return withUserErrors(metrics, async () => ({ webhook: await webhooks.reactivate(caller, args.id) }), { webhook: null });
   },
+  deleteWebhook: (_: unknown, args: { id: string }, { actor, webhooks, metrics }: WebhookResolverContext) => {
+    const caller = signedIn(actor, 'delete webhooks');
+    return withUserErrors(
+      metrics,
+      async () => {
+        await webhooks.delete(caller, args.id);
+        return { deletedId: args.id };
+      },
+      { deletedId: null },
+    );
+  },
 };
 
 export const webhookUserResolvers = {

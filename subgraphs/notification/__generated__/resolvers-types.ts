@@ -19,6 +19,13 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+export type DeleteWebhookPayload = {
+  __typename?: 'DeleteWebhookPayload';
+  /** The deleted webhook's id; null when it was not deleted (see userErrors). */
+  deletedId?: Maybe<Scalars['ID']['output']>;
+  userErrors: Array<UserError>;
+};
+
 export type DeliveryChannel =
   | 'EMAIL'
   /** The inbox (me.notifications) and the notificationReceived subscription. */
@@ -48,6 +55,8 @@ export type Money = {
 
 export type Mutation = {
   __typename?: 'Mutation';
+  /** Removes the seller's own webhook and what was queued for it (NOT_FOUND for another's or one already deleted). Returns its id. */
+  deleteWebhook: DeleteWebhookPayload;
   /** Marks the caller's notifications read (others' or unknown ids change nothing; at most 100). Returns how many became read. */
   markNotificationsRead: Scalars['Int']['output'];
   /** The seller's own parked webhook back to ACTIVE (NOT_FOUND for another's); what it held is sent again. */
@@ -72,6 +81,11 @@ export type Mutation = {
    * it names. Needs no sign-in; INVALID_INPUT for a token that is malformed or not signed by us.
    */
   unsubscribe: NotificationPreference;
+};
+
+
+export type MutationDeleteWebhookArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -355,13 +369,14 @@ export type FederationReferenceTypes = ResolversObject<{
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  DeleteWebhookPayload: ResolverTypeWrapper<DeleteWebhookPayload>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   DeliveryChannel: DeliveryChannel;
   ErrorCode: ErrorCode;
   Money: ResolverTypeWrapper<Money>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Notification: ResolverTypeWrapper<InboxDoc>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   NotificationConnection: ResolverTypeWrapper<InboxPage>;
@@ -382,11 +397,12 @@ export type ResolversTypes = ResolversObject<{
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
   DateTime: Scalars['DateTime']['output'];
+  DeleteWebhookPayload: DeleteWebhookPayload;
+  ID: Scalars['ID']['output'];
   Money: Money;
   Int: Scalars['Int']['output'];
   String: Scalars['String']['output'];
   Mutation: Record<PropertyKey, never>;
-  ID: Scalars['ID']['output'];
   Notification: InboxDoc;
   Boolean: Scalars['Boolean']['output'];
   NotificationConnection: InboxPage;
@@ -405,12 +421,18 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
+export type DeleteWebhookPayloadResolvers<ContextType = NotificationContext, ParentType extends ResolversParentTypes['DeleteWebhookPayload'] = ResolversParentTypes['DeleteWebhookPayload']> = ResolversObject<{
+  deletedId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  userErrors?: Resolver<Array<ResolversTypes['UserError']>, ParentType, ContextType>;
+}>;
+
 export type MoneyResolvers<ContextType = NotificationContext, ParentType extends ResolversParentTypes['Money'] = ResolversParentTypes['Money']> = ResolversObject<{
   amount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type MutationResolvers<ContextType = NotificationContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  deleteWebhook?: Resolver<ResolversTypes['DeleteWebhookPayload'], ParentType, ContextType, RequireFields<MutationDeleteWebhookArgs, 'id'>>;
   markNotificationsRead?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationMarkNotificationsReadArgs, 'ids'>>;
   reactivateWebhook?: Resolver<ResolversTypes['ReactivateWebhookPayload'], ParentType, ContextType, RequireFields<MutationReactivateWebhookArgs, 'id'>>;
   registerWebhook?: Resolver<ResolversTypes['RegisterWebhookPayload'], ParentType, ContextType, RequireFields<MutationRegisterWebhookArgs, 'events' | 'url'>>;
@@ -500,6 +522,7 @@ export type WebhookResolvers<ContextType = NotificationContext, ParentType exten
 
 export type Resolvers<ContextType = NotificationContext> = ResolversObject<{
   DateTime?: GraphQLScalarType;
+  DeleteWebhookPayload?: DeleteWebhookPayloadResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Notification?: NotificationResolvers<ContextType>;

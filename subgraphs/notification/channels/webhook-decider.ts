@@ -30,9 +30,12 @@ export type WebhookParked = DomainEvent<'WebhookParked', { webhookId: string; af
 
 export type WebhookReactivated = DomainEvent<'WebhookReactivated', { webhookId: string; reactivatedAt: string; by: string }>;
 
-export type WebhookEvent = WebhookRegistered | WebhookDeliveryFailed | WebhookDelivered | WebhookParked | WebhookReactivated;
+/** The seller removed it: nothing is sent to it any more, and it no longer counts towards the limit. */
+export type WebhookDeleted = DomainEvent<'WebhookDeleted', { webhookId: string; deletedAt: string; by: string }>;
 
-export const WEBHOOK_EVENT_TYPES: ReadonlySet<string> = new Set<WebhookEvent['type']>(['WebhookRegistered', 'WebhookDeliveryFailed', 'WebhookDelivered', 'WebhookParked', 'WebhookReactivated']);
+export type WebhookEvent = WebhookRegistered | WebhookDeliveryFailed | WebhookDelivered | WebhookParked | WebhookReactivated | WebhookDeleted;
+
+export const WEBHOOK_EVENT_TYPES: ReadonlySet<string> = new Set<WebhookEvent['type']>(['WebhookRegistered', 'WebhookDeliveryFailed', 'WebhookDelivered', 'WebhookParked', 'WebhookReactivated', 'WebhookDeleted']);
 
 export type WebhookStatus = 'ACTIVE' | 'PARKED';
 
@@ -74,7 +77,8 @@ export type WebhookCommand =
       payload: WebhookPayload;
       at: string;
     }
-  | { type: 'ReactivateWebhook'; webhookId: string; by: string; at: string };
+  | { type: 'ReactivateWebhook'; webhookId: string; by: string; at: string }
+  | { type: 'DeleteWebhook'; webhookId: string; by: string; at: string };
 
 const find = (state: SellerWebhooksState, webhookId: string): WebhookState | undefined => state.webhooks.find((w) => w.webhookId === webhookId);
 
@@ -97,10 +101,11 @@ export const webhookDecider: Decider<WebhookCommand, WebhookEvent, SellerWebhook
         return [{ type: 'WebhookRegistered', data: { webhookId, sellerId, url, events: [...new Set(command.events)], secret, registeredAt: command.at } }];
       }
       case 'RecordDelivered':
-        existing(state, command.webhookId);
+        if (!find(state, command.webhookId)) return []; // deleted while the request was in flight: nothing to record
         return [{ type: 'WebhookDelivered', data: { webhookId: command.webhookId, notificationId: command.notificationId, attempt: command.attempt, deliveredAt: command.at } }];
       case 'RecordFailed': {
-        const webhook = existing(state, command.webhookId);
+        const webhook = find(state, command.webhookId);
+        if (!webhook) return []; // deleted while the request was in flight
         // Parked by this failure: nothing more goes out until the seller reactivates it.
         const parks = webhook.status === 'ACTIVE' && webhook.consecutiveFailures + 1 >= command.parkAfter;
         const retries = command.retryable && !parks && webhook.status === 'ACTIVE';
@@ -126,6 +131,9 @@ export const webhookDecider: Decider<WebhookCommand, WebhookEvent, SellerWebhook
         if (webhook.status === 'ACTIVE') return [];
         return [{ type: 'WebhookReactivated', data: { webhookId: command.webhookId, reactivatedAt: command.at, by: command.by } }];
       }
+      case 'DeleteWebhook':
+        existing(state, command.webhookId);
+        return [{ type: 'WebhookDeleted', data: { webhookId: command.webhookId, deletedAt: command.at, by: command.by } }];
       default:
         return assertNever(command, 'webhook command');
     }
@@ -147,6 +155,8 @@ export const webhookDecider: Decider<WebhookCommand, WebhookEvent, SellerWebhook
         return update(event.data.webhookId, (w) => ({ ...w, status: 'PARKED', parkedAt: event.data.parkedAt }));
       case 'WebhookReactivated':
         return update(event.data.webhookId, (w) => ({ ...w, status: 'ACTIVE', consecutiveFailures: 0, parkedAt: null }));
+      case 'WebhookDeleted':
+        return { ...state, webhooks: state.webhooks.filter((w) => w.webhookId !== event.data.webhookId) };
       default:
         return assertNever(event, 'webhook event');
     }

@@ -58,6 +58,18 @@ describe('webhook decider', () => {
     spec.given([registered()]).when({ type: 'ReactivateWebhook', webhookId: 'w-2', by: 's-1', at: later }).thenFails({ code: 'NOT_FOUND', field: ['id'] });
   });
 
+  it('deletes a webhook once (then it is NOT_FOUND); an outcome arriving after the deletion records nothing', () => {
+    const deleted: WebhookEvent = { type: 'WebhookDeleted', data: { webhookId: 'w-1', deletedAt: later, by: 's-1' } };
+    spec.given([registered()]).when({ type: 'DeleteWebhook', webhookId: 'w-1', by: 's-1', at: later }).then([deleted]);
+    spec.given([registered(), deleted]).when({ type: 'DeleteWebhook', webhookId: 'w-1', by: 's-1', at: later }).thenFails({ code: 'NOT_FOUND', field: ['id'] });
+    spec.given([registered(), deleted]).when(fail(1)).thenNothingHappens();
+    spec.given([registered(), deleted]).when({ type: 'RecordDelivered', webhookId: 'w-1', notificationId: 'n-1', attempt: 1, at }).thenNothingHappens();
+    // A deleted webhook frees its place under the limit.
+    const ten = Array.from({ length: MAX_WEBHOOKS_PER_SELLER }, (_, i) => registered(`w-${i}`));
+    const register: WebhookCommand = { type: 'RegisterWebhook', webhookId: 'w-new', sellerId: 's-1', url: 'https://hooks.example.com/y', events: ['SOLD_OUT'], secret: 's', at };
+    spec.given([...ten, { type: 'WebhookDeleted', data: { webhookId: 'w-3', deletedAt: later, by: 's-1' } }]).when(register).then([{ type: 'WebhookRegistered', data: { webhookId: 'w-new', sellerId: 's-1', url: 'https://hooks.example.com/y', events: ['SOLD_OUT'], secret: 's', registeredAt: at } }]);
+  });
+
   it('records a failure of a parked webhook without scheduling it or parking it again', () => {
     const parked: WebhookEvent = { type: 'WebhookParked', data: { webhookId: 'w-1', after: 3, lastError: 'x', parkedAt: at } };
     spec.given([registered(), failed(1), failed(2), failed(3, null), parked]).when(fail(2)).then([failed(2, null)]);

@@ -12,7 +12,7 @@ import { withServer } from '../../../platform/testing/servers.js';
 import type { NotificationKind, WebhookPayload, WebhookSender } from './channel.js';
 import { TestReceiver } from './test-receiver.js';
 import { createWebhookSender, SIGNATURE_HEADER, verifyWebhookSignature } from './webhook.js';
-import { sellerWebhooksStream, type WebhookDeliveryFailed } from './webhook-decider.js';
+import { MAX_WEBHOOKS_PER_SELLER, sellerWebhooksStream, type WebhookDeliveryFailed } from './webhook-decider.js';
 import { WEBHOOK_RETRIES, WebhookDeliveries, type WebhookDeliveriesDeps, type WebhookRetryDoc } from './webhooks.js';
 import { freshMongoDocuments, memoryDocuments, type OpenDocuments } from '../../../platform/testing/suite-stores.js';
 
@@ -169,6 +169,36 @@ function webhookSuite(name: string, openDocuments: OpenDocuments, exclusiveClaim
       expect(await t.state.service.retryDue(back)).toEqual([{ webhookId: webhook.id, outcome: 'DELIVERED', attempt: 1 }]);
       expect(t.receiver.received.map((r) => r.headers['x-storefront-delivery'])).toEqual([sold.id, sold.id, sold.id, sold.id]);
       expect(await t.state.service.deliver(ada.userId, payload('SOLD_OUT'))).toMatchObject([{ outcome: 'DELIVERED' }]);
+    });
+
+    it('deletes a seller’s webhook with what was queued and held for it; the slot is free again; another seller’s is NOT_FOUND', async () => {
+      const t = await setup(() => 503, { retry: { maxAttempts: 2, baseDelayMs: BASE_MS, maxDelayMs: CAP_MS } });
+      const ada = seller();
+      const { webhook: failing } = await t.state.service.register(ada, t.receiver.url('/failing'), ['UNIT_SOLD']);
+      const { webhook: parked } = await t.state.service.register(ada, t.receiver.url('/parked'), ['SOLD_OUT']);
+      expect(await t.state.service.deliver(ada.userId, payload('UNIT_SOLD'))).toMatchObject([{ outcome: 'RETRY_SCHEDULED' }]);
+      expect(await t.state.service.deliver(ada.userId, payload('SOLD_OUT'))).toMatchObject([{ outcome: 'RETRY_SCHEDULED' }]);
+      expect(await t.state.service.retryDue(new Date('2026-12-02T12:00:00.000Z'))).toMatchObject([{ outcome: 'PARKED' }, { outcome: 'PARKED' }]);
+      expect(await t.state.service.queueStats(new Date('2026-12-02T12:00:00.000Z'))).toMatchObject({ held: 2 });
+      await expect(t.state.service.delete(seller(), parked.id)).rejects.toMatchObject({ code: 'NOT_FOUND' }); // not theirs
+      await expect(t.state.service.delete({ ...ada, role: 'CUSTOMER' }, parked.id)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+
+      await t.state.service.delete(ada, parked.id);
+      await t.restart(); // the deletion is in the log, not only in this process
+      expect((await t.state.service.list(ada.userId)).map((w) => w.id)).toEqual([failing.id]);
+      expect(await t.documents.collection<WebhookRetryDoc>(WEBHOOK_RETRIES).count({ webhookId: parked.id })).toBe(0);
+      expect(await t.state.service.queueStats(new Date('2026-12-02T12:00:00.000Z'))).toMatchObject({ held: 1 });
+      await expect(t.state.service.delete(ada, parked.id)).rejects.toMatchObject({ code: 'NOT_FOUND' }); // already deleted
+      await expect(t.state.service.reactivate(ada, parked.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      const sent = t.receiver.received.length;
+      expect(await t.state.service.deliver(ada.userId, payload('SOLD_OUT'))).toEqual([]); // nothing goes to it any more
+      expect(t.receiver.received).toHaveLength(sent);
+      // The limit counts the webhooks that exist.
+      for (let i = 1; i < MAX_WEBHOOKS_PER_SELLER; i++) await t.state.service.register(ada, t.receiver.url(`/more-${i}`), ['SOLD_OUT']);
+      await expect(t.state.service.register(ada, t.receiver.url('/one-too-many'), ['SOLD_OUT'])).rejects.toMatchObject({ code: 'INVALID_STATE' });
+      const last = (await t.state.service.list(ada.userId)).at(-1)!;
+      await t.state.service.delete(ada, last.id);
+      await t.state.service.register(ada, t.receiver.url('/room-again'), ['SOLD_OUT']);
     });
 
     it('a process that dies mid-send leaves the delivery to the next one, after its lease; one process claims a due retry', async () => {

@@ -200,6 +200,26 @@ export class WebhookDeliveries {
     return toView(result.state.webhooks.find((w) => w.webhookId === webhookId)!);
   }
 
+  /**
+   * For the seller who owns it: the webhook is removed (NOT_FOUND for another seller's or one
+   * already deleted), with every delivery queued or held for it; a request in flight is not
+   * recorded (its outcome finds the webhook gone).
+   */
+  async delete(actor: Identity, webhookId: string): Promise<void> {
+    if (actor.role !== 'SELLER') throw new ForbiddenError('only sellers may delete webhooks');
+    const state = await this.load(actor.userId);
+    if (!state.webhooks.some((w) => w.webhookId === webhookId)) throw new NotFoundError(`webhook ${webhookId} does not exist`, ['id']);
+    const result = await this.run(actor.userId, { type: 'DeleteWebhook', webhookId, by: actor.userId, at: this.clock().toISOString() }, actor.userId);
+    await this.ensureIndexes();
+    const position = result.position!;
+    for (;;) {
+      const page = await this.retries.find({ filter: { webhookId }, first: 100 });
+      if (page.items.length === 0) return;
+      // A document written after the deletion (none is expected) stays; retryDue drops it.
+      if ((await this.retries.writeManyIfNewer(page.items.map((doc) => ({ id: doc._id, doc: null, position, stored: doc._position ?? null })))) === 0) return;
+    }
+  }
+
   private async releaseHeld(webhookId: string, now: Date, position: number): Promise<void> {
     await this.ensureIndexes();
     for (let after: string | undefined; ; ) {
@@ -278,7 +298,12 @@ export class WebhookDeliveries {
     const claimed = await this.retries.replaceIf({ ...doc, nextAttemptAt: this.leaseEnd(now) }, doc._position ?? 0, { status: 'PENDING', attempt: doc.attempt, nextAttemptAt: doc.nextAttemptAt });
     if (!claimed) return undefined;
     const webhook = (await this.load(doc.sellerId)).webhooks.find((w) => w.webhookId === doc.webhookId);
-    if (!webhook || webhook.status === 'PARKED') {
+    if (!webhook) {
+      // Deleted (a delivery queued while the seller deleted it): dropped, unless rewritten since it was claimed.
+      await this.retries.deleteIfNewer(doc._id, (doc._position ?? 0) + 1);
+      return undefined;
+    }
+    if (webhook.status === 'PARKED') {
       // Parked since it was queued (a delivery that failed while another one parked the webhook): held
       // for the reactivation. Compare-and-set: a newer write of the document wins.
       await this.retries.replaceIf({ ...doc, status: 'HELD' }, doc._position ?? 0, { status: 'PENDING', attempt: doc.attempt, nextAttemptAt: this.leaseEnd(now) });
@@ -298,12 +323,17 @@ export class WebhookDeliveries {
       const failure = error instanceof DeliveryError ? error : new DeliveryError(errorText(error), true);
       const retryAt = new Date(now.getTime() + backoffDelayMs(attempt, this.policy, this.random)).toISOString();
       const result = await this.run(sellerId, { type: 'RecordFailed', ...base, error: errorText(failure), status: failure.status ?? null, retryable: failure.retryable, retryAt, parkAfter: this.policy.maxAttempts, payload, at: now.toISOString() }, 'system:webhooks');
+      if (result.position === undefined) {
+        // Deleted while the request was in flight: nothing is recorded, nothing tried again.
+        this.deps.observer?.attempted?.('FAILED', attempt, performance.now() - started);
+        return { webhookId: webhook.webhookId, outcome: 'FAILED', attempt, error: `${errorText(failure)} (the webhook was deleted meanwhile)` };
+      }
       const failed = result.events.find((e) => e.type === 'WebhookDeliveryFailed');
       const parked = result.events.some((e) => e.type === 'WebhookParked');
       // Parked by this failure or by another one meanwhile: a retryable delivery waits for the reactivation.
       const held = failure.retryable && result.state.webhooks.find((w) => w.webhookId === webhook.webhookId)?.status === 'PARKED';
       const nextAttemptAt = failed?.type === 'WebhookDeliveryFailed' ? failed.data.nextAttemptAt : null;
-      const position = result.position!;
+      const position = result.position;
       if (nextAttemptAt) await this.retries.upsertIfNewer({ _id: id, sellerId, webhookId: webhook.webhookId, notificationId: payload.id, payload, attempt, nextAttemptAt, status: 'PENDING' }, position);
       else if (held) await this.retries.upsertIfNewer({ _id: id, sellerId, webhookId: webhook.webhookId, notificationId: payload.id, payload, attempt, nextAttemptAt: now.toISOString(), status: 'HELD' }, position);
       else await this.retries.deleteIfNewer(id, position);
@@ -317,7 +347,7 @@ export class WebhookDeliveries {
       return { webhookId: webhook.webhookId, outcome, attempt, error: errorText(failure) };
     }
     const result = await this.run(sellerId, { type: 'RecordDelivered', ...base, at: now.toISOString() }, 'system:webhooks');
-    await this.retries.deleteIfNewer(id, result.position!);
+    if (result.position !== undefined) await this.retries.deleteIfNewer(id, result.position); // else deleted meanwhile, with its queue
     this.deps.observer?.attempted?.('DELIVERED', attempt, performance.now() - started);
     return { webhookId: webhook.webhookId, outcome: 'DELIVERED', attempt };
   }
