@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { BusObserver, DeliveredMessage } from '../../platform/bus/bus.js';
+import { closeConsumers, type BusObserver, type DeliveredMessage } from '../../platform/bus/bus.js';
 import { MemoryBus } from '../../platform/bus/memory-bus.js';
 import { MemoryCache } from '../../platform/cache/memory-cache.js';
 import { MemoryDocumentStore } from '../../platform/documents/memory-document-store.js';
@@ -231,7 +231,7 @@ function notificationSuite(name: string, openBus: OpenBus, openDocuments: OpenDo
       } finally {
         await dispatcher.stop();
         for (const p of projectors) await p.stop();
-        for (const c of consumers) await c.close();
+        await closeConsumers(consumers);
         await saga.stop();
         await collector.close();
         await bus.close();
@@ -282,7 +282,7 @@ async function startSlice(dispatcherDeps: { email?: CapturingEmailSender; clock?
     stop: async () => {
       await dispatcher.stop();
       for (const p of projectors) await p.stop();
-      for (const c of consumers) await c.close();
+      await closeConsumers(consumers);
       await bus.close();
       await events.close();
       rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { closeConsumers as closeAll, type Bus, type Consumer } from '../../platform/bus/bus.js';
+import { closeAfterFailedStart, closeConsumers as closeAll, startConsumers, type Bus, type Consumer } from '../../platform/bus/bus.js';
 import { startGraphQLService, subgraphTypeDefs, type RunningService } from '../../platform/graphql/service.js';
 import type { ServicePorts } from '../../platform/ports.js';
 import { readModelPositions } from '../../projections/lag.js';
@@ -57,17 +57,8 @@ export interface NotificationSubgraphDeps extends ServicePorts {
 }
 
 /** Starts the consumers of order, product and user events (no HTTP): for tests and the subgraph below. */
-export async function startNotificationConsumers(bus: Bus, service: NotificationService, clock: () => Date = () => new Date()): Promise<Consumer[]> {
-  const started: Consumer[] = [];
-  try {
-    started.push(await startRecipientConsumer(bus, service));
-    started.push(await startProductNotificationConsumer(bus, service, clock));
-    started.push(await startOrderNotificationConsumer(bus, service, clock));
-    return started;
-  } catch (error) {
-    for (const c of started) await c.close();
-    throw error;
-  }
+export function startNotificationConsumers(bus: Bus, service: NotificationService, clock: () => Date = () => new Date()): Promise<Consumer[]> {
+  return startConsumers([() => startRecipientConsumer(bus, service), () => startProductNotificationConsumer(bus, service, clock), () => startOrderNotificationConsumer(bus, service, clock)]);
 }
 
 /** Builds and starts the notification subgraph, its consumers and its dispatcher (which delivers only while it holds the dispatcher lease). */
@@ -128,8 +119,7 @@ export async function startNotificationSubgraph(
       },
     };
   } catch (error) {
-    await closeConsumers();
     await closeTransports();
-    throw error;
+    return closeAfterFailedStart(consumers, error);
   }
 }

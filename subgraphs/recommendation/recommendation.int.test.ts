@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { BusObserver, DeliveredMessage } from '../../platform/bus/bus.js';
+import { closeConsumers, type BusObserver, type DeliveredMessage } from '../../platform/bus/bus.js';
 import { MemoryCache } from '../../platform/cache/memory-cache.js';
 import { FileEventStore } from '../../platform/event-store/file-event-store.js';
 import { createLogger } from '../../platform/logging.js';
@@ -172,7 +172,7 @@ function recommendationSuite(name: string, openBus: OpenBus, openDocuments: Open
         expect(rebuilt.hash).toBe(live.hash);
       } finally {
         for (const p of projectors) await p.stop();
-        for (const c of consumers) await c.close();
+        await closeConsumers(consumers);
         await saga.stop();
         await collector.close();
         await bus.close();

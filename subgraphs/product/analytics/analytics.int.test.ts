@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Identity } from '../../../platform/auth/tokens.js';
-import type { BusObserver, DeliveredMessage } from '../../../platform/bus/bus.js';
+import { closeConsumers, type BusObserver, type DeliveredMessage } from '../../../platform/bus/bus.js';
 import { MemoryCache } from '../../../platform/cache/memory-cache.js';
 import { FileEventStore } from '../../../platform/event-store/file-event-store.js';
 import { handleCommand } from '../../../platform/eventsourcing/command-handler.js';
@@ -224,7 +224,7 @@ function analyticsSuite(name: string, openBus: OpenBus, openDocuments: OpenDocum
         expect(await analytics.salesSummary(s1.userId, FROM, TO, s1)).toMatchObject({ timeZone: 'Asia/Kathmandu', unitsSold: 6, orders: 3, revenue: eur(3950) });
       } finally {
         await projector.stop();
-        for (const c of consumers) await c.close();
+        await closeConsumers(consumers);
         await saga.stop();
         await collector.close();
         await bus.close();
