@@ -40,8 +40,8 @@ export interface RunningSystem {
  */
 export interface SystemOptions {
   logger?: Logger;
-  /** The notification channels' settings, or transports in their place (default: built from the environment, see subgraphs/notification/channels/config.ts). */
-  notificationTransports?: Pick<NotificationSubgraphDeps, 'email' | 'webhooks' | 'channels'>;
+  /** Transports in place of the notification channels' (default: built from `config.notificationChannels`). */
+  notificationTransports?: Pick<NotificationSubgraphDeps, 'email' | 'webhooks'>;
 }
 
 export async function startSystem(config: Config, options: SystemOptions = {}): Promise<RunningSystem> {
@@ -100,7 +100,7 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
     stops.push(['recommendation subgraph', () => recommendation.close()]);
 
     const notification = await startNotificationSubgraph(
-      { ...sliceDeps('notification'), publicUrl: config.publicUrl, dispatch: config.notificationDispatch, dispatcher: { lease: config.projectionLease }, ...options.notificationTransports },
+      { ...sliceDeps('notification'), publicUrl: config.publicUrl, channels: config.notificationChannels, dispatch: config.notificationDispatch, dispatcher: { lease: config.projectionLease }, ...options.notificationTransports },
       listenOn(config.ports.notification),
     );
     stops.push(['notification subgraph', () => notification.close()]);
