@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
-import type { Bus } from '../platform/bus/bus.js';
+import { closeConsumers, type Bus } from '../platform/bus/bus.js';
 import { KafkaBus } from '../platform/bus/kafka-bus.js';
 import { MemoryBus } from '../platform/bus/memory-bus.js';
 import { MemoryCache } from '../platform/cache/memory-cache.js';
@@ -167,7 +167,7 @@ async function main() {
     webhookSender.close();
     await receiver?.close();
     for (const p of projectors) await p.stop();
-    for (const c of consumers) await c.close();
+    await closeConsumers(consumers);
     await bus.close();
     await events.close();
     await documents.close();

@@ -35,7 +35,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
-import type { BusObserver } from '../platform/bus/bus.js';
+import { closeConsumers, type BusObserver } from '../platform/bus/bus.js';
 import { KafkaBus } from '../platform/bus/kafka-bus.js';
 import { MemoryBus } from '../platform/bus/memory-bus.js';
 import { MemoryCache } from '../platform/cache/memory-cache.js';
@@ -199,7 +199,7 @@ export async function seed(): Promise<Seeded> {
     log(`log: ${head} events, ${interactions} interactions recorded (views counted by the view-flood rule, purchases)`);
     return { dataDir, productIds, interactions, head };
   } finally {
-    for (const c of consumers) await c.close();
+    await closeConsumers(consumers);
     await saga.stop();
     await bus.close();
     await events.close();
@@ -277,7 +277,7 @@ async function kafkaConsumers(seeded: Seeded, brokers: string): Promise<{ messag
       log(`kafka consumers: ${result.messages} messages in ${fmt(seconds, 1)} s (${fmt(result.messagesPerSecond, 0)}/s), ${purchases} purchases recorded (${fmt(result.purchasesPerSecond, 0)}/s)`);
       return result;
     } finally {
-      for (const c of consumers) await c.close();
+      await closeConsumers(consumers);
     }
   } finally {
     await relay.stop();

@@ -40,8 +40,39 @@ export interface RunningSystem {
  */
 export interface SystemOptions {
   logger?: Logger;
-  /** The notification channels' settings, or transports in their place (default: built from the environment, see subgraphs/notification/channels/config.ts). */
-  notificationTransports?: Pick<NotificationSubgraphDeps, 'email' | 'webhooks' | 'channels'>;
+  /** Transports in place of the notification channels' (default: built from `config.notificationChannels`). */
+  notificationTransports?: Pick<NotificationSubgraphDeps, 'email' | 'webhooks'>;
+}
+
+/** What kind of part the system started; the kind, not the name, decides what stops together. */
+export type PartKind = 'infrastructure' | 'subgraph' | 'projector' | 'projector http' | 'gateway';
+
+export interface StartedPart {
+  kind: PartKind;
+  /** For the logs only. */
+  name: string;
+  stop: () => Promise<void>;
+}
+
+/**
+ * Kinds whose parts stop together when they are next to each other in the stop order: the
+ * subgraphs, which do not depend on each other (each may wait a few seconds for its Kafka
+ * consumers to leave their groups, and a shutdown should wait for the slowest, not their sum).
+ */
+const STOPPED_TOGETHER: ReadonlySet<PartKind> = new Set(['subgraph']);
+
+/**
+ * The order in which started parts (given in start order) are stopped: the reverse of their start,
+ * one batch after another, a batch being one part or a run of parts of a kind in STOPPED_TOGETHER.
+ */
+export function shutdownBatches(started: readonly StartedPart[]): StartedPart[][] {
+  const batches: StartedPart[][] = [];
+  for (const part of [...started].reverse()) {
+    const last = batches.at(-1);
+    if (last && STOPPED_TOGETHER.has(part.kind) && last[0]!.kind === part.kind) last.push(part);
+    else batches.push([part]);
+  }
+  return batches;
 }
 
 export async function startSystem(config: Config, options: SystemOptions = {}): Promise<RunningSystem> {
@@ -49,26 +80,20 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
   // Bus metrics belong to the projector: its relay is what publishes.
   const projectorMetrics = createMetrics(serviceRegistry('projector'));
   const infrastructure = await openInfrastructure(config, logger, { eventSchemas: EVENT_SCHEMAS, metrics: projectorMetrics });
-  const stops: [string, () => Promise<void>][] = [['infrastructure', () => infrastructure.close()]];
-  const stopOne = async ([name, s]: [string, () => Promise<void>]) => {
+  const stops: StartedPart[] = [{ kind: 'infrastructure', name: 'infrastructure', stop: () => infrastructure.close() }];
+  const stopOne = async ({ name, stop }: StartedPart) => {
     try {
       logger.debug({ component: name }, 'stopping');
-      await s();
+      await stop();
     } catch (error) {
       logger.error({ err: error, component: name }, 'error while stopping');
     }
   };
-  // In reverse order of start; the subgraphs, which do not depend on each other, together (each
-  // may wait a few seconds for its Kafka consumers to leave their groups).
+  // In reverse order of start; the subgraphs together (see shutdownBatches).
   const stop = async () => {
-    const reversed = stops.reverse();
-    for (let i = 0; i < reversed.length; ) {
-      let j = i + 1;
-      if (reversed[i]![0].endsWith(' subgraph')) while (j < reversed.length && reversed[j]![0].endsWith(' subgraph')) j++;
-      await Promise.all(reversed.slice(i, j).map(stopOne));
-      i = j;
-    }
+    const batches = shutdownBatches(stops);
     stops.length = 0;
+    for (const batch of batches) await Promise.all(batch.map(stopOne));
   };
   try {
     const listenOn = (port: number) => ({ port, host: config.host });
@@ -85,37 +110,37 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
     };
 
     const product = await startProductSubgraph(sliceDeps('product'), listenOn(config.ports.product));
-    stops.push(['product subgraph', () => product.close()]);
+    stops.push({ kind: 'subgraph', name: 'product subgraph', stop: () => product.close() });
 
     const user = await startUserSubgraph(
       userSubgraphDeps(config, { ...infrastructure, metrics: createMetrics(serviceRegistry('user')), logger: logger.child({ service: 'user' }), keys, demoSeller: DEMO_SELLER_ACCOUNT }),
       listenOn(config.ports.user),
     );
-    stops.push(['user subgraph', () => user.close()]);
+    stops.push({ kind: 'subgraph', name: 'user subgraph', stop: () => user.close() });
 
     const order = await startOrderSubgraph({ ...sliceDeps('order'), payments: new SimulatedPaymentProvider(), timeouts: config.orderTimeouts }, listenOn(config.ports.order));
-    stops.push(['order subgraph', () => order.close()]);
+    stops.push({ kind: 'subgraph', name: 'order subgraph', stop: () => order.close() });
 
     const recommendation = await startRecommendationSubgraph(sliceDeps('recommendation'), listenOn(config.ports.recommendation));
-    stops.push(['recommendation subgraph', () => recommendation.close()]);
+    stops.push({ kind: 'subgraph', name: 'recommendation subgraph', stop: () => recommendation.close() });
 
     const notification = await startNotificationSubgraph(
-      { ...sliceDeps('notification'), publicUrl: config.publicUrl, dispatch: config.notificationDispatch, dispatcher: { lease: config.projectionLease }, ...options.notificationTransports },
+      { ...sliceDeps('notification'), publicUrl: config.publicUrl, channels: config.notificationChannels, dispatch: config.notificationDispatch, dispatcher: { lease: config.projectionLease }, ...options.notificationTransports },
       listenOn(config.ports.notification),
     );
-    stops.push(['notification subgraph', () => notification.close()]);
+    stops.push({ kind: 'subgraph', name: 'notification subgraph', stop: () => notification.close() });
 
     const projectorLogger = logger.child({ service: 'projector' });
     const projectors = [...readModels(config.recommendations), ...GATEWAY_FEEDS, relayProjection(infrastructure.bus, PUBLIC_CONTRACTS)].map((p) => new Projector(p, { ...infrastructure, metrics: projectorMetrics, logger: projectorLogger }, config.projections));
     for (const projector of projectors) {
       await projector.start();
-      stops.push([`projector ${projector.name}`, () => projector.stop()]);
+      stops.push({ kind: 'projector', name: `projector ${projector.name}`, stop: () => projector.stop() });
     }
     const projectorHttp = await startProjectorHttp(
       { projectors, metrics: projectorMetrics, logger: projectorLogger, production: config.production, readiness: infrastructure.readiness, ...(config.adminToken && { adminToken: config.adminToken }) },
       listenOn(config.ports.projector),
     );
-    stops.push(['projector http', () => projectorHttp.close()]);
+    stops.push({ kind: 'projector http', name: 'projector http', stop: () => projectorHttp.close() });
 
     // Idempotent: product ids derive from SKUs, so a product already there is left alone.
     if (config.seedDemoData) await seedDemoCatalog(product.service, logger);
@@ -152,7 +177,7 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
       },
       listenOn(config.ports.gateway),
     );
-    stops.push(['gateway', () => gateway.close()]);
+    stops.push({ kind: 'gateway', name: 'gateway', stop: () => gateway.close() });
 
     return {
       gatewayUrl: gateway.url,

@@ -12,6 +12,11 @@ const optionalUrl = z
   .optional()
   .transform((v) => (v === '' ? undefined : v));
 
+/** The notification channels' defaults (subgraphs/notification/channels): the embedded e-mail folder and the webhook backoff. */
+export const DEFAULT_MAIL_FROM = 'Storefront <no-reply@storefront.local>';
+export const DEFAULT_MAIL_DIR = '.run/mail';
+export const DEFAULT_WEBHOOK_RETRY = { maxAttempts: 8, baseDelayMs: 60_000, maxDelayMs: 6 * 3600_000 } as const;
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().default('127.0.0.1'),
@@ -34,6 +39,16 @@ const schema = z.object({
   NOTIFICATION_SUBGRAPH_URL: optionalUrl,
   PUBLIC_URL: z.string().trim().url().default('http://localhost:4000'),
   NOTIFICATION_DISPATCH: z.enum(['true', 'false']).default('true'),
+  SMTP_URL: optionalUrl.refine((v) => v === undefined || /^smtps?:\/\/[^/]+/.test(v), 'smtp://[user:pass@]host:port or smtps://…'),
+  SMTP_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  SMTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100).default(5),
+  MAIL_FROM: optionalUrl,
+  MAIL_DIR: optionalUrl,
+  WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false', '']).optional(),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(DEFAULT_WEBHOOK_RETRY.maxAttempts),
+  WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().min(0.001).default(DEFAULT_WEBHOOK_RETRY.baseDelayMs / 1000),
+  WEBHOOK_RETRY_MAX_SECONDS: z.coerce.number().min(0.001).default(DEFAULT_WEBHOOK_RETRY.maxDelayMs / 1000),
   RECOMMENDATION_TRENDING_HALF_LIFE_HOURS: z.coerce.number().positive().max(24 * 365).default(24),
   JWT_SECRET: optionalUrl.refine((v) => v === undefined || v.length >= 32, 'at least 32 characters'),
   INTERNAL_SECRET: optionalUrl.refine((v) => v === undefined || v.length >= 32, 'at least 32 characters'),
@@ -108,6 +123,8 @@ export interface Config {
    * other processes (a process rebuilding read models, a test replaying a log, must send nothing).
    */
   notificationDispatch: boolean;
+  /** The notification subgraph's delivery channels (README, Notifications). */
+  notificationChannels: NotificationChannelsConfig;
   /**
    * Trending scores halve every `trendingHalfLifeHours` (RECOMMENDATION_TRENDING_HALF_LIFE_HOURS,
    * default 24). The trending read model is built with it: after a change, rebuild it
@@ -193,6 +210,24 @@ export interface Config {
   kafkaMembership: { sessionTimeoutMs: number; heartbeatIntervalMs: number };
 }
 
+/**
+ * The notification channels' settings. Unset SMTP_URL means the embedded default: e-mails are
+ * written as .eml files into MAIL_DIR.
+ */
+export interface NotificationChannelsConfig {
+  /** SMTP_URL, MAIL_FROM, MAIL_DIR, SMTP_TIMEOUT_MS (connection, greeting and socket), SMTP_MAX_CONNECTIONS (pooled). */
+  email: { smtpUrl: string | undefined; from: string; mailDir: string; timeoutMs: number; maxConnections: number };
+  webhooks: {
+    /** Development only (WEBHOOK_ALLOW_PRIVATE): webhooks to loopback and private addresses, over plain http. Never in production. */
+    allowPrivate: boolean;
+    requireHttps: boolean;
+    /** One POST, connect to answer (WEBHOOK_TIMEOUT_MS). */
+    timeoutMs: number;
+    /** WEBHOOK_MAX_ATTEMPTS; WEBHOOK_RETRY_BASE_SECONDS and WEBHOOK_RETRY_MAX_SECONDS, the backoff. */
+    retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
+  };
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -210,8 +245,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.KAFKA_HEARTBEAT_INTERVAL_MS >= e.KAFKA_SESSION_TIMEOUT_MS) {
     throw new ConfigError('invalid configuration: KAFKA_HEARTBEAT_INTERVAL_MS: must be below KAFKA_SESSION_TIMEOUT_MS (a third of it or less is usual)');
   }
+  const production = e.NODE_ENV === 'production';
+  if (production && e.WEBHOOK_ALLOW_PRIVATE === 'true') throw new ConfigError('invalid configuration: WEBHOOK_ALLOW_PRIVATE=true is refused in production (webhooks must not reach internal addresses)');
+  const allowPrivateWebhooks = e.WEBHOOK_ALLOW_PRIVATE ? e.WEBHOOK_ALLOW_PRIVATE === 'true' : !production;
+  if (e.WEBHOOK_RETRY_MAX_SECONDS < e.WEBHOOK_RETRY_BASE_SECONDS) throw new ConfigError('invalid configuration: WEBHOOK_RETRY_MAX_SECONDS must be at least WEBHOOK_RETRY_BASE_SECONDS');
   return {
-    production: e.NODE_ENV === 'production',
+    production,
     host: e.HOST,
     ports: { gateway: e.PORT, product: e.PRODUCT_PORT, order: e.ORDER_PORT, user: e.USER_PORT, recommendation: e.RECOMMENDATION_PORT, notification: e.NOTIFICATION_PORT, projector: e.PROJECTOR_PORT },
     dataDir: resolve(e.DATA_DIR),
@@ -224,6 +263,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     subgraphUrls: { product: e.PRODUCT_SUBGRAPH_URL, order: e.ORDER_SUBGRAPH_URL, user: e.USER_SUBGRAPH_URL, recommendation: e.RECOMMENDATION_SUBGRAPH_URL, notification: e.NOTIFICATION_SUBGRAPH_URL },
     publicUrl: e.PUBLIC_URL,
     notificationDispatch: e.NOTIFICATION_DISPATCH === 'true',
+    notificationChannels: {
+      email: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM ?? DEFAULT_MAIL_FROM, mailDir: e.MAIL_DIR ?? DEFAULT_MAIL_DIR, timeoutMs: e.SMTP_TIMEOUT_MS, maxConnections: e.SMTP_MAX_CONNECTIONS },
+      webhooks: {
+        allowPrivate: allowPrivateWebhooks,
+        requireHttps: !allowPrivateWebhooks,
+        timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+        retry: { maxAttempts: e.WEBHOOK_MAX_ATTEMPTS, baseDelayMs: Math.round(e.WEBHOOK_RETRY_BASE_SECONDS * 1000), maxDelayMs: Math.round(e.WEBHOOK_RETRY_MAX_SECONDS * 1000) },
+      },
+    },
     recommendations: { trendingHalfLifeHours: e.RECOMMENDATION_TRENDING_HALF_LIFE_HOURS },
     auth: {
       jwtSecret: e.JWT_SECRET,

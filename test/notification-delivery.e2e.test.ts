@@ -11,7 +11,6 @@ import { OwnServer } from '../platform/testing/own-server.js';
 import { dropTestDatabase, withAllServers } from '../platform/testing/servers.js';
 import { freePort } from '../platform/testing/system-process.js';
 import { testSystemConfig } from '../platform/testing/test-config.js';
-import { loadChannelConfig } from '../subgraphs/notification/channels/config.js';
 import { TestReceiver } from '../subgraphs/notification/channels/test-receiver.js';
 import { verifyWebhookSignature } from '../subgraphs/notification/channels/webhook.js';
 
@@ -55,8 +54,8 @@ withAllServers('notification delivery end to end (Kafka, FerretDB, Redis, Mailpi
       // The seller's receiver answers 500 twice, then takes every POST.
       receiver = await TestReceiver.start((_request, index) => (index < 2 ? 500 : 200));
       // Development rules (a loopback receiver is allowed); retries 0.2 s, 0.4 s, ... apart.
-      const channels = loadChannelConfig({ NODE_ENV: 'test', SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, WEBHOOK_RETRY_BASE_SECONDS: '0.2', WEBHOOK_RETRY_MAX_SECONDS: '1' });
-      system = await startSystem(testSystemConfig(dataDir, { RATE_LIMIT_PER_MINUTE: '100000', ...servers }), { logger: createLogger('e2e', 'silent'), notificationTransports: { channels } });
+      const channels = { NODE_ENV: 'test', SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, WEBHOOK_RETRY_BASE_SECONDS: '0.2', WEBHOOK_RETRY_MAX_SECONDS: '1' };
+      system = await startSystem(testSystemConfig(dataDir, { RATE_LIMIT_PER_MINUTE: '100000', ...servers, ...channels }), { logger: createLogger('e2e', 'silent') });
     }, 180_000);
     afterAll(async () => {
       await system?.stop();

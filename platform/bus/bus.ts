@@ -123,3 +123,31 @@ export async function closeConsumers(consumers: readonly (Consumer | undefined)[
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
+
+/**
+ * After a failed start: closes the consumers already started (together, see closeConsumers) and
+ * rethrows the start's error. Should closing fail too, both are thrown in one AggregateError (the
+ * start's error first), so that neither is lost.
+ */
+export async function closeAfterFailedStart(consumers: readonly (Consumer | undefined)[], error: unknown): Promise<never> {
+  try {
+    await closeConsumers(consumers);
+  } catch (closeError) {
+    throw new AggregateError([error, closeError], `${describeError(error)} (and closing the consumers already started failed: ${describeError(closeError)})`);
+  }
+  throw error;
+}
+
+/**
+ * Starts consumers one after another (a start that fails stops the rest), returning them in that
+ * order; when one cannot start, those already started are closed as closeAfterFailedStart does.
+ */
+export async function startConsumers(starts: readonly (() => Promise<Consumer>)[]): Promise<Consumer[]> {
+  const started: Consumer[] = [];
+  try {
+    for (const start of starts) started.push(await start());
+    return started;
+  } catch (error) {
+    return closeAfterFailedStart(started, error);
+  }
+}

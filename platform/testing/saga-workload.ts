@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { closeConsumers } from '../bus/bus.js';
 import { MemoryBus } from '../bus/memory-bus.js';
 import { loadState } from '../eventsourcing/command-handler.js';
 import { FileEventStore } from '../event-store/file-event-store.js';
@@ -141,7 +142,7 @@ export async function writeSagaWorkload(dataDir: string, options: { seed: number
     }
     return { head: await events.headPosition(), products: products.length + seeded, orders: all.length, statuses, elapsedMs: Date.now() - started };
   } finally {
-    for (const c of consumers) await c.close();
+    await closeConsumers(consumers);
     await saga.stop();
     await bus.close();
     await events.close();

@@ -21,6 +21,7 @@ runProcess('notification', async (config, logger) => {
       readiness: { ...infrastructure.readiness, ...readModelChecks('notification', infrastructure, config.projections.maxLagSeconds, metrics) },
       internalSecret,
       publicUrl: config.publicUrl,
+      channels: config.notificationChannels,
       readAfterMaxWaitMs: config.projections.readAfterMaxWaitMs,
       dispatch: config.notificationDispatch,
       dispatcher: { lease: config.projectionLease },

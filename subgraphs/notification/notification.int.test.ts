@@ -2,8 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import type { BusObserver, DeliveredMessage } from '../../platform/bus/bus.js';
+import { describe, expect, it } from 'vitest';
+import { closeConsumers, type DeliveredMessage } from '../../platform/bus/bus.js';
 import { MemoryBus } from '../../platform/bus/memory-bus.js';
 import { MemoryCache } from '../../platform/cache/memory-cache.js';
 import { MemoryDocumentStore } from '../../platform/documents/memory-document-store.js';
@@ -14,7 +14,6 @@ import { MemoryPubSub } from '../../platform/pubsub/memory-pubsub.js';
 import { MemoryRateLimiter } from '../../platform/ratelimit/rate-limiter.js';
 import { eventually } from '../../platform/testing/eventually.js';
 import { readModelDigest } from '../../platform/testing/read-model-hash.js';
-import { Projector } from '../../projections/projector.js';
 import type { Actor } from '../order/decider.js';
 import { ORDER_TOPIC } from '../order/public-events.js';
 import { startSaga } from '../order/saga-harness.js';
@@ -31,19 +30,8 @@ import { startNotificationConsumers } from './server.js';
 import { NotificationService } from './service.js';
 import { CapturingEmailSender, CapturingWebhooks } from './testing.js';
 import { unsubscribeToken } from './unsubscribe-token.js';
+import { expectCollectedHandled, expectRebuildMatches, redeliverCollected, startTestProjectors, withSliceSuite } from '../../platform/testing/slice-suite.js';
 import { onEmbeddedAndRealServers, readAllEvents, type OpenBus, type OpenDocuments } from '../../platform/testing/suite-stores.js';
-
-/** Counts messages each consumer group handled, by message id (a redelivery counts again). */
-class HandledCounter implements BusObserver {
-  private readonly handled = new Map<string, number>();
-  consumed(topic: string, groupId: string, outcome: 'ok' | 'retry' | 'dead_letter', messageId: string): void {
-    const key = `${topic}|${groupId}|${outcome}|${messageId}`;
-    this.handled.set(key, (this.handled.get(key) ?? 0) + 1);
-  }
-  times(topic: string, groupId: string, messageId: string): number {
-    return this.handled.get(`${topic}|${groupId}|ok|${messageId}`) ?? 0;
-  }
-}
 
 const groupOf = (topic: string) => (topic === ORDER_TOPIC ? ORDER_NOTIFICATIONS_GROUP : topic === PRODUCT_TOPIC ? PRODUCT_NOTIFICATIONS_GROUP : RECIPIENTS_GROUP);
 const FAST = { batch: 20, concurrency: 4, idleMs: 20, lease: { ttlMs: 5000, renewMs: 1000 } };
@@ -60,40 +48,22 @@ const IN_ORDER = { ...FAST, concurrency: 1 };
  */
 function notificationSuite(name: string, openBus: OpenBus, openDocuments: OpenDocuments) {
   describe(`notifications through the saga (${name})`, () => {
-    const dirs: string[] = [];
-    afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-    const logger = createLogger('notification-test', 'silent');
-
     it('notifies every kind once, by the recipients’ preferences and thresholds, and again never under redelivery', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'notification-'));
-      dirs.push(dir);
-      const counter = new HandledCounter();
-      const events = await FileEventStore.open(dir, { fsync: false });
-      const bus = await openBus(counter);
-      const { documents, drop } = await openDocuments();
-      const collected: DeliveredMessage[] = [];
-      const collector = await bus.consume({
-        groupId: `collect-${randomUUID()}`,
-        topics: [ORDER_TOPIC, PRODUCT_TOPIC, USER_TOPIC],
-        handler: (m) => {
-          if (!collected.some((x) => x.id === m.id)) collected.push(m);
-          return Promise.resolve();
-        },
-      });
-      const saga = await startSaga({ bus, events, logger });
-      const metrics = createMetrics(serviceRegistry('notification-test', { processMetrics: false }));
-      const secret = randomBytes(32);
-      const ports = { events, documents, cache: new MemoryCache(), pubsub: new MemoryPubSub(), metrics, logger };
-      const users = new UserService({ events, metrics, logger, tokens: { secret, issuer: 'test', audience: 'test', ttlSeconds: 600 }, kdf: { N: 2 ** 10, r: 8, p: 1 }, limiter: new MemoryRateLimiter(), loginLimits: { perEmail: 100, perAddress: 100 } });
-      const service = new NotificationService({ ...ports, clock: () => new Date(), internalSecret: secret });
-      const consumers = await startNotificationConsumers(bus, service);
-      const projectors = notificationProjections().map((p) => new Projector(p, ports, { checkpointEveryMs: 0 }));
-      for (const p of projectors) await p.start();
-      const email = new CapturingEmailSender();
-      const webhooks = new CapturingWebhooks();
-      const dispatcher = new NotificationDispatcher({ ...ports, clock: () => new Date(), internalSecret: secret, publicUrl: 'https://shop.example', email, webhooks }, FAST);
-      dispatcher.start();
-      try {
+      await withSliceSuite('notification-test', { openBus, openDocuments }, [ORDER_TOPIC, PRODUCT_TOPIC, USER_TOPIC], async (suite) => {
+        const { events, bus, documents, ports, logger } = suite;
+        const saga = await startSaga({ bus, events, logger });
+        suite.onClose(() => saga.stop());
+        const secret = randomBytes(32);
+        const users = new UserService({ events, metrics: ports.metrics, logger, tokens: { secret, issuer: 'test', audience: 'test', ttlSeconds: 600 }, kdf: { N: 2 ** 10, r: 8, p: 1 }, limiter: new MemoryRateLimiter(), loginLimits: { perEmail: 100, perAddress: 100 } });
+        const service = new NotificationService({ ...ports, clock: () => new Date(), internalSecret: secret });
+        const consumers = await startNotificationConsumers(bus, service);
+        suite.onClose(() => closeConsumers(consumers));
+        const projectors = await suite.startProjectors(notificationProjections());
+        const email = new CapturingEmailSender();
+        const webhooks = new CapturingWebhooks();
+        const dispatcher = new NotificationDispatcher({ ...ports, clock: () => new Date(), internalSecret: secret, publicUrl: 'https://shop.example', email, webhooks }, FAST);
+        dispatcher.start();
+        suite.onClose(() => dispatcher.stop());
         const tag = randomUUID().slice(0, 8);
         const customerAccount = (await users.register({ email: `customer-${tag}@example.com`, password: 'correct horse battery', name: 'Carla' })).user;
         const sellerAccount = (await users.register({ email: `seller-${tag}@example.com`, password: 'correct horse battery', name: 'Sam', role: 'SELLER' })).user;
@@ -205,13 +175,9 @@ function notificationSuite(name: string, openBus: OpenBus, openDocuments: OpenDo
         // Every integration message delivered again: no notification raised, none sent again.
         await saga.relay.waitFor(await events.headPosition(), 60_000);
         const mine = (m: DeliveredMessage) => m.topic !== USER_TOPIC || [customer.userId, seller.userId].includes(m.key);
-        await eventually(() => expect(collected.filter(mine).filter((m) => counter.times(m.topic, groupOf(m.topic), m.id) === 0).map((m) => m.type)).toEqual([]), 60_000);
+        await expectCollectedHandled(suite, groupOf, mine);
         const raisedBefore = (await readAllEvents(events)).filter((e) => e.type === 'NotificationRaised').length;
-        const before = new Map(collected.map((m) => [m.id, counter.times(m.topic, groupOf(m.topic), m.id)]));
-        for (const topic of [USER_TOPIC, PRODUCT_TOPIC, ORDER_TOPIC]) {
-          await bus.publish(topic, collected.filter((m) => m.topic === topic && mine(m)).map(({ id, key, type, value, headers }) => ({ id, key, type, value, ...(headers && { headers }) })));
-        }
-        await eventually(() => expect(collected.filter(mine).filter((m) => counter.times(m.topic, groupOf(m.topic), m.id) <= before.get(m.id)!).map((m) => m.type)).toEqual([]), 60_000);
+        await redeliverCollected(suite, groupOf, [USER_TOPIC, PRODUCT_TOPIC, ORDER_TOPIC], mine);
         expect((await readAllEvents(events)).filter((e) => e.type === 'NotificationRaised')).toHaveLength(raisedBefore);
         await projectors[0]!.waitFor(await events.headPosition(), 60_000);
         expect((await kindsOf(customer.userId)).length).toBe(10);
@@ -224,20 +190,8 @@ function notificationSuite(name: string, openBus: OpenBus, openDocuments: OpenDo
         const head = await events.headPosition();
         for (const p of projectors) await p.waitFor(head, 60_000);
         const live = await readModelDigest(documents, notificationProjections());
-        for (const p of projectors) expect((await p.rebuild()).state).toBe('done');
-        const rebuilt = await readModelDigest(documents, notificationProjections());
-        expect(rebuilt.collections.map((x) => [x.collection, x.count])).toEqual(live.collections.map((x) => [x.collection, x.count]));
-        expect(rebuilt.hash).toBe(live.hash);
-      } finally {
-        await dispatcher.stop();
-        for (const p of projectors) await p.stop();
-        for (const c of consumers) await c.close();
-        await saga.stop();
-        await collector.close();
-        await bus.close();
-        await events.close();
-        await drop();
-      }
+        await expectRebuildMatches(projectors, documents, notificationProjections(), live);
+      });
     }, 240_000);
   });
 }
@@ -254,8 +208,7 @@ async function startSlice(dispatcherDeps: { email?: CapturingEmailSender; clock?
   const ports = { events, documents, cache: new MemoryCache(), pubsub: new MemoryPubSub(), metrics, logger };
   const service = new NotificationService({ ...ports, clock: () => new Date(), internalSecret: secret });
   const consumers = await startNotificationConsumers(bus, service);
-  const projectors = notificationProjections().map((p) => new Projector(p, ports, { checkpointEveryMs: 0 }));
-  for (const p of projectors) await p.start();
+  const projectors = await startTestProjectors(notificationProjections(), ports);
   const dispatcher = new NotificationDispatcher({ ...ports, clock: dispatcherDeps.clock ?? (() => new Date()), internalSecret: secret, publicUrl: 'https://shop.example', email: dispatcherDeps.email }, dispatcherDeps.options ?? FAST);
   const outbox = documents.collection<OutboxDoc>(OUTBOX);
   let n = 0;
@@ -282,7 +235,7 @@ async function startSlice(dispatcherDeps: { email?: CapturingEmailSender; clock?
     stop: async () => {
       await dispatcher.stop();
       for (const p of projectors) await p.stop();
-      for (const c of consumers) await c.close();
+      await closeConsumers(consumers);
       await bus.close();
       await events.close();
       rmSync(dir, { recursive: true, force: true });

@@ -1,14 +1,14 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { closeConsumers as closeAll, type Bus, type Consumer } from '../../platform/bus/bus.js';
+import { closeAfterFailedStart, closeConsumers as closeAll, startConsumers, type Bus, type Consumer } from '../../platform/bus/bus.js';
 import { startGraphQLService, subgraphTypeDefs, type RunningService } from '../../platform/graphql/service.js';
+import type { NotificationChannelsConfig } from '../../platform/config.js';
 import type { ServicePorts } from '../../platform/ports.js';
 import { readModelPositions } from '../../projections/lag.js';
 import { readAfterPositions } from '../../projections/read-your-writes.js';
 import { DEFAULT_READ_AFTER_MAX_WAIT_MS } from '../../platform/read-your-writes.js';
 import type { Resolvers } from './__generated__/resolvers-types.js';
 import type { EmailSender } from './channels/channel.js';
-import { loadChannelConfig, type ChannelConfig } from './channels/config.js';
 import { createEmailSender } from './channels/email.js';
 import { createWebhookSender } from './channels/webhook.js';
 import { WebhookDeliveries } from './channels/webhooks.js';
@@ -32,8 +32,8 @@ export function buildNotificationSchema() {
 }
 
 /**
- * What the notification subgraph needs. Its transports are built from `channels` (SMTP_URL or
- * the mail folder; the webhook policy): e-mail over SMTP (or .eml files in a folder, the embedded
+ * What the notification subgraph needs. Its transports are built from `channels` (the
+ * configuration's notificationChannels: SMTP_URL or the mail folder; the webhook policy): e-mail over SMTP (or .eml files in a folder, the embedded
  * default) and the sellers' registered webhooks. A test may pass `email` or `webhooks` instead
  * (the receivers are outside the system); `null` leaves a channel out: its deliveries stay
  * pending in the outbox (logged at start) until a process with it dispatches.
@@ -45,8 +45,8 @@ export interface NotificationSubgraphDeps extends ServicePorts {
   internalSecret: Uint8Array;
   /** Where e-mails' unsubscribe links point (PUBLIC_URL). */
   publicUrl: string;
-  /** The channels' settings (default: from the environment, see channels/config.ts). */
-  channels?: ChannelConfig;
+  /** The channels' settings (Config.notificationChannels, read in platform/config.ts). */
+  channels: NotificationChannelsConfig;
   email?: EmailSender | null | undefined;
   webhooks?: WebhookDeliverer | null | undefined;
   dispatcher?: Partial<DispatcherOptions>;
@@ -57,17 +57,8 @@ export interface NotificationSubgraphDeps extends ServicePorts {
 }
 
 /** Starts the consumers of order, product and user events (no HTTP): for tests and the subgraph below. */
-export async function startNotificationConsumers(bus: Bus, service: NotificationService, clock: () => Date = () => new Date()): Promise<Consumer[]> {
-  const started: Consumer[] = [];
-  try {
-    started.push(await startRecipientConsumer(bus, service));
-    started.push(await startProductNotificationConsumer(bus, service, clock));
-    started.push(await startOrderNotificationConsumer(bus, service, clock));
-    return started;
-  } catch (error) {
-    for (const c of started) await c.close();
-    throw error;
-  }
+export function startNotificationConsumers(bus: Bus, service: NotificationService, clock: () => Date = () => new Date()): Promise<Consumer[]> {
+  return startConsumers([() => startRecipientConsumer(bus, service), () => startProductNotificationConsumer(bus, service, clock), () => startOrderNotificationConsumer(bus, service, clock)]);
 }
 
 /** Builds and starts the notification subgraph, its consumers and its dispatcher (which delivers only while it holds the dispatcher lease). */
@@ -77,7 +68,7 @@ export async function startNotificationSubgraph(
 ): Promise<RunningService & { service: NotificationService; dispatcher: NotificationDispatcher }> {
   const clock = deps.clock ?? (() => new Date());
   const service = new NotificationService({ ...deps, clock });
-  const channels = deps.channels ?? loadChannelConfig(process.env);
+  const channels = deps.channels;
   const webhookSender = createWebhookSender({ allowPrivate: channels.webhooks.allowPrivate, timeoutMs: channels.webhooks.timeoutMs });
   const webhookAttempts = deps.metrics.webhookAttempts;
   const webhooks = new WebhookDeliveries({
@@ -128,8 +119,7 @@ export async function startNotificationSubgraph(
       },
     };
   } catch (error) {
-    await closeConsumers();
     await closeTransports();
-    throw error;
+    return closeAfterFailedStart(consumers, error);
   }
 }

@@ -1,4 +1,4 @@
-import type { Bus } from '../../platform/bus/bus.js';
+import { closeConsumers, startConsumers, type Bus } from '../../platform/bus/bus.js';
 import { MemoryCache } from '../../platform/cache/memory-cache.js';
 import type { DocumentStore } from '../../platform/documents/document-store.js';
 import { MemoryDocumentStore } from '../../platform/documents/memory-document-store.js';
@@ -63,10 +63,8 @@ export async function startSaga(deps: {
     stops.length = 0;
   };
   try {
-    const reservations = await startReservationConsumer(deps.bus, products, deps.logger);
-    stops.push(() => reservations.close());
-    const replies = await startReservationReplies(deps.bus, orders);
-    stops.push(() => replies.close());
+    const consumers = await startConsumers([() => startReservationConsumer(deps.bus, products, deps.logger), () => startReservationReplies(deps.bus, orders)]);
+    stops.push(() => closeConsumers(consumers));
     const readModel = new Projector(ordersProjection, { ...ports, metrics: metrics() });
     await readModel.start();
     stops.push(() => readModel.stop());

@@ -11,6 +11,7 @@ import { fold } from '../../platform/eventsourcing/decider.js';
 import { FileEventStore } from '../../platform/event-store/file-event-store.js';
 import { createLogger } from '../../platform/logging.js';
 import { eventually } from '../../platform/testing/eventually.js';
+import { HandledCounter } from '../../platform/testing/slice-suite.js';
 import { withServer } from '../../platform/testing/servers.js';
 import { StreamStates } from '../../platform/eventsourcing/stream-states.js';
 import { productDecider, RESERVATION_MEMORY_MS, reservationsOf } from '../product/decider.js';
@@ -23,21 +24,6 @@ import { orderStream } from './events.js';
 import { ORDER_TOPIC } from './public-events.js';
 import { REPLIES_GROUP } from './reservation-replies.js';
 import { startSaga, type Saga } from './saga-harness.js';
-
-/** Counts handled messages per consumer group and message id, to know when duplicates have been through. */
-class HandledCounter implements BusObserver {
-  private readonly handled = new Map<string, number>();
-  consumed(topic: string, groupId: string, outcome: 'ok' | 'retry' | 'dead_letter', messageId: string): void {
-    for (const key of [`${topic}|${groupId}|${outcome}`, `${topic}|${groupId}|${outcome}|${messageId}`]) this.handled.set(key, (this.handled.get(key) ?? 0) + 1);
-  }
-  deadLetters(topic: string, groupId: string): number {
-    return this.handled.get(`${topic}|${groupId}|dead_letter`) ?? 0;
-  }
-  /** How often the group handled this message successfully (a redelivery counts too). */
-  times(topic: string, groupId: string, messageId: string): number {
-    return this.handled.get(`${topic}|${groupId}|ok|${messageId}`) ?? 0;
-  }
-}
 
 /**
  * The saga between two services over a real bus: the product service reserves, the order

@@ -4,7 +4,7 @@ import { readAfterPositions } from '../../projections/read-your-writes.js';
 import { DEFAULT_READ_AFTER_MAX_WAIT_MS } from '../../platform/read-your-writes.js';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import type { Bus } from '../../platform/bus/bus.js';
+import { closeAfterFailedStart, type Bus } from '../../platform/bus/bus.js';
 import { startGraphQLService, subgraphTypeDefs, type RunningService } from '../../platform/graphql/service.js';
 import type { ServicePorts } from '../../platform/ports.js';
 import type { Resolvers } from './__generated__/resolvers-types.js';
@@ -69,7 +69,6 @@ export async function startOrderSubgraph(deps: OrderSubgraphDeps, listenOn: { po
     };
   } catch (error) {
     await expiry.stop();
-    await replies.close();
-    throw error;
+    return closeAfterFailedStart([replies], error);
   }
 }

@@ -16,7 +16,7 @@ import { StockChange } from './resolvers/StockChange.js';
 import { Subscription } from './resolvers/Subscription.js';
 import { User } from './resolvers/User.js';
 import { ProductService, type ProductServiceDeps } from './service.js';
-import { closeConsumers, type Bus } from '../../platform/bus/bus.js';
+import { closeAfterFailedStart, closeConsumers, type Bus } from '../../platform/bus/bus.js';
 import { startReservationConsumer } from './reservations.js';
 import { startAnalyticsConsumers } from './analytics/consumers.js';
 
@@ -46,10 +46,7 @@ export function buildProductSchema() {
 export async function startProductSubgraph(deps: ProductSubgraphDeps, listenOn: { port: number; host: string }): Promise<RunningService & { service: ProductService }> {
   const service = new ProductService({ ...deps, clock: deps.clock ?? (() => new Date()) });
   const reservations = deps.bus && (await startReservationConsumer(deps.bus, service, deps.logger));
-  const analytics = deps.bus ? await startAnalyticsConsumers(deps.bus, service.analytics).catch(async (error: unknown) => {
-    await reservations?.close();
-    throw error;
-  }) : [];
+  const analytics = deps.bus ? await startAnalyticsConsumers(deps.bus, service.analytics).catch((error: unknown) => closeAfterFailedStart([reservations], error)) : [];
   const stopConsuming = () => closeConsumers([reservations, ...analytics]);
   const running = await startGraphQLService<ProductContext>(
     {
@@ -66,10 +63,7 @@ export async function startProductSubgraph(deps: ProductSubgraphDeps, listenOn: 
       readAfter: readAfterPositions(deps, [catalogProjection], deps.readAfterMaxWaitMs ?? DEFAULT_READ_AFTER_MAX_WAIT_MS),
     },
     listenOn,
-  ).catch(async (error: unknown) => {
-    await stopConsuming(); // not left consuming when the subgraph cannot start
-    throw error;
-  });
+  ).catch((error: unknown) => closeAfterFailedStart([reservations, ...analytics], error)); // not left consuming when the subgraph cannot start
   return {
     ...running,
     service,

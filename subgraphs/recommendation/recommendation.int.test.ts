@@ -1,17 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import type { BusObserver, DeliveredMessage } from '../../platform/bus/bus.js';
-import { MemoryCache } from '../../platform/cache/memory-cache.js';
-import { FileEventStore } from '../../platform/event-store/file-event-store.js';
-import { createLogger } from '../../platform/logging.js';
-import { createMetrics, serviceRegistry } from '../../platform/metrics/metrics.js';
-import { MemoryPubSub } from '../../platform/pubsub/memory-pubsub.js';
+import { describe, expect, it } from 'vitest';
+import { closeConsumers } from '../../platform/bus/bus.js';
 import { eventually } from '../../platform/testing/eventually.js';
 import { readModelDigest } from '../../platform/testing/read-model-hash.js';
-import { Projector } from '../../projections/projector.js';
+import { expectCollectedHandled, expectRebuildMatches, expectReapplyChangesNothing, redeliverCollected, withSliceSuite } from '../../platform/testing/slice-suite.js';
+import { onEmbeddedAndRealServers, readAllEvents, type OpenBus, type OpenDocuments } from '../../platform/testing/suite-stores.js';
 import type { Actor } from '../order/decider.js';
 import { ORDER_TOPIC } from '../order/public-events.js';
 import { startSaga } from '../order/saga-harness.js';
@@ -22,19 +15,6 @@ import { recommendationProjections } from './read-model/projections.js';
 import { CO_PURCHASES, PRODUCT_FACTS, USER_HISTORY, type CoPurchaseDoc, type ProductFactsDoc, type UserHistoryDoc } from './read-model/read-model.js';
 import { startRecommendationConsumers } from './server.js';
 import { RecommendationService } from './service.js';
-import { onEmbeddedAndRealServers, readAllEvents, type OpenBus, type OpenDocuments } from '../../platform/testing/suite-stores.js';
-
-/** Counts messages each consumer group handled, by message id (a redelivery counts again). */
-class HandledCounter implements BusObserver {
-  private readonly handled = new Map<string, number>();
-  consumed(topic: string, groupId: string, outcome: 'ok' | 'retry' | 'dead_letter', messageId: string): void {
-    const key = `${topic}|${groupId}|${outcome}|${messageId}`;
-    this.handled.set(key, (this.handled.get(key) ?? 0) + 1);
-  }
-  times(topic: string, groupId: string, messageId: string): number {
-    return this.handled.get(`${topic}|${groupId}|ok|${messageId}`) ?? 0;
-  }
-}
 
 const groupOf = (topic: string) => (topic === ORDER_TOPIC ? PURCHASES_GROUP : PRODUCT_FACTS_GROUP);
 
@@ -46,36 +26,16 @@ const groupOf = (topic: string) => (topic === ORDER_TOPIC ? PURCHASES_GROUP : PR
  */
 function recommendationSuite(name: string, openBus: OpenBus, openDocuments: OpenDocuments) {
   describe(`recommendation consumers and read models (${name})`, () => {
-    const dirs: string[] = [];
-    afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-    const logger = createLogger('recommendation-test', 'silent');
-
     it('records paid orders, withdrawals, product facts and views once each, ranks from them, and rebuilds to identical read models', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'recommendation-'));
-      dirs.push(dir);
-      const counter = new HandledCounter();
-      const events = await FileEventStore.open(dir, { fsync: false });
-      const bus = await openBus(counter);
-      const { documents, drop } = await openDocuments();
-      const collected: DeliveredMessage[] = [];
-      const collector = await bus.consume({
-        groupId: `collect-${randomUUID()}`,
-        topics: [ORDER_TOPIC, PRODUCT_TOPIC],
-        handler: (m) => {
-          if (!collected.some((x) => x.id === m.id)) collected.push(m);
-          return Promise.resolve();
-        },
-      });
-      const saga = await startSaga({ bus, events, logger });
-      let now = new Date();
-      const metrics = createMetrics(serviceRegistry('recommendation-test', { processMetrics: false }));
-      const cache = new MemoryCache();
-      const ports = { events, documents, cache, pubsub: new MemoryPubSub(), metrics, logger };
-      const service = new RecommendationService({ ...ports, clock: () => now });
-      const consumers = await startRecommendationConsumers(bus, service);
-      const projectors = recommendationProjections().map((p) => new Projector(p, ports, { checkpointEveryMs: 0 }));
-      for (const p of projectors) await p.start();
-      try {
+      await withSliceSuite('recommendation-test', { openBus, openDocuments }, [ORDER_TOPIC, PRODUCT_TOPIC], async (suite) => {
+        const { events, bus, documents, ports, logger } = suite;
+        const saga = await startSaga({ bus, events, logger });
+        suite.onClose(() => saga.stop());
+        let now = new Date();
+        const service = new RecommendationService({ ...ports, clock: () => now });
+        const consumers = await startRecommendationConsumers(bus, service);
+        suite.onClose(() => closeConsumers(consumers));
+        const projectors = await suite.startProjectors(recommendationProjections());
         const seller: Actor = { userId: randomUUID(), role: 'SELLER' };
         const create = (tag: string, category = 'home') =>
           saga.products.create({ sku: `REC-${tag}-${randomUUID().slice(0, 8)}`, name: tag, category, description: null, price: { amount: 100, currency: 'EUR' }, initialStock: 50 }, seller);
@@ -144,41 +104,20 @@ function recommendationSuite(name: string, openBus: OpenBus, openDocuments: Open
 
         // Every integration message delivered again: nothing is appended, nothing changes.
         await saga.relay.waitFor(await events.headPosition(), 60_000);
-        await eventually(() => expect(collected.filter((m) => counter.times(m.topic, groupOf(m.topic), m.id) === 0).map((m) => m.type)).toEqual([]), 60_000);
+        await expectCollectedHandled(suite, groupOf);
         const head = await events.headPosition();
         for (const p of projectors) await p.waitFor(head, 60_000);
         const live = await readModelDigest(documents, recommendationProjections());
-        const before = new Map(collected.map((m) => [m.id, counter.times(m.topic, groupOf(m.topic), m.id)]));
-        for (const topic of [ORDER_TOPIC, PRODUCT_TOPIC]) {
-          await bus.publish(
-            topic,
-            collected.filter((m) => m.topic === topic).map(({ id, key, type, value, headers }) => ({ id, key, type, value, ...(headers && { headers }) })),
-          );
-        }
-        await eventually(() => expect(collected.filter((m) => counter.times(m.topic, groupOf(m.topic), m.id) <= before.get(m.id)!).map((m) => m.type)).toEqual([]), 60_000);
+        await redeliverCollected(suite, groupOf, [ORDER_TOPIC, PRODUCT_TOPIC]);
         expect(await events.headPosition()).toBe(head);
         expect((await readModelDigest(documents, recommendationProjections())).hash).toBe(live.hash);
 
         // Applying every event again (at-least-once delivery, a replay) changes no document.
-        const all = (await readAllEvents(events)).filter((e) => e.position <= head);
-        for (const projection of recommendationProjections()) {
-          for (const e of all.filter((x) => projection.handles(x))) expect((await projection.apply(e, { collection: (n) => documents.collection(n) })).changed).toBe(false);
-        }
+        await expectReapplyChangesNothing(events, documents, recommendationProjections(), head);
 
         // A rebuild from the first event (what `npm run replay` starts) ends in the same read models.
-        for (const p of projectors) expect((await p.rebuild()).state).toBe('done');
-        const rebuilt = await readModelDigest(documents, recommendationProjections());
-        expect(rebuilt.collections.map((x) => [x.collection, x.count])).toEqual(live.collections.map((x) => [x.collection, x.count]));
-        expect(rebuilt.hash).toBe(live.hash);
-      } finally {
-        for (const p of projectors) await p.stop();
-        for (const c of consumers) await c.close();
-        await saga.stop();
-        await collector.close();
-        await bus.close();
-        await events.close();
-        await drop();
-      }
+        await expectRebuildMatches(projectors, documents, recommendationProjections(), live);
+      });
     }, 180_000);
   });
 }

@@ -1,6 +1,6 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { closeConsumers as closeAll, type Bus, type Consumer } from '../../platform/bus/bus.js';
+import { closeAfterFailedStart, closeConsumers as closeAll, startConsumers, type Bus, type Consumer } from '../../platform/bus/bus.js';
 import { startGraphQLService, subgraphTypeDefs, type RunningService } from '../../platform/graphql/service.js';
 import type { ServicePorts } from '../../platform/ports.js';
 import { readModelPositions } from '../../projections/lag.js';
@@ -35,14 +35,8 @@ export interface RecommendationSubgraphDeps extends ServicePorts {
 }
 
 /** Starts the consumers of order.events.v1 and product.events.v1 (no HTTP): for tests, benchmarks and the subgraph below. */
-export async function startRecommendationConsumers(bus: Bus, service: RecommendationService, clock: () => Date = () => new Date()): Promise<Consumer[]> {
-  const facts = await startProductFactsConsumer(bus, service);
-  try {
-    return [facts, await startPurchaseConsumer(bus, service, clock)];
-  } catch (error) {
-    await facts.close();
-    throw error;
-  }
+export function startRecommendationConsumers(bus: Bus, service: RecommendationService, clock: () => Date = () => new Date()): Promise<Consumer[]> {
+  return startConsumers([() => startProductFactsConsumer(bus, service), () => startPurchaseConsumer(bus, service, clock)]);
 }
 
 /** Builds and starts the recommendation subgraph and its consumers (index.ts only decides where it listens). */
@@ -76,7 +70,6 @@ export async function startRecommendationSubgraph(deps: RecommendationSubgraphDe
       },
     };
   } catch (error) {
-    await closeConsumers();
-    throw error;
+    return closeAfterFailedStart(consumers, error);
   }
 }

@@ -4,8 +4,9 @@ import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
 import { redactUrl } from '../../../platform/redact.js';
 import { DeliveryError, type EmailSender, type OutgoingEmail } from './channel.js';
 
-export const DEFAULT_MAIL_FROM = 'Storefront <no-reply@storefront.local>';
-export const DEFAULT_MAIL_DIR = '.run/mail';
+import { DEFAULT_MAIL_DIR, DEFAULT_MAIL_FROM } from '../../../platform/config.js';
+
+export { DEFAULT_MAIL_DIR, DEFAULT_MAIL_FROM };
 
 export interface EmailConfig {
   /** smtp://[user:pass@]host:port or smtps://…; unset: each message is written as an .eml file into `mailDir`. */

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Identity } from '../../../platform/auth/tokens.js';
+import { DEFAULT_WEBHOOK_RETRY } from '../../../platform/config.js';
 import type { DocumentStore, Doc } from '../../../platform/documents/document-store.js';
 import type { EventStore } from '../../../platform/event-store/event-store.js';
 import { handleCommand, loadState, type CommandContext } from '../../../platform/eventsourcing/command-handler.js';
@@ -38,7 +39,8 @@ export interface WebhookRetryPolicy {
   maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: WebhookRetryPolicy = { maxAttempts: 8, baseDelayMs: 60_000, maxDelayMs: 6 * 3600_000 };
+/** The defaults of WEBHOOK_MAX_ATTEMPTS, WEBHOOK_RETRY_BASE_SECONDS and WEBHOOK_RETRY_MAX_SECONDS (platform/config.ts). */
+export const DEFAULT_RETRY_POLICY: WebhookRetryPolicy = { ...DEFAULT_WEBHOOK_RETRY };
 
 /**
  * The delay after failed attempt `attempt` (1-based): exponential (base·2^(attempt-1), capped),

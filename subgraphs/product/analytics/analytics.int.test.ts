@@ -1,19 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Identity } from '../../../platform/auth/tokens.js';
-import type { BusObserver, DeliveredMessage } from '../../../platform/bus/bus.js';
-import { MemoryCache } from '../../../platform/cache/memory-cache.js';
-import { FileEventStore } from '../../../platform/event-store/file-event-store.js';
+import { closeConsumers } from '../../../platform/bus/bus.js';
 import { handleCommand } from '../../../platform/eventsourcing/command-handler.js';
-import { createLogger } from '../../../platform/logging.js';
-import { createMetrics, serviceRegistry } from '../../../platform/metrics/metrics.js';
-import { MemoryPubSub } from '../../../platform/pubsub/memory-pubsub.js';
 import { eventually } from '../../../platform/testing/eventually.js';
 import { readModelDigest } from '../../../platform/testing/read-model-hash.js';
-import { Projector } from '../../../projections/projector.js';
 import { startSaga } from '../../order/saga-harness.js';
 import { RECOMMENDATION_TOPIC } from '../../recommendation/public-events.js';
 import { startRecommendationConsumers } from '../../recommendation/server.js';
@@ -25,19 +16,8 @@ import type { ProductDoc } from '../catalog/read-model.js';
 import { productStream } from '../events.js';
 import { startAnalyticsConsumers, TIME_ZONES_GROUP, VIEWS_GROUP } from './consumers.js';
 import { productAnalyticsProjection } from './projection.js';
-import { onEmbeddedAndRealServers, readAllEvents, type OpenBus, type OpenDocuments } from '../../../platform/testing/suite-stores.js';
-
-/** Counts messages each consumer group handled, by message id (a redelivery counts again). */
-class HandledCounter implements BusObserver {
-  private readonly handled = new Map<string, number>();
-  consumed(topic: string, groupId: string, outcome: 'ok' | 'retry' | 'dead_letter', messageId: string): void {
-    const key = `${topic}|${groupId}|${outcome}|${messageId}`;
-    this.handled.set(key, (this.handled.get(key) ?? 0) + 1);
-  }
-  times(topic: string, groupId: string, messageId: string): number {
-    return this.handled.get(`${topic}|${groupId}|ok|${messageId}`) ?? 0;
-  }
-}
+import { expectCollectedHandled, expectRebuildMatches, expectReapplyChangesNothing, redeliverCollected, withSliceSuite } from '../../../platform/testing/slice-suite.js';
+import { onEmbeddedAndRealServers, type OpenBus, type OpenDocuments } from '../../../platform/testing/suite-stores.js';
 
 const groupOf = (topic: string) => (topic === USER_TOPIC ? TIME_ZONES_GROUP : VIEWS_GROUP);
 const eur = (amount: number) => ({ amount, currency: 'EUR' });
@@ -51,37 +31,20 @@ const eur = (amount: number) => ({ amount, currency: 'EUR' });
  */
 function analyticsSuite(name: string, openBus: OpenBus, openDocuments: OpenDocuments) {
   describe(`seller analytics (${name})`, () => {
-    const dirs: string[] = [];
-    afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-    const logger = createLogger('analytics-test', 'silent');
-
     it('counts a scripted history by day in each seller time zone, authorises, survives redelivery and rebuilds identically', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'analytics-'));
-      dirs.push(dir);
-      const counter = new HandledCounter();
-      const events = await FileEventStore.open(dir, { fsync: false });
-      const bus = await openBus(counter);
-      const { documents, drop } = await openDocuments();
-      const collected: DeliveredMessage[] = [];
-      const collector = await bus.consume({
-        groupId: `collect-${randomUUID()}`,
-        topics: [RECOMMENDATION_TOPIC, USER_TOPIC],
-        handler: (m) => {
-          if (!collected.some((x) => x.id === m.id)) collected.push(m);
-          return Promise.resolve();
-        },
-      });
-      let now = new Date('2026-03-10T17:00:00.000Z');
-      const clock = () => now;
-      const saga = await startSaga({ bus, events, logger, documents, clock });
-      const metrics = createMetrics(serviceRegistry('analytics-test', { processMetrics: false }));
-      const ports = { events, documents, cache: new MemoryCache(), pubsub: new MemoryPubSub(), metrics, logger };
-      const recommendations = new RecommendationService({ ...ports, clock });
-      const consumers = [...(await startRecommendationConsumers(bus, recommendations, clock)), ...(await startAnalyticsConsumers(bus, saga.products.analytics))];
-      const projector = new Projector(productAnalyticsProjection, ports, { checkpointEveryMs: 0 });
-      await projector.start();
-      const analytics = saga.products.analytics;
-      try {
+      await withSliceSuite('analytics-test', { openBus, openDocuments }, [RECOMMENDATION_TOPIC, USER_TOPIC], async (suite) => {
+        const { events, bus, documents, ports, logger, collected } = suite;
+        let now = new Date('2026-03-10T17:00:00.000Z');
+        const clock = () => now;
+        const saga = await startSaga({ bus, events, logger, documents, clock });
+        suite.onClose(() => saga.stop());
+        const recommendations = new RecommendationService({ ...ports, clock });
+        const recommendationConsumers = await startRecommendationConsumers(bus, recommendations, clock);
+        suite.onClose(() => closeConsumers(recommendationConsumers));
+        const analyticsConsumers = await startAnalyticsConsumers(bus, saga.products.analytics);
+        suite.onClose(() => closeConsumers(analyticsConsumers));
+        const projector = (await suite.startProjectors([productAnalyticsProjection]))[0]!;
+        const analytics = saga.products.analytics;
         const s1: Identity = { userId: randomUUID(), role: 'SELLER' };
         const s2: Identity = { userId: randomUUID(), role: 'SELLER' };
         const customer = (): Identity => ({ userId: randomUUID(), role: 'CUSTOMER' });
@@ -196,41 +159,22 @@ function analyticsSuite(name: string, openBus: OpenBus, openDocuments: OpenDocum
 
         // Every view and time-zone message delivered again: nothing is appended, nothing changes.
         await saga.relay.waitFor(await events.headPosition(), 60_000);
-        await eventually(() => expect(collected.filter((m) => counter.times(m.topic, groupOf(m.topic), m.id) === 0).map((m) => m.type)).toEqual([]), 60_000);
+        await expectCollectedHandled(suite, groupOf);
         expect(collected.filter((m) => m.topic === RECOMMENDATION_TOPIC)).toHaveLength(4); // the counted views
         const head = await events.headPosition();
         await projector.waitFor(head, 60_000);
         const live = await readModelDigest(documents, [productAnalyticsProjection]);
-        const before = new Map(collected.map((m) => [m.id, counter.times(m.topic, groupOf(m.topic), m.id)]));
-        for (const topic of [RECOMMENDATION_TOPIC, USER_TOPIC]) {
-          await bus.publish(
-            topic,
-            collected.filter((m) => m.topic === topic).map(({ id, key, type, value, headers }) => ({ id, key, type, value, ...(headers && { headers }) })),
-          );
-        }
-        await eventually(() => expect(collected.filter((m) => counter.times(m.topic, groupOf(m.topic), m.id) <= before.get(m.id)!).map((m) => m.type)).toEqual([]), 60_000);
+        await redeliverCollected(suite, groupOf, [RECOMMENDATION_TOPIC, USER_TOPIC]);
         expect(await events.headPosition()).toBe(head);
         expect((await readModelDigest(documents, [productAnalyticsProjection])).hash).toBe(live.hash);
 
         // Applying every event again (at-least-once delivery) changes no document.
-        const all = (await readAllEvents(events)).filter((e) => e.position <= head && productAnalyticsProjection.handles(e));
-        for (const e of all) expect((await productAnalyticsProjection.apply(e, { collection: (n) => documents.collection(n) })).changed).toBe(false);
+        await expectReapplyChangesNothing(events, documents, [productAnalyticsProjection], head);
 
         // A rebuild from the first event (what `npm run replay` starts) ends in the same read model.
-        expect((await projector.rebuild()).state).toBe('done');
-        const rebuilt = await readModelDigest(documents, [productAnalyticsProjection]);
-        expect(rebuilt.collections.map((x) => [x.collection, x.count])).toEqual(live.collections.map((x) => [x.collection, x.count]));
-        expect(rebuilt.hash).toBe(live.hash);
+        await expectRebuildMatches([projector], documents, [productAnalyticsProjection], live);
         expect(await analytics.salesSummary(s1.userId, FROM, TO, s1)).toMatchObject({ timeZone: 'Asia/Kathmandu', unitsSold: 6, orders: 3, revenue: eur(3950) });
-      } finally {
-        await projector.stop();
-        for (const c of consumers) await c.close();
-        await saga.stop();
-        await collector.close();
-        await bus.close();
-        await events.close();
-        await drop();
-      }
+      });
     }, 180_000);
   });
 }

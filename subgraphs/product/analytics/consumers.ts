@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Bus, Consumer, DeliveredMessage } from '../../../platform/bus/bus.js';
+import { startConsumers, type Bus, type Consumer, type DeliveredMessage } from '../../../platform/bus/bus.js';
 import { RECOMMENDATION_TOPIC } from '../../recommendation/public-events.js';
 import { USER_TOPIC } from '../../user/public-events.js';
 import type { AnalyticsService, Causation } from './service.js';
@@ -26,17 +26,18 @@ function causationOf(message: DeliveredMessage): Causation {
   return { messageId: message.id, ...(message.headers?.['x-correlation-id'] && { correlationId: message.headers['x-correlation-id'] }) };
 }
 
-export async function startAnalyticsConsumers(bus: Bus, service: AnalyticsService): Promise<Consumer[]> {
-  const views = await bus.consume({
-    groupId: VIEWS_GROUP,
-    topics: [RECOMMENDATION_TOPIC],
-    handler: async (message) => {
-      if (message.type !== 'ProductViewed.v1') return;
-      await service.noteView(parse(viewed, message), causationOf(message));
-    },
-  });
-  try {
-    const zones = await bus.consume({
+export function startAnalyticsConsumers(bus: Bus, service: AnalyticsService): Promise<Consumer[]> {
+  const views = () =>
+    bus.consume({
+      groupId: VIEWS_GROUP,
+      topics: [RECOMMENDATION_TOPIC],
+      handler: async (message) => {
+        if (message.type !== 'ProductViewed.v1') return;
+        await service.noteView(parse(viewed, message), causationOf(message));
+      },
+    });
+  const zones = () =>
+    bus.consume({
       groupId: TIME_ZONES_GROUP,
       topics: [USER_TOPIC],
       handler: async (message) => {
@@ -47,9 +48,5 @@ export async function startAnalyticsConsumers(bus: Bus, service: AnalyticsServic
         await service.noteTimeZone(v.userId, v.timeZone, message.headers?.['x-position'] && Number.isFinite(position) ? position : null, causationOf(message));
       },
     });
-    return [views, zones];
-  } catch (error) {
-    await views.close();
-    throw error;
-  }
+  return startConsumers([views, zones]);
 }
