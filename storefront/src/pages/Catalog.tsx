@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { useQuery } from '@urql/preact';
 import { CatalogDocument, type ProductSort } from '../__generated__/graphql.js';
+import { Pager, useCursorPages } from '../components/Pager.js';
 import { ProductCard } from '../components/ProductCard.js';
 import { useCatchUp, useDebounced, useLiveStock } from '../hooks.js';
 
@@ -17,13 +18,13 @@ export function Catalog() {
   const [search, setSearch] = useState('');
   const [category, setCategory] = useState('');
   const [sort, setSort] = useState<ProductSort>('NEWEST');
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const pages = useCursorPages();
   const [categories, setCategories] = useState<string[]>([]);
   const query = useDebounced(search.trim(), 250);
-  useEffect(() => setCursors([null]), [query, category, sort]);
+  useEffect(() => pages.reset(), [query, category, sort]);
   const variables = useMemo(
-    () => ({ first: PAGE_SIZE, after: cursors[cursors.length - 1] ?? null, sort, filter: { ...(query && { search: query }), ...(category && { category }) } }),
-    [cursors, sort, query, category],
+    () => ({ first: PAGE_SIZE, after: pages.after, sort, filter: { ...(query && { search: query }), ...(category && { category }) } }),
+    [pages.after, sort, query, category],
   );
   const [result, refetch] = useQuery({ query: CatalogDocument, variables });
   useCatchUp(refetch);
@@ -43,7 +44,6 @@ export function Catalog() {
       return all.size === known.length ? known : [...all].sort();
     });
   }, [products]);
-  const page = cursors.length;
   return (
     <>
       <h1>Catalog</h1>
@@ -75,7 +75,7 @@ export function Catalog() {
         </div>
       </form>
       <p class="count" role="status">
-        {result.fetching && !products ? 'Loading…' : products ? `${products.totalCount} product${products.totalCount === 1 ? '' : 's'} · page ${page}` : ''}
+        {result.fetching && !products ? 'Loading…' : products ? `${products.totalCount} product${products.totalCount === 1 ? '' : 's'} · page ${pages.page}` : ''}
       </p>
       {products && products.edges.length === 0 && <p>No product matches.</p>}
       {products && products.edges.length > 0 && (
@@ -85,14 +85,7 @@ export function Catalog() {
           ))}
         </ul>
       )}
-      <nav class="pager" aria-label="Pages">
-        <button type="button" disabled={page === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
-          Previous page
-        </button>
-        <button type="button" disabled={!products?.pageInfo.hasNextPage} onClick={() => products?.pageInfo.endCursor && setCursors((c) => [...c, products.pageInfo.endCursor])}>
-          Next page
-        </button>
-      </nav>
+      <Pager pages={pages} pageInfo={products?.pageInfo} />
     </>
   );
 }

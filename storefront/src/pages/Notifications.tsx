@@ -5,6 +5,7 @@ import { useApp } from '../app.js';
 import { formatDate } from '../format.js';
 import { notificationsChanged, useCatchUp } from '../hooks.js';
 import { href } from '../router.js';
+import { Pager, useCursorPages } from '../components/Pager.js';
 
 const KINDS: Record<NotificationKind, string> = {
   ORDER_CONFIRMED: 'Order confirmed',
@@ -31,9 +32,9 @@ const SELLER_KINDS = new Set<NotificationKind>(['UNIT_SOLD', 'STOCK_LOW', 'SOLD_
  */
 export function Notifications() {
   const { session } = useApp();
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const pages = useCursorPages();
   const [unreadOnly, setUnreadOnly] = useState(false);
-  const [result, refetch] = useQuery({ query: NotificationsDocument, variables: { first: 20, after: cursors[cursors.length - 1] ?? null, unreadOnly }, pause: !session, requestPolicy: 'cache-and-network' });
+  const [result, refetch] = useQuery({ query: NotificationsDocument, variables: { first: 20, after: pages.after, unreadOnly }, pause: !session, requestPolicy: 'cache-and-network' });
   useCatchUp(refetch);
   useSubscription({ query: NotificationReceivedDocument, pause: !session }, () => {
     refetch({ requestPolicy: 'network-only' });
@@ -66,7 +67,7 @@ export function Notifications() {
       </p>
       <div class="inbox-actions">
         <label>
-          <input type="checkbox" checked={unreadOnly} onChange={(e) => (setUnreadOnly((e.target as HTMLInputElement).checked), setCursors([null]))} /> Unread only
+          <input type="checkbox" checked={unreadOnly} onChange={(e) => (setUnreadOnly((e.target as HTMLInputElement).checked), pages.reset())} /> Unread only
         </label>
         <button type="button" disabled={unread.length === 0 || marking.fetching} onClick={() => void markAll()}>
           Mark all as read
@@ -87,14 +88,7 @@ export function Notifications() {
           ))}
         </ul>
       )}
-      <nav class="pager" aria-label="Pages">
-        <button type="button" disabled={cursors.length === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
-          Previous page
-        </button>
-        <button type="button" disabled={!inbox?.pageInfo.hasNextPage} onClick={() => inbox?.pageInfo.endCursor && setCursors((c) => [...c, inbox.pageInfo.endCursor])}>
-          Next page
-        </button>
-      </nav>
+      <Pager pages={pages} pageInfo={inbox?.pageInfo} />
       {result.data?.me && <Preferences preferences={result.data.me.notificationPreferences} />}
     </>
   );

@@ -1,15 +1,15 @@
-import { useState } from 'preact/hooks';
 import { useQuery } from '@urql/preact';
 import { MyOrdersDocument } from '../__generated__/graphql.js';
 import { useApp } from '../app.js';
 import { formatDate, formatMoney } from '../format.js';
 import { useCatchUp } from '../hooks.js';
 import { href } from '../router.js';
+import { Pager, useCursorPages } from '../components/Pager.js';
 
 export function Orders() {
   const { session } = useApp();
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const [result, refetch] = useQuery({ query: MyOrdersDocument, variables: { first: 20, after: cursors[cursors.length - 1] ?? null }, pause: !session, requestPolicy: 'cache-and-network' });
+  const pages = useCursorPages();
+  const [result, refetch] = useQuery({ query: MyOrdersDocument, variables: { first: 20, after: pages.after }, pause: !session, requestPolicy: 'cache-and-network' });
   useCatchUp(refetch);
   if (!session) {
     return (
@@ -40,14 +40,7 @@ export function Orders() {
           ))}
         </ul>
       )}
-      <nav class="pager" aria-label="Pages">
-        <button type="button" disabled={cursors.length === 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
-          Previous page
-        </button>
-        <button type="button" disabled={!orders?.pageInfo.hasNextPage} onClick={() => orders?.pageInfo.endCursor && setCursors((c) => [...c, orders.pageInfo.endCursor])}>
-          Next page
-        </button>
-      </nav>
+      <Pager pages={pages} pageInfo={orders?.pageInfo} />
     </>
   );
 }
