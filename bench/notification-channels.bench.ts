@@ -31,6 +31,7 @@ import { renderEmail } from '../subgraphs/notification/channels/templates.js';
 import { TestReceiver } from '../subgraphs/notification/channels/test-receiver.js';
 import { createWebhookSender } from '../subgraphs/notification/channels/webhook.js';
 import { WebhookDeliveries } from '../subgraphs/notification/channels/webhooks.js';
+import { WebhookSecretBox } from '../subgraphs/notification/channels/webhook-secrets.js';
 
 const EMAILS = Number(process.env.BENCH_EMAILS ?? 2000);
 const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 2000);
@@ -119,7 +120,7 @@ async function webhookBench(name: string, documents: DocumentStore): Promise<Res
   const sender = createWebhookSender({ allowPrivate: true, maxSockets: CONCURRENCY });
   const events = await FileEventStore.open(dir, { fsync: true });
   try {
-    const service = new WebhookDeliveries({ events, documents, sender, allowPrivate: true, logger: createLogger('bench', 'silent') });
+    const service = new WebhookDeliveries({ events, documents, sender, secrets: WebhookSecretBox.development(), allowPrivate: true, logger: createLogger('bench', 'silent') });
     const sellers: Identity[] = Array.from({ length: SELLERS }, () => ({ userId: randomUUID(), role: 'SELLER' }));
     for (const s of sellers) await service.register(s, receiver.url(), ['UNIT_SOLD']);
     const payload = (): WebhookPayload => ({ id: randomUUID(), kind: 'UNIT_SOLD', occurredAt: new Date().toISOString(), data: { productId: randomUUID(), quantity: 1 } });

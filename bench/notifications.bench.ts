@@ -41,6 +41,7 @@ import { createEmailSender } from '../subgraphs/notification/channels/email.js';
 import { TestReceiver } from '../subgraphs/notification/channels/test-receiver.js';
 import { createWebhookSender } from '../subgraphs/notification/channels/webhook.js';
 import { WebhookDeliveries } from '../subgraphs/notification/channels/webhooks.js';
+import { WebhookSecretBox } from '../subgraphs/notification/channels/webhook-secrets.js';
 import { NotificationDispatcher } from '../subgraphs/notification/dispatcher.js';
 import { notificationProjections } from '../subgraphs/notification/read-model/projections.js';
 import { startNotificationConsumers } from '../subgraphs/notification/server.js';
@@ -89,7 +90,7 @@ async function main() {
       })
     : undefined;
   const webhookSender = createWebhookSender({ allowPrivate: true });
-  const registry = new WebhookDeliveries({ events, documents, sender: webhookSender, allowPrivate: true, logger });
+  const registry = new WebhookDeliveries({ events, documents, sender: webhookSender, secrets: WebhookSecretBox.development(), allowPrivate: true, logger });
   const webhooks = real
     ? registry
     : {

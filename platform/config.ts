@@ -49,6 +49,7 @@ const schema = z.object({
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(DEFAULT_WEBHOOK_RETRY.maxAttempts),
   WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().min(0.001).default(DEFAULT_WEBHOOK_RETRY.baseDelayMs / 1000),
   WEBHOOK_RETRY_MAX_SECONDS: z.coerce.number().min(0.001).default(DEFAULT_WEBHOOK_RETRY.maxDelayMs / 1000),
+  WEBHOOK_SECRET_KEYS: optionalUrl,
   RECOMMENDATION_TRENDING_HALF_LIFE_HOURS: z.coerce.number().positive().max(24 * 365).default(24),
   JWT_SECRET: optionalUrl.refine((v) => v === undefined || v.length >= 32, 'at least 32 characters'),
   INTERNAL_SECRET: optionalUrl.refine((v) => v === undefined || v.length >= 32, 'at least 32 characters'),
@@ -225,7 +226,54 @@ export interface NotificationChannelsConfig {
     timeoutMs: number;
     /** WEBHOOK_MAX_ATTEMPTS; WEBHOOK_RETRY_BASE_SECONDS and WEBHOOK_RETRY_MAX_SECONDS, the backoff. */
     retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
+    /**
+     * WEBHOOK_SECRET_KEYS: the keys that encrypt the webhooks' signing secrets in the event log, the
+     * first one sealing new ones, every one opening (rotation). Unset: undefined, and then
+     * production refuses to start while development uses a fixed development key
+     * (subgraphs/notification/channels/webhook-secrets.ts, like JWT_SECRET in platform/auth/secrets.ts).
+     */
+    secretKeys: WebhookSecretKey[] | undefined;
+    /** Production: WEBHOOK_SECRET_KEYS is required. */
+    requireSecretKeys: boolean;
   };
+}
+
+/** One AES-256 key of WEBHOOK_SECRET_KEYS: its id (recorded beside each ciphertext) and its 32 bytes. */
+export interface WebhookSecretKey {
+  id: string;
+  key: Uint8Array;
+}
+
+const KEY_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]+={0,2}|[A-Za-z0-9_-]+)$/;
+
+/**
+ * Parses WEBHOOK_SECRET_KEYS: `<keyId>:<base64 of 32 bytes>` separated by commas, the first the one
+ * that encrypts, the others only decrypt (old keys kept during a rotation). Key ids: letters,
+ * digits, `_`, `.`, `-`, at most 64, distinct. Throws ConfigError naming the variable (never the key).
+ */
+export function parseWebhookSecretKeys(raw: string): WebhookSecretKey[] {
+  const fail = (why: string): never => {
+    throw new ConfigError(`invalid configuration: WEBHOOK_SECRET_KEYS: ${why} (expected <keyId>:<base64 of 32 random bytes>[,<keyId>:<base64>…])`);
+  };
+  const keys = raw.split(',').map((entry, index) => {
+    const item = entry.trim();
+    const colon = item.indexOf(':');
+    if (colon < 0) return fail(`entry ${index + 1} has no "<keyId>:"`);
+    const id = item.slice(0, colon).trim();
+    const encoded = item.slice(colon + 1).trim();
+    if (!KEY_ID.test(id)) return fail(`entry ${index + 1}: the key id must be 1 to 64 letters, digits, "_", "." or "-"`);
+    if (!BASE64.test(encoded)) return fail(`key "${id}" is not base64`);
+    const key = Buffer.from(encoded, encoded.includes('-') || encoded.includes('_') ? 'base64url' : 'base64');
+    if (key.length !== 32) return fail(`key "${id}" is ${key.length} bytes, not 32`);
+    return { id, key: new Uint8Array(key) };
+  });
+  const seen = new Set<string>();
+  for (const { id } of keys) {
+    if (seen.has(id)) fail(`key id "${id}" appears twice`);
+    seen.add(id);
+  }
+  return keys;
 }
 
 export class ConfigError extends Error {
@@ -248,6 +296,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const production = e.NODE_ENV === 'production';
   if (production && e.WEBHOOK_ALLOW_PRIVATE === 'true') throw new ConfigError('invalid configuration: WEBHOOK_ALLOW_PRIVATE=true is refused in production (webhooks must not reach internal addresses)');
   const allowPrivateWebhooks = e.WEBHOOK_ALLOW_PRIVATE ? e.WEBHOOK_ALLOW_PRIVATE === 'true' : !production;
+  // Malformed keys are refused everywhere; missing ones only in production (where the notification subgraph starts).
+  const webhookSecretKeys = e.WEBHOOK_SECRET_KEYS === undefined ? undefined : parseWebhookSecretKeys(e.WEBHOOK_SECRET_KEYS);
   if (e.WEBHOOK_RETRY_MAX_SECONDS < e.WEBHOOK_RETRY_BASE_SECONDS) throw new ConfigError('invalid configuration: WEBHOOK_RETRY_MAX_SECONDS must be at least WEBHOOK_RETRY_BASE_SECONDS');
   return {
     production,
@@ -270,6 +320,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         requireHttps: !allowPrivateWebhooks,
         timeoutMs: e.WEBHOOK_TIMEOUT_MS,
         retry: { maxAttempts: e.WEBHOOK_MAX_ATTEMPTS, baseDelayMs: Math.round(e.WEBHOOK_RETRY_BASE_SECONDS * 1000), maxDelayMs: Math.round(e.WEBHOOK_RETRY_MAX_SECONDS * 1000) },
+        secretKeys: webhookSecretKeys,
+        requireSecretKeys: production,
       },
     },
     recommendations: { trendingHalfLifeHours: e.RECOMMENDATION_TRENDING_HALF_LIFE_HOURS },

@@ -50,7 +50,7 @@ if ! command -v docker-compose >/dev/null; then
 fi
 if command -v docker-compose >/dev/null; then
   echo "using $(docker-compose version --short 2>/dev/null | head -n1 | sed 's/^/docker-compose /')"
-  if out="$(JWT_SECRET="${JWT_SECRET:-validation-only-secret-0123456789abcdef}" docker-compose -f docker-compose.yml config -q 2>&1)"; then
+  if out="$(JWT_SECRET="${JWT_SECRET:-validation-only-secret-0123456789abcdef}" WEBHOOK_SECRET_KEYS="${WEBHOOK_SECRET_KEYS:-validation:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=}" docker-compose -f docker-compose.yml config -q 2>&1)"; then
     ok "docker-compose -f docker-compose.yml config -q"
     echo "services: $(docker-compose -f docker-compose.yml config --services 2>/dev/null | tr '\n' ' ')"
     echo "volumes:  $(docker-compose -f docker-compose.yml config --volumes 2>/dev/null | tr '\n' ' ')"

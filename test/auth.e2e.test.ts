@@ -9,6 +9,7 @@ import { issueToken } from '../platform/auth/tokens.js';
 import { loadConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logging.js';
 import { graphql, signUp, wsClient } from '../platform/testing/graphql-client.js';
+import { testWebhookSecretKeys } from '../platform/testing/test-config.js';
 import { startSystem, type RunningSystem } from '../launcher/system.js';
 
 const ADMIN = { email: 'admin@example.test', password: 'admin password 123' };
@@ -21,7 +22,7 @@ type Errors = { errors?: { extensions?: Record<string, unknown>; message: string
 
 function boot(dataDir: string, extra: Record<string, string> = {}) {
   return startSystem(
-    loadConfig({ DATA_DIR: dataDir, PORT: '0', PRODUCT_PORT: '0', ORDER_PORT: '0', USER_PORT: '0', RECOMMENDATION_PORT: '0', NOTIFICATION_PORT: '0', PROJECTOR_PORT: '0', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'false', EVENTSTORE_FSYNC: 'false', PASSWORD_HASH_COST: '10', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, ...extra }),
+    loadConfig({ DATA_DIR: dataDir, PORT: '0', PRODUCT_PORT: '0', ORDER_PORT: '0', USER_PORT: '0', RECOMMENDATION_PORT: '0', NOTIFICATION_PORT: '0', PROJECTOR_PORT: '0', LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'false', EVENTSTORE_FSYNC: 'false', PASSWORD_HASH_COST: '10', ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password, WEBHOOK_SECRET_KEYS: testWebhookSecretKeys(dataDir), ...extra }),
     { logger: createLogger('auth-e2e', 'silent') },
   );
 }

@@ -100,7 +100,7 @@ afterAll(() => {
 
 describe.each([
   { mode: 'development' as const, env: {} },
-  { mode: 'production' as const, env: { NODE_ENV: 'production', JWT_SECRET: randomBytes(32).toString('hex') } },
+  { mode: 'production' as const, env: { NODE_ENV: 'production', JWT_SECRET: randomBytes(32).toString('hex'), WEBHOOK_SECRET_KEYS: `k1:${randomBytes(32).toString('base64')}` } },
 ])('GraphQL over HTTP audits (graphql-http) against the gateway, $mode mode', ({ mode, env }) => {
   const dataDir = mkdtempSync(join(tmpdir(), `graphql-over-http-${mode}-`));
   let system: RunningSystem;

@@ -52,4 +52,11 @@ describe('npm start launcher', () => {
   it('refuses to start in production without a signing key', async () => {
     expect(await startupFailure({ NODE_ENV: 'production', JWT_SECRET: '' })).toBe('storefront: JWT_SECRET is required in production (at least 32 random characters)');
   });
+
+  it('refuses to start in production without the webhook secret keys, or with a malformed one', async () => {
+    expect(await startupFailure({ NODE_ENV: 'production', WEBHOOK_SECRET_KEYS: '' })).toMatch(/^storefront: WEBHOOK_SECRET_KEYS is required in production: /);
+    expect(await startupFailure({ NODE_ENV: 'production', WEBHOOK_SECRET_KEYS: 'k1:c2hvcnQ=' })).toBe(
+      'storefront: invalid configuration: WEBHOOK_SECRET_KEYS: key "k1" is 5 bytes, not 32 (expected <keyId>:<base64 of 32 random bytes>[,<keyId>:<base64>…])',
+    );
+  });
 });

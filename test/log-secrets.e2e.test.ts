@@ -65,7 +65,8 @@ function capture(): { lines: string[]; write(line: string): void } {
 
 describe('logs hold no password, token or key', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'log-secrets-e2e-'));
-  const keys = { JWT_SECRET: randomBytes(32).toString('hex'), INTERNAL_SECRET: randomBytes(32).toString('hex'), ADMIN_TOKEN: randomBytes(24).toString('hex') };
+  const webhookKey = randomBytes(32).toString('base64');
+  const keys = { JWT_SECRET: randomBytes(32).toString('hex'), INTERNAL_SECRET: randomBytes(32).toString('hex'), ADMIN_TOKEN: randomBytes(24).toString('hex'), WEBHOOK_SECRET_KEYS: `k1:${webhookKey}` };
   const admin = { email: `admin-${randomUUID()}@example.test`, password: `admin-pw-${randomUUID()}` };
   const log = capture();
   /** Every JWT signed in this process while the system runs (issued to users, the gateway's identity tokens, the test's forgeries). */
@@ -230,6 +231,7 @@ describe('logs hold no password, token or key', () => {
       { label: 'JWT_SECRET', value: keys.JWT_SECRET },
       { label: 'INTERNAL_SECRET', value: keys.INTERNAL_SECRET },
       { label: 'ADMIN_TOKEN', value: keys.ADMIN_TOKEN },
+      { label: 'the WEBHOOK_SECRET_KEYS key', value: webhookKey },
       { label: 'a Basic credential', value: basic },
       { label: 'the payment token', value: PAYMENT_TOKEN },
       ...[...signed, unsigned].flatMap((token) => {

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../platform/testing/eventually.js';
 import { graphql, signUp } from '../platform/testing/graphql-client.js';
 import { freshMongoUrl, withServer } from '../platform/testing/servers.js';
+import { testWebhookSecretKeys } from '../platform/testing/test-config.js';
 import { stopChild } from '../platform/testing/child-process.js';
 import { freePort } from '../platform/testing/system-process.js';
 
@@ -53,6 +54,7 @@ class CrashableSystem {
         ...Object.fromEntries(['PORT', 'PRODUCT_PORT', 'ORDER_PORT', 'USER_PORT', 'RECOMMENDATION_PORT', 'NOTIFICATION_PORT', 'PROJECTOR_PORT'].map((name) => [name, String(this.ports[name])])),
         DATA_DIR: this.dataDir,
         JWT_SECRET: this.jwtSecret,
+        WEBHOOK_SECRET_KEYS: testWebhookSecretKeys(this.dataDir),
         PASSWORD_HASH_COST: '10',
         NODE_ENV: 'production',
         LOG_LEVEL: 'info',

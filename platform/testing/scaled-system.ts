@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Role } from '../../launcher/roles.js';
 import { hasExited, stopChild } from './child-process.js';
 import { freePort } from './system-process.js';
+import { testWebhookSecretKeys } from './test-config.js';
 
 /** One `npm start -- --role <role>` process. */
 export interface RoleProcess {
@@ -67,7 +68,7 @@ export interface ScaledSystem {
  */
 export async function startScaledSystem(env: Record<string, string>, options: { products: number; gateways?: number; forwardStderr?: boolean }): Promise<ScaledSystem> {
   const dataDir = mkdtempSync(join(tmpdir(), 'storefront-scaled-'));
-  const common = { DATA_DIR: dataDir, JWT_SECRET: randomBytes(32).toString('hex'), PASSWORD_HASH_COST: '10', NODE_ENV: 'production', LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env };
+  const common = { DATA_DIR: dataDir, JWT_SECRET: randomBytes(32).toString('hex'), WEBHOOK_SECRET_KEYS: testWebhookSecretKeys(dataDir), PASSWORD_HASH_COST: '10', NODE_ENV: 'production', LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env };
   const started: RoleProcess[] = [];
   const stop = async () => {
     await Promise.all(started.map((p) => p.stop()));

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hasExited, killChild, stopChild } from './child-process.js';
+import { testWebhookSecretKeys } from './test-config.js';
 
 /**
  * A port no one listens on, for a child process to listen on. It is taken from below the kernel's
@@ -100,7 +101,7 @@ export async function startSystemProcess(env: Record<string, string> = {}, optio
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'storefront-bench-'));
   const [gateway, product, order, user, recommendation, notification, projector] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'launcher/embedded.ts'], {
-    env: { ...withoutServers(process.env), PORT: String(gateway), PRODUCT_PORT: String(product), ORDER_PORT: String(order), USER_PORT: String(user), RECOMMENDATION_PORT: String(recommendation), NOTIFICATION_PORT: String(notification), PROJECTOR_PORT: String(projector), PASSWORD_HASH_COST: '10', JWT_SECRET: randomBytes(32).toString('hex'), DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
+    env: { ...withoutServers(process.env), PORT: String(gateway), PRODUCT_PORT: String(product), ORDER_PORT: String(order), USER_PORT: String(user), RECOMMENDATION_PORT: String(recommendation), NOTIFICATION_PORT: String(notification), PROJECTOR_PORT: String(projector), PASSWORD_HASH_COST: '10', JWT_SECRET: randomBytes(32).toString('hex'), WEBHOOK_SECRET_KEYS: testWebhookSecretKeys(dataDir), DATA_DIR: dataDir, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
     stdio: ['ignore', options.captureStdout ? 'pipe' : 'ignore', 'pipe'],
   });
   let stdout = '';

@@ -12,6 +12,7 @@ import type { EmailSender } from './channels/channel.js';
 import { createEmailSender } from './channels/email.js';
 import { createWebhookSender } from './channels/webhook.js';
 import { WebhookDeliveries } from './channels/webhooks.js';
+import { webhookSecretBox } from './channels/webhook-secrets.js';
 import { startOrderNotificationConsumer, startProductNotificationConsumer, startRecipientConsumer } from './consumers.js';
 import { createContext, type NotificationContext } from './context.js';
 import { DEFAULT_DISPATCHER_OPTIONS, NotificationDispatcher, type DispatcherOptions, type WebhookDeliverer } from './dispatcher.js';
@@ -69,12 +70,15 @@ export async function startNotificationSubgraph(
   const clock = deps.clock ?? (() => new Date());
   const service = new NotificationService({ ...deps, clock });
   const channels = deps.channels;
+  // First: production without WEBHOOK_SECRET_KEYS stops here, before anything is started.
+  const secrets = webhookSecretBox(channels.webhooks, deps.logger);
   const webhookSender = createWebhookSender({ allowPrivate: channels.webhooks.allowPrivate, timeoutMs: channels.webhooks.timeoutMs });
   const webhookAttempts = deps.metrics.webhookAttempts;
   const webhooks = new WebhookDeliveries({
     events: deps.events,
     documents: deps.documents,
     sender: webhookSender,
+    secrets,
     clock,
     logger: deps.logger,
     retry: channels.webhooks.retry,

@@ -10,6 +10,7 @@ import { FileEventStore } from '../../platform/event-store/file-event-store.js';
 import { createMetrics, serviceRegistry } from '../../platform/metrics/metrics.js';
 import { createWebhookSender } from './channels/webhook.js';
 import { WebhookDeliveries } from './channels/webhooks.js';
+import { WebhookSecretBox } from './channels/webhook-secrets.js';
 import { buildNotificationSchema } from './server.js';
 import type { WebhookResolverContext } from './webhook-resolvers.js';
 
@@ -27,7 +28,7 @@ describe('webhook GraphQL (the notification subgraph schema + webhook-resolvers.
 
   beforeAll(async () => {
     events = await FileEventStore.open(dir, { fsync: false });
-    const webhooks = new WebhookDeliveries({ events, documents: new MemoryDocumentStore(), sender, allowPrivate: false });
+    const webhooks = new WebhookDeliveries({ events, documents: new MemoryDocumentStore(), sender, secrets: WebhookSecretBox.development(), allowPrivate: false });
     const metrics = createMetrics(serviceRegistry('webhook-graphql-test', { processMetrics: false }));
     context = (actor) => ({ actor, webhooks, metrics });
     schema = buildNotificationSchema();

@@ -2,6 +2,7 @@ import type { Decider, DomainEvent } from '../../../platform/eventsourcing/decid
 import type { SnapshotPolicy } from '../../../platform/eventsourcing/stream-states.js';
 import { IllegalStateError, NotFoundError, ValidationError, assertNever } from '../../../platform/errors.js';
 import type { NotificationKind, WebhookPayload } from './channel.js';
+import type { SealedWebhookSecret, StoredWebhookSecret } from './webhook-secrets.js';
 
 /**
  * A seller's webhooks and their delivery state, as events in one stream per seller,
@@ -15,7 +16,14 @@ export const sellerWebhooksStream = (sellerId: string) => `sellerwebhooks-${sell
 /** A seller registers at most this many webhooks. */
 export const MAX_WEBHOOKS_PER_SELLER = 10;
 
-export type WebhookRegistered = DomainEvent<'WebhookRegistered', { webhookId: string; sellerId: string; url: string; events: NotificationKind[]; secret: string; registeredAt: string }>;
+/**
+ * `sealedSecret`: the signing secret encrypted (webhook-secrets.ts); it is never in clear in the log.
+ * `secret`: only in events written before secrets were encrypted (read as they are, never rewritten).
+ */
+export type WebhookRegistered = DomainEvent<
+  'WebhookRegistered',
+  { webhookId: string; sellerId: string; url: string; events: NotificationKind[]; sealedSecret?: SealedWebhookSecret; /** Legacy: in clear. */ secret?: string; registeredAt: string }
+>;
 
 /** One attempt failed. `nextAttemptAt` null: not tried again (a permanent refusal, or the webhook was parked by it). */
 export type WebhookDeliveryFailed = DomainEvent<
@@ -43,7 +51,8 @@ export interface WebhookState {
   webhookId: string;
   url: string;
   events: NotificationKind[];
-  secret: string;
+  /** Sealed (or, for a legacy registration, as the event had it): opened only to sign a delivery. */
+  secret: StoredWebhookSecret;
   status: WebhookStatus;
   consecutiveFailures: number;
   lastError: string | null;
@@ -60,7 +69,8 @@ export interface SellerWebhooksState {
 }
 
 export type WebhookCommand =
-  | { type: 'RegisterWebhook'; webhookId: string; sellerId: string; url: string; events: NotificationKind[]; secret: string; at: string }
+  /** `sealedSecret`: sealed by the service (for this webhook id) before the command is decided. */
+  | { type: 'RegisterWebhook'; webhookId: string; sellerId: string; url: string; events: NotificationKind[]; sealedSecret: SealedWebhookSecret; at: string }
   | { type: 'RecordDelivered'; webhookId: string; notificationId: string; attempt: number; at: string }
   | {
       type: 'RecordFailed';
@@ -97,8 +107,8 @@ export const webhookDecider: Decider<WebhookCommand, WebhookEvent, SellerWebhook
         if (find(state, command.webhookId)) return []; // a retried registration
         if (state.webhooks.length >= MAX_WEBHOOKS_PER_SELLER) throw new IllegalStateError(`a seller has at most ${MAX_WEBHOOKS_PER_SELLER} webhooks`, ['url']);
         if (command.events.length === 0) throw new ValidationError('choose at least one notification kind', ['events']);
-        const { webhookId, sellerId, url, secret } = command;
-        return [{ type: 'WebhookRegistered', data: { webhookId, sellerId, url, events: [...new Set(command.events)], secret, registeredAt: command.at } }];
+        const { webhookId, sellerId, url, sealedSecret } = command;
+        return [{ type: 'WebhookRegistered', data: { webhookId, sellerId, url, events: [...new Set(command.events)], sealedSecret, registeredAt: command.at } }];
       }
       case 'RecordDelivered':
         if (!find(state, command.webhookId)) return []; // deleted while the request was in flight: nothing to record
@@ -143,8 +153,8 @@ export const webhookDecider: Decider<WebhookCommand, WebhookEvent, SellerWebhook
     const update = (webhookId: string, change: (w: WebhookState) => WebhookState): SellerWebhooksState => ({ ...state, webhooks: state.webhooks.map((w) => (w.webhookId === webhookId ? change(w) : w)) });
     switch (event.type) {
       case 'WebhookRegistered': {
-        const { webhookId, sellerId, url, events, secret, registeredAt } = event.data;
-        const webhook: WebhookState = { webhookId, url, events, secret, status: 'ACTIVE', consecutiveFailures: 0, lastError: null, lastFailureAt: null, lastDeliveredAt: null, registeredAt, parkedAt: null };
+        const { webhookId, sellerId, url, events, registeredAt } = event.data;
+        const webhook: WebhookState = { webhookId, url, events, secret: storedSecretOf(event.data), status: 'ACTIVE', consecutiveFailures: 0, lastError: null, lastFailureAt: null, lastDeliveredAt: null, registeredAt, parkedAt: null };
         return { sellerId, webhooks: [...state.webhooks, webhook] };
       }
       case 'WebhookDelivered':
@@ -163,12 +173,25 @@ export const webhookDecider: Decider<WebhookCommand, WebhookEvent, SellerWebhook
   },
 };
 
-/** Snapshots of seller webhook streams (every delivery appends an event): the state is bounded by MAX_WEBHOOKS_PER_SELLER. */
+/** What a registration recorded: the sealed secret, or a legacy event's clear one. */
+function storedSecretOf(data: WebhookRegistered['data']): StoredWebhookSecret {
+  if (data.sealedSecret) return data.sealedSecret;
+  if (typeof data.secret === 'string') return { v: 0, plain: data.secret };
+  throw new Error(`WebhookRegistered for webhook ${data.webhookId} has neither sealedSecret nor secret`);
+}
+
+/**
+ * Snapshots of seller webhook streams (every delivery appends an event): the state is bounded by
+ * MAX_WEBHOOKS_PER_SELLER. Snapshots are events too: they hold each secret as the state does,
+ * sealed (a legacy webhook's clear secret, already in its registration event, is copied as it is).
+ * Version 2: the secret became a `StoredWebhookSecret`; version 1 snapshots (a clear `secret`
+ * string) are ignored and the state is folded from the events again.
+ */
 export function webhookSnapshots(every = 200): SnapshotPolicy<SellerWebhooksState> {
   return {
     streamFor: (streamName) => `snapshot-${streamName}`,
     type: 'SellerWebhooksSnapshot',
-    version: 1,
+    version: 2,
     every,
     toSnapshot: (state) => state,
     fromSnapshot: (data) => data as SellerWebhooksState,

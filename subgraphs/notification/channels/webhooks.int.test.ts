@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { TestReceiver } from './test-receiver.js';
 import { createWebhookSender, SIGNATURE_HEADER, verifyWebhookSignature } from './webhook.js';
 import { MAX_WEBHOOKS_PER_SELLER, sellerWebhooksStream, type WebhookDeliveryFailed } from './webhook-decider.js';
 import { WEBHOOK_RETRIES, WebhookDeliveries, type WebhookDeliveriesDeps, type WebhookRetryDoc } from './webhooks.js';
+import { WebhookSecretBox } from './webhook-secrets.js';
 import { freshMongoDocuments, memoryDocuments, type OpenDocuments } from '../../../platform/testing/suite-stores.js';
 
 const BASE_MS = 60_000;
@@ -52,8 +53,8 @@ function webhookSuite(name: string, openDocuments: OpenDocuments, exclusiveClaim
       const receiver = await TestReceiver.start(answer);
       const sender = createWebhookSender({ allowPrivate: true, timeoutMs: 1000 });
       let now = new Date('2026-12-02T03:00:00.000Z');
-      const make = (store = events, through: WebhookSender = sender) =>
-        new WebhookDeliveries({ events: store, documents, sender: through, allowPrivate: true, clock: () => now, retry: { maxAttempts: 8, baseDelayMs: BASE_MS, maxDelayMs: CAP_MS }, logger: createLogger('webhooks-test', 'silent'), ...options });
+      const make = (store = events, through: WebhookSender = sender, secrets = options.secrets ?? WebhookSecretBox.development()) =>
+        new WebhookDeliveries({ events: store, documents, sender: through, allowPrivate: true, clock: () => now, retry: { maxAttempts: 8, baseDelayMs: BASE_MS, maxDelayMs: CAP_MS }, logger: createLogger('webhooks-test', 'silent'), ...options, secrets });
       const state = { service: make(), events };
       cleanup.push(async () => {
         sender.close();
@@ -65,6 +66,7 @@ function webhookSuite(name: string, openDocuments: OpenDocuments, exclusiveClaim
         state,
         make,
         receiver,
+        sender,
         documents,
         dir,
         setNow: (at: Date) => (now = at),
@@ -254,6 +256,89 @@ function webhookSuite(name: string, openDocuments: OpenDocuments, exclusiveClaim
       expect(await t.state.service.deliver(alive.userId, payload())).toMatchObject([{ outcome: 'DELIVERED' }]);
       expect(deadSettled).toBe(false); // still waiting for the dead receiver
       expect(await deadDelivery).toMatchObject([{ outcome: 'RETRY_SCHEDULED', error: matching(/no answer within/) }]);
+    });
+
+    it('keeps the signing secret out of the event log: sealed in the registration and in the snapshots, opened only to sign', async () => {
+      const t = await setup(() => 200, { snapshotEvery: 3 });
+      const ada = seller();
+      const { webhook, secret } = await t.state.service.register(ada, t.receiver.url(), ['UNIT_SOLD']);
+      for (let i = 0; i < 4; i++) expect(await t.state.service.deliver(ada.userId, payload())).toMatchObject([{ outcome: 'DELIVERED' }]);
+
+      const stream = await t.state.events.readStream(sellerWebhooksStream(ada.userId));
+      const snapshots = await t.state.events.readStream(`snapshot-${sellerWebhooksStream(ada.userId)}`);
+      expect(snapshots.length).toBeGreaterThan(0); // the snapshots are checked too, not only the events
+      expect(stream[0]).toMatchObject({ type: 'WebhookRegistered', data: { webhookId: webhook.id, sealedSecret: { v: 1, alg: 'A256GCM', keyId: 'dev' } } });
+      expect(stream[0]!.data).not.toHaveProperty('secret');
+      const secretPart = secret.slice('whsec_'.length);
+      for (const serialized of [JSON.stringify(stream), JSON.stringify(snapshots)]) {
+        expect(serialized).not.toContain(secretPart);
+        expect(serialized).not.toContain(Buffer.from(secret).toString('base64'));
+      }
+      // Nor anywhere on disk: the file log is JSON lines.
+      const files = (readdirSync(t.dir, { recursive: true }) as string[]).map((f) => join(t.dir, f)).filter((f) => statSync(f).isFile());
+      expect(files.length).toBeGreaterThan(0);
+      for (const file of files) expect(readFileSync(file, 'utf8')).not.toContain(secretPart);
+
+      // A process starting from the snapshot signs with the same secret.
+      await t.restart();
+      expect(await t.state.service.deliver(ada.userId, payload())).toMatchObject([{ outcome: 'DELIVERED' }]);
+      const last = t.receiver.received.at(-1)!;
+      expect(verifyWebhookSignature(last.body, last.headers[SIGNATURE_HEADER] as string, secret)).toBe(true);
+    });
+
+    it('signs with the clear secret of a webhook registered before secrets were encrypted: the legacy event is read as it is', async () => {
+      const t = await setup(() => 200, { snapshotEvery: 2 });
+      const ada = seller();
+      const webhookId = randomUUID();
+      const legacySecret = `whsec_${randomBytes(32).toString('base64url')}`;
+      const metadata = { correlationId: randomUUID(), causationId: randomUUID(), actor: ada.userId, occurredAt: '2026-11-01T00:00:00.000Z', schemaVersion: 1 };
+      const legacy = { webhookId, sellerId: ada.userId, url: t.receiver.url('/legacy'), events: ['UNIT_SOLD'], secret: legacySecret, registeredAt: '2026-11-01T00:00:00.000Z' };
+      await t.state.events.appendToStream(sellerWebhooksStream(ada.userId), [{ id: randomUUID(), type: 'WebhookRegistered', data: legacy, metadata }], { expectedRevision: 'no_stream' });
+      const { secret: newSecret } = await t.state.service.register(ada, t.receiver.url('/new'), ['UNIT_SOLD']);
+      expect(JSON.stringify(await t.state.service.list(ada.userId))).not.toContain(legacySecret);
+
+      for (let round = 0; round < 2; round++) {
+        const sold = payload();
+        expect(await t.state.service.deliver(ada.userId, sold)).toMatchObject([{ webhookId, outcome: 'DELIVERED' }, { outcome: 'DELIVERED' }]);
+        const byPath = (path: string) => t.receiver.received.filter((r) => r.path === path && r.headers['x-storefront-delivery'] === sold.id)[0]!;
+        expect(verifyWebhookSignature(byPath('/legacy').body, byPath('/legacy').headers[SIGNATURE_HEADER] as string, legacySecret)).toBe(true);
+        expect(verifyWebhookSignature(byPath('/new').body, byPath('/new').headers[SIGNATURE_HEADER] as string, newSecret)).toBe(true);
+        await t.restart(); // the second round starts from a snapshot (a version 2 one, with the legacy secret as the event had it)
+      }
+      expect((await t.state.events.readStream(sellerWebhooksStream(ada.userId)))[0]!.data).toEqual(legacy); // history is not rewritten
+    });
+
+    it('opens old secrets after a key rotation; a secret the configured keys cannot open fails its delivery for good, with a coded reason, logged', async () => {
+      const t = await setup(() => 200);
+      const ada = seller();
+      const k1 = { id: 'k1', key: randomBytes(32) };
+      const k2 = { id: 'k2', key: randomBytes(32) };
+      const { webhook, secret } = await t.make(t.state.events, undefined, new WebhookSecretBox([k1])).register(ada, t.receiver.url(), ['UNIT_SOLD']);
+
+      // Rotated: k2 seals new secrets, k1 still opens the old ones.
+      const rotated = t.make(t.state.events, undefined, new WebhookSecretBox([k2, k1]));
+      expect(await rotated.deliver(ada.userId, payload())).toEqual([{ webhookId: webhook.id, outcome: 'DELIVERED', attempt: 1 }]);
+      expect(verifyWebhookSignature(t.receiver.received[0]!.body, t.receiver.received[0]!.headers[SIGNATURE_HEADER] as string, secret)).toBe(true);
+
+      const logged: { msg: string; code?: string; webhookId?: string; keyId?: string; reason?: string }[] = [];
+      const logger = createLogger('webhooks-test', 'error', { write: (line: string) => void logged.push(JSON.parse(line) as (typeof logged)[number]) });
+      const forgot = new WebhookDeliveries({ events: t.state.events, documents: t.documents, sender: t.sender, secrets: new WebhookSecretBox([k2]), allowPrivate: true, logger });
+      expect(await forgot.deliver(ada.userId, payload())).toEqual([{ webhookId: webhook.id, outcome: 'FAILED', attempt: 1, error: `WEBHOOK_SECRET_UNREADABLE: the signing secret of webhook ${webhook.id} cannot be decrypted: its key "k1" is not configured (WEBHOOK_SECRET_KEYS)` }]);
+      expect(logged).toMatchObject([{ code: 'WEBHOOK_SECRET_UNREADABLE', webhookId: webhook.id, keyId: 'k1', reason: 'UNKNOWN_KEY' }]);
+      const impostor = t.make(t.state.events, undefined, new WebhookSecretBox([{ id: 'k1', key: randomBytes(32) }]));
+      expect(await impostor.deliver(ada.userId, payload())).toMatchObject([{ outcome: 'FAILED', error: matching(/^WEBHOOK_SECRET_UNREADABLE: .*the key configured as "k1" does not open it/) }]);
+
+      // Nothing went out, nothing is queued: a permanent failure, recorded and shown to the seller.
+      expect(t.receiver.received).toHaveLength(1);
+      expect(await t.failures(ada.userId)).toMatchObject([
+        { retryable: false, nextAttemptAt: null, status: null, error: matching(/^WEBHOOK_SECRET_UNREADABLE/) },
+        { retryable: false, nextAttemptAt: null, status: null, error: matching(/^WEBHOOK_SECRET_UNREADABLE/) },
+      ]);
+      expect(await t.documents.collection<WebhookRetryDoc>(WEBHOOK_RETRIES).count({ webhookId: webhook.id })).toBe(0);
+      expect(await rotated.retryDue(new Date('2027-01-01T00:00:00.000Z'))).toEqual([]);
+      expect((await rotated.list(ada.userId))[0]).toMatchObject({ status: 'ACTIVE', consecutiveFailures: 2, lastError: matching(/^WEBHOOK_SECRET_UNREADABLE/) });
+      // With the key back, it delivers again.
+      expect(await rotated.deliver(ada.userId, payload())).toMatchObject([{ outcome: 'DELIVERED' }]);
     });
 
     it('lets only sellers register, and only allowed URLs and kinds', async () => {

@@ -10,6 +10,7 @@ import type { Logger } from '../../../platform/logging.js';
 import { DeliveryError, type NotificationKind, type WebhookPayload, type WebhookSender } from './channel.js';
 import { validateWebhookUrl } from './webhook.js';
 import { sellerWebhooksStream, webhookDecider, webhookSnapshots, type SellerWebhooksState, type WebhookCommand, type WebhookState, type WebhookStatus } from './webhook-decider.js';
+import { WebhookSecretUnreadableError, type WebhookSecretBox } from './webhook-secrets.js';
 
 /** Every kind a webhook may subscribe to (a seller may want customer-side order events of their own products later; for now all kinds are accepted). */
 export const NOTIFICATION_KINDS: readonly NotificationKind[] = ['ORDER_CONFIRMED', 'ORDER_REJECTED', 'ORDER_PAID', 'PAYMENT_FAILED', 'ORDER_CANCELLED', 'ORDER_SHIPPED', 'UNIT_SOLD', 'STOCK_LOW', 'SOLD_OUT'];
@@ -85,6 +86,11 @@ export interface WebhookDeliveriesDeps {
   events: EventStore;
   documents: DocumentStore;
   sender: WebhookSender;
+  /**
+   * Seals each new secret before it goes into the event log and opens it to sign a delivery
+   * (WEBHOOK_SECRET_KEYS; `webhookSecretBox` in webhook-secrets.ts).
+   */
+  secrets: WebhookSecretBox;
   clock?: () => Date;
   logger?: Logger;
   retry?: Partial<WebhookRetryPolicy>;
@@ -102,6 +108,8 @@ export interface WebhookDeliveriesDeps {
   /** Retries tried at once by `retryDue` (a slow receiver holds one of these, never all). Default 16. */
   concurrency?: number;
   observer?: WebhookObserver;
+  /** Events between two snapshots of a seller's stream (default 200; tests take a few). */
+  snapshotEvery?: number;
 }
 
 const toView = (w: WebhookState): WebhookView => ({
@@ -135,7 +143,7 @@ const errorText = (error: unknown) => (error instanceof Error ? error.message : 
  * a delivery may reach the receiver twice (receivers deduplicate on `x-storefront-delivery`).
  */
 export class WebhookDeliveries {
-  private readonly states = new StreamStates<SellerWebhooksState>(webhookSnapshots());
+  private readonly states: StreamStates<SellerWebhooksState>;
   private readonly policy: WebhookRetryPolicy;
   private readonly clock: () => Date;
   private readonly random: () => number;
@@ -146,6 +154,7 @@ export class WebhookDeliveries {
     if (!Number.isInteger(this.policy.maxAttempts) || this.policy.maxAttempts < 1) throw new Error('webhook maxAttempts must be a positive integer');
     this.clock = deps.clock ?? (() => new Date());
     this.random = deps.random ?? Math.random;
+    this.states = new StreamStates<SellerWebhooksState>(webhookSnapshots(deps.snapshotEvery));
   }
 
   private get retries() {
@@ -173,7 +182,8 @@ export class WebhookDeliveries {
 
   /**
    * Registers a webhook for the signed-in seller (FORBIDDEN for anyone else; INVALID_INPUT for a
-   * URL that is not allowed or no kinds). The secret is returned here only: list never shows it.
+   * URL that is not allowed or no kinds). The secret is returned here only: list never shows it,
+   * and the event log holds it sealed (webhook-secrets.ts).
    */
   async register(actor: Identity, url: string, kinds: readonly NotificationKind[]): Promise<{ webhook: WebhookView; secret: string }> {
     if (actor.role !== 'SELLER') throw new ForbiddenError('only sellers may register webhooks');
@@ -182,7 +192,8 @@ export class WebhookDeliveries {
     if (unknown.length > 0) throw new ValidationError(`unknown notification kinds: ${unknown.join(', ')}`, ['events']);
     const webhookId = randomUUID();
     const secret = `whsec_${randomBytes(32).toString('base64url')}`;
-    const { state } = await this.run(actor.userId, { type: 'RegisterWebhook', webhookId, sellerId: actor.userId, url: normalised, events: [...kinds], secret, at: this.clock().toISOString() }, actor.userId);
+    const sealedSecret = this.deps.secrets.seal(webhookId, secret);
+    const { state } = await this.run(actor.userId, { type: 'RegisterWebhook', webhookId, sellerId: actor.userId, url: normalised, events: [...kinds], sealedSecret, at: this.clock().toISOString() }, actor.userId);
     return { webhook: toView(state.webhooks.find((w) => w.webhookId === webhookId)!), secret };
   }
 
@@ -320,7 +331,7 @@ export class WebhookDeliveries {
     const id = retryId(webhook.webhookId, payload.id);
     const base = { webhookId: webhook.webhookId, notificationId: payload.id, attempt };
     try {
-      await this.deps.sender.send({ webhookId: webhook.webhookId, url: webhook.url, secret: webhook.secret }, payload);
+      await this.deps.sender.send({ webhookId: webhook.webhookId, url: webhook.url, secret: this.signingSecret(sellerId, webhook) }, payload);
     } catch (error) {
       const failure = error instanceof DeliveryError ? error : new DeliveryError(errorText(error), true);
       const retryAt = new Date(now.getTime() + backoffDelayMs(attempt, this.policy, this.random)).toISOString();
@@ -352,6 +363,24 @@ export class WebhookDeliveries {
     if (result.position !== undefined) await this.retries.deleteIfNewer(id, result.position); // else deleted meanwhile, with its queue
     this.deps.observer?.attempted?.('DELIVERED', attempt, performance.now() - started);
     return { webhookId: webhook.webhookId, outcome: 'DELIVERED', attempt };
+  }
+
+  /**
+   * The webhook's secret in clear, for this one request. One that the configured keys cannot open
+   * (WEBHOOK_SECRET_KEYS lacks its key, or has another key under its id) is a permanent failure of
+   * the delivery, like a 4xx: recorded with the WEBHOOK_SECRET_UNREADABLE reason (the seller sees
+   * it as the webhook's last error), logged as an error for the operator, not tried again; after
+   * WEBHOOK_MAX_ATTEMPTS such failures the webhook is parked as after any others. Nothing goes out
+   * unsigned or signed with anything else.
+   */
+  private signingSecret(sellerId: string, webhook: WebhookState): string {
+    try {
+      return this.deps.secrets.reveal(webhook.webhookId, webhook.secret);
+    } catch (error) {
+      if (!(error instanceof WebhookSecretUnreadableError)) throw error;
+      this.deps.logger?.error({ code: error.code, webhookId: webhook.webhookId, sellerId, keyId: error.keyId, reason: error.reason }, 'a webhook signing secret cannot be decrypted with WEBHOOK_SECRET_KEYS: its deliveries fail');
+      throw new DeliveryError(error.message, false);
+    }
   }
 
   private async holdQueued(webhookId: string, position: number): Promise<void> {
