@@ -457,7 +457,7 @@ export class Projector {
 
   /** Applies a batch through one write-behind target; undefined if any event's handler failed. */
   private async applyBatch(batch: readonly RecordedEvent[]): Promise<{ target: BatchTarget; results: ApplyResult[] } | undefined> {
-    const target = BatchTarget.over(this.deps.documents, this.memory);
+    const target = BatchTarget.over(this.deps.documents, this.memory, this.projection.flushOrder);
     const results: ApplyResult[] = [];
     try {
       await target.prefetch(this.projection, batch);
@@ -510,7 +510,7 @@ export class Projector {
     const maxAttempts = this.options.maxAttempts ?? 5;
     for (let attempt = 1, failures = 0; ; attempt++) {
       try {
-        const target = BatchTarget.over(this.deps.documents);
+        const target = BatchTarget.over(this.deps.documents, undefined, this.projection.flushOrder);
         const result = await this.projection.apply(event, target);
         if (this.fenced) {
           this.projection.discard?.();
@@ -605,7 +605,7 @@ export class Projector {
           await collection.deleteIfNewer(entry._id, Number.MAX_SAFE_INTEGER);
           continue;
         }
-        const target = BatchTarget.over(this.deps.documents);
+        const target = BatchTarget.over(this.deps.documents, undefined, this.projection.flushOrder);
         try {
           const result = await this.projection.apply(event, target);
           await target.flush();
@@ -819,7 +819,7 @@ export class Projector {
         if (this.rebuildState.position >= until) return;
         const subscription = events.subscribeToAll({ from: this.rebuildState.position === 0 ? 'start' : { after: this.rebuildState.position } });
         let lastReport = 0;
-        const batch = new BatchTarget((collection) => aside.collection(collection));
+        const batch = new BatchTarget((collection) => aside.collection(collection), undefined, this.projection.flushOrder);
         let sinceFlush = 0;
         try {
           for await (const event of subscription) {
