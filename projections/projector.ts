@@ -165,6 +165,16 @@ export class Projector {
     this.announcer = new PositionAnnouncer(this, deps);
   }
 
+  /**
+   * Makes every cache entry derived from the read model stale (its collections' tags), delivered
+   * as the projector's other effects are (retried while the cache is down). For a projector that
+   * took over from another process: that one may have died between a batch's flush and its
+   * invalidations, and applying those events again here changes nothing, so invalidates nothing.
+   */
+  async invalidateCachedReads(): Promise<void> {
+    await this.effects.enqueue(this.projection.collections.map(collectionTag), []);
+  }
+
   /** Side effects not yet delivered (the cache or pub/sub server being down). */
   get pendingEffects(): number {
     return this.effects.pending;
