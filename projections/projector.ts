@@ -520,7 +520,9 @@ export class Projector {
     const maxAttempts = this.options.maxAttempts ?? 5;
     for (let attempt = 1, failures = 0; ; attempt++) {
       try {
-        const target = BatchTarget.over(this.deps.documents, undefined, this.projection.flushOrder);
+        // Through the memory, so that it stays true for the batches after: a failed attempt is
+        // never flushed (it changes neither the store nor the memory); a flushed one updates both.
+        const target = BatchTarget.over(this.deps.documents, this.memory, this.projection.flushOrder);
         const result = await this.projection.apply(event, target);
         if (this.fenced) {
           this.projection.discard?.();
@@ -620,6 +622,8 @@ export class Projector {
           const result = await this.projection.apply(event, target);
           await target.flush();
           await this.projection.flush?.();
+          // Later batches must not read what this changed from the memory as it was: it starts afresh.
+          this.memory = new DocumentMemory();
           if (result.changed) await this.effects.enqueue(result.invalidateTags ?? [], result.notifications ?? [], { tags: result.responseTags ?? [], readModel: this.projection.name, position: event.position });
           await collection.deleteIfNewer(entry._id, Number.MAX_SAFE_INTEGER);
           retried++;
