@@ -58,13 +58,19 @@ export class BatchTarget implements ProjectionTarget {
   /** Read from the store by this batch: its answer. */
   private readonly loaded = new Map<string, Known>();
 
+  /**
+   * @param flushOrder the order in which `flush` writes collections (the projection's
+   *   `flushOrder`): those it names go last, in its order; the others first, in the order the
+   *   batch first touched them.
+   */
   constructor(
     private readonly resolve: (name: string) => Collection<Doc>,
     private readonly memory?: DocumentMemory,
+    private readonly flushOrder?: readonly string[],
   ) {}
 
-  static over(documents: DocumentStore, memory?: DocumentMemory): BatchTarget {
-    return new BatchTarget((name) => documents.collection(name), memory);
+  static over(documents: DocumentStore, memory?: DocumentMemory, flushOrder?: readonly string[]): BatchTarget {
+    return new BatchTarget((name) => documents.collection(name), memory, flushOrder);
   }
 
   private maps(name: string): { writes: Map<string, PendingWrite>; reads: Known } {
@@ -161,14 +167,25 @@ export class BatchTarget implements ProjectionTarget {
     return n;
   }
 
+  /** The pending collections in the order they are written: unnamed ones first (as touched), then those `flushOrder` names, in its order. */
+  private flushSequence(): [string, Map<string, PendingWrite>][] {
+    const entries = [...this.pending];
+    const order = this.flushOrder;
+    if (!order) return entries;
+    return entries.sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)); // stable: unnamed (-1) keep their order
+  }
+
   /**
-   * Writes everything pending, one writeManyIfNewer per collection, telling the store what is
-   * stored; then remembers what was read and written (when the target has a memory) and starts a
-   * new batch. Should the store apply fewer writes than it was sent (another writer got in, or a
-   * write changed nothing), the memory of that collection is dropped: it is read again.
+   * Writes everything pending, one writeManyIfNewer per collection (in the flush order), telling
+   * the store what is stored; then remembers what was read and written (when the target has a
+   * memory) and starts a new batch. Should the store apply fewer writes than it was sent (another
+   * writer got in, or a write changed nothing), the memory of that collection is dropped: it is
+   * read again. A flush is not atomic: a process killed during it leaves the collections written
+   * before the kill, and the next holder applies the batch again on top of them (see
+   * `Projection.flushOrder`).
    */
   async flush(): Promise<void> {
-    for (const [name, writes] of this.pending) {
+    for (const [name, writes] of this.flushSequence()) {
       if (writes.size === 0) continue;
       const many: ManyWrite<Doc>[] = [...writes].map(([id, { doc, position }]) => {
         const stored = this.stored(name, id);

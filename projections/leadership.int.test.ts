@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Cache } from '../platform/cache/cache.js';
 import { MemoryCache } from '../platform/cache/memory-cache.js';
 import type { Collection, Doc, DocumentStore } from '../platform/documents/document-store.js';
 import { MemoryDocumentStore } from '../platform/documents/memory-document-store.js';
@@ -19,7 +20,7 @@ import { checkpointPosition } from './lag.js';
 import { ProjectorLeadership } from './leadership.js';
 import { LEASES, ProjectionLease, type LeaseOptions } from './lease.js';
 import type { Projection } from './projection.js';
-import { Projector } from './projector.js';
+import { collectionTag, Projector } from './projector.js';
 
 const COUNTS = 'test_lease_counts';
 /** Short, so that the test sees a lease run out; the same rules as the defaults. */
@@ -95,10 +96,10 @@ function leadershipSuite(name: string, openDocuments: () => Promise<DocumentStor
     });
 
     /** A projector "process": its own owner id, metrics and view of the store. */
-    const startProcess = async (owner: string) => {
+    const startProcess = async (owner: string, cache: Cache = new MemoryCache()) => {
       const { view, store } = processView(documents);
       const metrics: Metrics = createMetrics(serviceRegistry('test', { processMetrics: false }));
-      const deps = { events, documents: store, cache: new MemoryCache(), pubsub: new MemoryPubSub(), metrics, logger };
+      const deps = { events, documents: store, cache, pubsub: new MemoryPubSub(), metrics, logger };
       const lease = new ProjectionLease(store, counter.name, owner, LEASE);
       view.lease = lease;
       const leadership = new ProjectorLeadership(new Projector(counter, deps, { fence: lease, checkpointEveryMs: 10 }), lease, deps, LEASE);
@@ -145,6 +146,22 @@ function leadershipSuite(name: string, openDocuments: () => Promise<DocumentStor
       await eventually(async () => expect(await count('s-1')).toBe(15), 10_000);
       expect(a.projector.role).toBe('standby');
       expect(a.view.writesWithoutLease).toBe(0);
+    });
+
+    it('the process that takes over makes the cache entries read from the read model stale (the old holder may have died between a flush and its invalidations)', async () => {
+      const cache = new MemoryCache(); // the processes share it, as they share Redis
+      const a = await startProcess('process-a', cache);
+      const b = await startProcess('process-b', cache);
+      await append('s-3', 2);
+      await eventually(async () => expect(await count('s-3')).toBe(2));
+      // A query service caches what it read, under the read model's collection tag.
+      const tags = [collectionTag(COUNTS)];
+      await cache.setTagged('count:s-3', '2', (await cache.getTagged('count:s-3', tags)).stamp, 3600);
+      expect((await cache.getTagged('count:s-3', tags)).value).toBe('2');
+
+      a.view.cut = true;
+      await eventually(() => expect(b.projector.role).toBe('active'), 10_000);
+      await eventually(async () => expect((await cache.getTagged('count:s-3', tags)).value).toBeUndefined(), 5000);
     });
 
     it('a clean shutdown releases the lease: the standby takes over without waiting for it to expire', async () => {

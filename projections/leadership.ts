@@ -66,11 +66,17 @@ export class ProjectorLeadership {
   /** Starts the projector in the background: the looks go on renewing the lease while it starts (a rebuild at start may take long). */
   private promote(): void {
     const name = this.projector.name;
-    if (this.lease.tookOver) this.deps.metrics.projectionLeaseTakeovers.inc({ projection: name });
-    this.deps.logger.info({ projection: name, epoch: this.lease.epoch, tookOver: this.lease.tookOver }, 'projection lease acquired; projecting');
+    const tookOver = this.lease.tookOver;
+    if (tookOver) this.deps.metrics.projectionLeaseTakeovers.inc({ projection: name });
+    this.deps.logger.info({ projection: name, epoch: this.lease.epoch, tookOver }, 'projection lease acquired; projecting');
     this.starting = this.projector
       .start()
-      .then(() => this.deps.metrics.projectionLeaseHeld.set({ projection: name }, this.projector.running && this.lease.holds ? 1 : 0))
+      .then(async () => {
+        // The previous holder may have died between a flush and its cache invalidations (the events it
+        // applied after its last checkpoint are applied again here as no-ops, which invalidate nothing).
+        if (tookOver && this.projector.running) await this.projector.invalidateCachedReads();
+        this.deps.metrics.projectionLeaseHeld.set({ projection: name }, this.projector.running && this.lease.holds ? 1 : 0);
+      })
       .catch(async (error: unknown) => {
         // Tried again at a later look (the lease stays ours while it is renewed).
         this.deps.logger.error({ err: error, projection: name, epoch: this.lease.epoch }, 'starting the projector failed');

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DocumentStore } from '../platform/documents/document-store.js';
@@ -117,10 +118,79 @@ function leaseContract(name: string, open: () => Promise<DocumentStore>): void {
       expect(a.lease.holds).toBe(true); // a does not know yet
       expect(await a.lease.saveCheckpoint(id, 20)).toBe(false); // stale epoch: refused
       expect(a.lease.holds).toBe(false); // and a now knows
-      expect(await store.collection<{ _id: string; position: number; epoch: number }>(CHECKPOINTS).get(id)).toMatchObject({ position: 10, epoch: 2 });
+      expect(await store.collection<{ _id: string; position: number }>(CHECKPOINTS).get(id)).toMatchObject({ position: 10 }); // readers: not moved
       expect(await b.lease.saveCheckpoint(id, 15)).toBe(true);
-      expect(await store.collection<{ _id: string; position: number }>(CHECKPOINTS).get(id)).toMatchObject({ position: 15 });
+      expect(await store.collection<{ _id: string; position: number; epoch: number }>(CHECKPOINTS).get(id)).toMatchObject({ position: 15, epoch: 2 });
       await expect(a.lease.claimCheckpoint(id)).rejects.toBeInstanceOf(LeaseLostError);
+      // The next holder resumes from what b saved, not from what a tried to.
+      const c = new ProjectionLease(store, a.lease.projection, 'c', options, new Clock(9_000_000).now);
+      await b.lease.release();
+      expect(await c.tryAcquire()).toBe(true);
+      expect(await c.claimCheckpoint(id)).toBe(15);
+    });
+
+    it('fencing under a race: a stale holder saving while the next one takes the lease and claims never moves the checkpoint the next one resumes from', async () => {
+      // FerretDB v1's conditional replace is a read then a write: a claim made by replacing the
+      // checkpoint could be overwritten by the old holder's save landing just after it. Claims are inserts.
+      for (let round = 0; round < 20; round++) {
+        const { projection, a, b } = contenders();
+        const id = `${randomUUID()}@test`;
+        await a.lease.tryAcquire();
+        await a.lease.claimCheckpoint(id);
+        expect(await a.lease.saveCheckpoint(id, 10)).toBe(true);
+        expect(await b.lease.tryAcquire()).toBe(false);
+        advance(5000, b.clock); // a's clock stands still: it believes it holds the lease
+        // a keeps saving (four at a time, positions 11, 12, …) until it learns it lost, while b takes over and claims.
+        let next = 10;
+        const saving = async () => {
+          while (a.lease.holds) {
+            const position = ++next;
+            await a.lease.saveCheckpoint(id, position);
+            if (next > 1000) throw new Error(`round ${round}: a never learnt that it lost the lease (the checkpoint: ${JSON.stringify(await store.collection(CHECKPOINTS).get(id))})`);
+            await sleep(5); // a few saves in flight at any time, not so many that b's claim never gets a turn
+          }
+        };
+        const [claimed] = await Promise.all([
+          (async () => {
+            expect(await b.lease.tryAcquire()).toBe(true);
+            return b.lease.claimCheckpoint(id);
+          })(),
+          saving(),
+          saving(),
+          saving(),
+          saving(),
+        ]);
+        expect(claimed, `round ${round}: b resumes from a position a saved`).toBeGreaterThanOrEqual(10);
+        expect(claimed).toBeLessThanOrEqual(next);
+        // b moves on; a, late, saves once more (as a process frozen since before the takeover would).
+        expect(await b.lease.saveCheckpoint(id, claimed + 5), `round ${round}: b's checkpoint is b's`).toBe(true);
+        await a.lease.saveCheckpoint(id, 30);
+        expect(a.lease.holds).toBe(false);
+        const c = new ProjectionLease(store, projection, `c-${round}`, options, new Clock(9_000_000).now);
+        await b.lease.release();
+        expect(await c.tryAcquire()).toBe(true);
+        expect(await c.claimCheckpoint(id), `round ${round}: the next holder resumes from b's checkpoint`).toBe(claimed + 5);
+      }
+    });
+
+    it('claiming again under the same epoch (the projector restarted) resumes from what the epoch saved; the epochs before the previous one are removed', async () => {
+      const { projection, a } = contenders();
+      const id = `${randomUUID()}@test`;
+      await a.lease.tryAcquire();
+      await a.lease.claimCheckpoint(id);
+      expect(await a.lease.saveCheckpoint(id, 7)).toBe(true);
+      expect(await a.lease.claimCheckpoint(id)).toBe(7);
+      let holder = a.lease;
+      for (let i = 0; i < 3; i++) {
+        await holder.release();
+        const next = new ProjectionLease(store, projection, `n-${i}`, options, new Clock().now);
+        expect(await next.tryAcquire()).toBe(true);
+        expect(await next.claimCheckpoint(id)).toBe(7 + i);
+        expect(await next.saveCheckpoint(id, 8 + i)).toBe(true);
+        holder = next;
+      }
+      const epochs = (await store.collection<{ _id: string; checkpoint?: string; epoch: number }>(CHECKPOINTS).find({ filter: { checkpoint: id }, first: 10 })).items.map((d) => d.epoch);
+      expect(epochs.sort()).toEqual([holder.epoch - 1, holder.epoch]);
     });
 
     it('claims a checkpoint written before leases existed (no epoch) and keeps its position', async () => {

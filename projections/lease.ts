@@ -45,11 +45,22 @@ interface LeaseHint extends Doc {
   epoch: number;
 }
 
+/**
+ * A checkpoint document. `<id>` is what readers read (lag, readiness, read-your-writes, versions):
+ * the furthest position a holder saved, never moved backwards. `<id>#<epoch>` is the checkpoint of
+ * one lease epoch (`checkpoint` names `<id>`): inserted by the epoch's claim, then written by its
+ * holder only; the next holder resumes from the latest epoch's document.
+ */
 interface FencedCheckpoint extends Doc {
   position: number;
-  /** Epoch of the lease under which it was last written; a lower epoch may no longer write it. */
+  /** Epoch of the lease under which it was written (none: written without a lease, or before leases existed). */
   epoch?: number;
+  /** On an epoch's document: the checkpoint (`<id>`) it belongs to. */
+  checkpoint?: string;
 }
+
+/** The id of the checkpoint `id`'s document for one lease epoch. */
+export const epochCheckpointId = (id: string, epoch: number) => `${id}#${epoch}`;
 
 /** What a projector checks before it writes, and how it writes its checkpoint. */
 export interface Fence {
@@ -229,34 +240,56 @@ export class ProjectionLease implements Fence {
     this.validUntil = -Infinity;
   }
 
+  /**
+   * Claims checkpoint `id` for this epoch by *inserting* its epoch's document (`<id>#<epoch>`),
+   * which the unique `_id` lets happen once, atomically even on FerretDB v1 (whose conditional
+   * replace is a read then a write: two writers can both pass its condition). It starts at the
+   * position of the latest earlier epoch's document (or of `<id>` itself, for a checkpoint written
+   * without a lease: a rebuild's, or one from before leases). A previous holder that has not
+   * noticed yet writes only its own epoch's document afterwards, which nobody resumes from any
+   * more: however late its write lands, it cannot move the checkpoint the new holder claimed.
+   * Claiming again under the same epoch (the projector restarted) returns what the epoch saved.
+   */
   async claimCheckpoint(id: string): Promise<number> {
     const checkpoints = this.documents.collection<FencedCheckpoint>(CHECKPOINTS);
     for (;;) {
       if (!this.holds) throw new LeaseLostError(`${this.projection}: the lease (epoch ${this.heldEpoch}) ran out before its checkpoint was claimed`);
-      const stored = await checkpoints.get(id);
-      if (!stored) {
-        if (await checkpoints.replaceIf({ _id: id, position: 0, epoch: this.heldEpoch }, 0, null)) return 0;
-        continue;
+      const epoch = this.heldEpoch;
+      const own = await checkpoints.get(epochCheckpointId(id, epoch));
+      if (own) return own.position;
+      if (await this.superseded()) throw new LeaseLostError(`${this.projection}: a newer epoch than ${epoch} holds the lease`);
+      const [latest] = (await checkpoints.find({ filter: { checkpoint: id, epoch: { $lt: epoch } }, sort: [['epoch', -1]], first: 1 })).items;
+      const position = latest?.position ?? (await checkpoints.get(id))?.position ?? 0;
+      if (await checkpoints.replaceIf({ _id: epochCheckpointId(id, epoch), checkpoint: id, epoch, position }, position, null)) {
+        // Epochs before the previous one are history: nobody resumes from them (a late write may recreate one; the next claim removes it again).
+        for (const old of (await checkpoints.find({ filter: { checkpoint: id, epoch: { $lt: epoch - 1 } }, first: 100 })).items) await checkpoints.deleteIfNewer(old._id, Number.MAX_SAFE_INTEGER);
+        return position;
       }
-      const epoch = stored.epoch ?? 0;
-      if (epoch > this.heldEpoch) {
-        this.lose();
-        throw new LeaseLostError(`${this.projection}: its checkpoint belongs to epoch ${epoch}, this process holds ${this.heldEpoch}`);
-      }
-      if (epoch === this.heldEpoch) return stored.position;
-      // Exactly what was read: a write of the previous holder in between makes this fail, and it is read again.
-      const expected = { position: stored.position, _position: stored._position ?? null, epoch: stored.epoch ?? null };
-      if (await checkpoints.replaceIf({ _id: id, position: stored.position, epoch: this.heldEpoch }, stored._position ?? stored.position, expected)) return stored.position;
+      // Inserted meanwhile under this very epoch (a claim of this process running twice): read it.
     }
   }
 
+  /**
+   * Saves the position in this epoch's checkpoint document, then, unless a newer epoch holds the
+   * lease (this holder then counts it as lost and returns false), in `<id>` for readers (guarded:
+   * never backwards). Nothing written here can move where the next holder resumes: that is its
+   * own epoch's document, from its claim on.
+   */
   async saveCheckpoint(id: string, position: number): Promise<boolean> {
     if (!this.holds) return false;
-    const saved = await this.documents.collection<FencedCheckpoint>(CHECKPOINTS).replaceIf({ _id: id, position, epoch: this.heldEpoch }, position, { epoch: this.heldEpoch, position: { $lte: position } });
-    if (!saved) {
-      const stored = await this.documents.collection<FencedCheckpoint>(CHECKPOINTS).get(id);
-      if ((stored?.epoch ?? 0) !== this.heldEpoch) this.lose();
-    }
-    return saved;
+    const epoch = this.heldEpoch;
+    const checkpoints = this.documents.collection<FencedCheckpoint>(CHECKPOINTS);
+    await checkpoints.upsertIfNewer({ _id: epochCheckpointId(id, epoch), checkpoint: id, epoch, position }, position);
+    if (await this.superseded()) return false;
+    await checkpoints.upsertIfNewer({ _id: id, position, epoch }, position);
+    return true;
+  }
+
+  /** Whether a newer epoch of the lease exists (then this process holds nothing any more). */
+  private async superseded(): Promise<boolean> {
+    if (!(await this.leases.get(this.idOf(this.heldEpoch + 1)))) return false;
+    this.knownEpoch = Math.max(this.knownEpoch, this.heldEpoch + 1);
+    this.lose();
+    return true;
   }
 }

@@ -42,6 +42,17 @@ export interface Projection {
   collections: readonly string[];
   indexes?: Readonly<Record<string, readonly IndexSpec[]>>;
   /**
+   * The order in which a batch's writes reach the store, collection by collection (those named
+   * here last, in this order; the others first). A flush is not atomic: a projector killed during
+   * it (or losing its lease while retrying it) leaves part of the batch written, and the next
+   * holder applies the batch's events again on top of it. Position guards make that harmless for
+   * a document whose change depends only on itself; a projection that decides from one document
+   * whether an event still changes others (product analytics: a line already sold is not counted
+   * again) must name that document's collection last, after the collections whose figures it
+   * gates, so that a kill never leaves the decision written without the figures it stands for.
+   */
+  flushOrder?: readonly string[];
+  /**
    * Whether its changes feed the gateway's response cache (`responseTags`): its projector then
    * says on the invalidation feed, every second, that it runs with nothing left undelivered.
    */

@@ -165,6 +165,16 @@ export class Projector {
     this.announcer = new PositionAnnouncer(this, deps);
   }
 
+  /**
+   * Makes every cache entry derived from the read model stale (its collections' tags), delivered
+   * as the projector's other effects are (retried while the cache is down). For a projector that
+   * took over from another process: that one may have died between a batch's flush and its
+   * invalidations, and applying those events again here changes nothing, so invalidates nothing.
+   */
+  async invalidateCachedReads(): Promise<void> {
+    await this.effects.enqueue(this.projection.collections.map(collectionTag), []);
+  }
+
   /** Side effects not yet delivered (the cache or pub/sub server being down). */
   get pendingEffects(): number {
     return this.effects.pending;
@@ -457,7 +467,7 @@ export class Projector {
 
   /** Applies a batch through one write-behind target; undefined if any event's handler failed. */
   private async applyBatch(batch: readonly RecordedEvent[]): Promise<{ target: BatchTarget; results: ApplyResult[] } | undefined> {
-    const target = BatchTarget.over(this.deps.documents, this.memory);
+    const target = BatchTarget.over(this.deps.documents, this.memory, this.projection.flushOrder);
     const results: ApplyResult[] = [];
     try {
       await target.prefetch(this.projection, batch);
@@ -510,7 +520,9 @@ export class Projector {
     const maxAttempts = this.options.maxAttempts ?? 5;
     for (let attempt = 1, failures = 0; ; attempt++) {
       try {
-        const target = BatchTarget.over(this.deps.documents);
+        // Through the memory, so that it stays true for the batches after: a failed attempt is
+        // never flushed (it changes neither the store nor the memory); a flushed one updates both.
+        const target = BatchTarget.over(this.deps.documents, this.memory, this.projection.flushOrder);
         const result = await this.projection.apply(event, target);
         if (this.fenced) {
           this.projection.discard?.();
@@ -605,11 +617,13 @@ export class Projector {
           await collection.deleteIfNewer(entry._id, Number.MAX_SAFE_INTEGER);
           continue;
         }
-        const target = BatchTarget.over(this.deps.documents);
+        const target = BatchTarget.over(this.deps.documents, undefined, this.projection.flushOrder);
         try {
           const result = await this.projection.apply(event, target);
           await target.flush();
           await this.projection.flush?.();
+          // Later batches must not read what this changed from the memory as it was: it starts afresh.
+          this.memory = new DocumentMemory();
           if (result.changed) await this.effects.enqueue(result.invalidateTags ?? [], result.notifications ?? [], { tags: result.responseTags ?? [], readModel: this.projection.name, position: event.position });
           await collection.deleteIfNewer(entry._id, Number.MAX_SAFE_INTEGER);
           retried++;
@@ -819,7 +833,7 @@ export class Projector {
         if (this.rebuildState.position >= until) return;
         const subscription = events.subscribeToAll({ from: this.rebuildState.position === 0 ? 'start' : { after: this.rebuildState.position } });
         let lastReport = 0;
-        const batch = new BatchTarget((collection) => aside.collection(collection));
+        const batch = new BatchTarget((collection) => aside.collection(collection), undefined, this.projection.flushOrder);
         let sinceFlush = 0;
         try {
           for await (const event of subscription) {

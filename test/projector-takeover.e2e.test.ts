@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MongoDocumentStore } from '../platform/documents/mongo-document-store.js';
+import { FileEventStore } from '../platform/event-store/file-event-store.js';
 import { createLogger } from '../platform/logging.js';
 import { digestDifference, readModelDigest, summarizeDigest, type ReadModelDigest } from '../platform/testing/read-model-hash.js';
 import { writeSagaWorkload } from '../platform/testing/saga-workload.js';
@@ -101,6 +102,28 @@ async function digestOf(url: string): Promise<ReadModelDigest> {
     return await readModelDigest(store);
   } finally {
     await store.close();
+  }
+}
+
+/** The events in the shared log after `position` (position, type, stream, actor): what appended them, should the log have grown. */
+async function eventsAfter(dataDir: string, position: number): Promise<string[]> {
+  const events = await FileEventStore.open(join(dataDir, 'events'), { fsync: false });
+  const found: string[] = [];
+  const head = await events.headPosition();
+  if (head <= position) {
+    await events.close();
+    return found;
+  }
+  const subscription = events.subscribeToAll({ from: { after: position } });
+  try {
+    for await (const event of subscription) {
+      found.push(`${event.position} ${event.type} ${event.streamName} by ${event.metadata.actor}`);
+      if (event.position >= head) break;
+    }
+    return found;
+  } finally {
+    await subscription.close();
+    await events.close();
   }
 }
 
@@ -259,6 +282,10 @@ withAllServers('projector takeover: two projector processes (MongoDB/FerretDB, R
       const clean = await start({ ...env, MONGODB_URL: cleanUrl });
       await caughtUp(clean, workload.head, 180_000);
       await clean.stop();
+      // Both passes read the same log: nothing was appended after the workload ended (the standby
+      // and the clean pass each stop once they reach its head; a later event would be in one only).
+      const appended = await eventsAfter(dataDir, workload.head);
+      expect(appended, `appended after the workload ended (head ${workload.head})`).toEqual([]);
       const expected = await digestOf(cleanUrl);
       const actual = await digestOf(servers.MONGODB_URL!);
       console.log(`clean pass: ${summarizeDigest(expected)}\nafter the takeover: ${summarizeDigest(actual)}`);

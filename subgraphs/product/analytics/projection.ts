@@ -64,12 +64,17 @@ function lineDelta(line: LineDoc, sign: 1 | -1, orders: number): Delta {
  * withdrawn from the slot it was counted in) and the product slice's notes of views and time
  * zones. Every write is guarded by the event's position: a replayed event changes nothing. The
  * line document is written last, so an event whose other writes failed half-way is applied again
- * from the same line state.
+ * from the same line state; likewise for a whole batch (`flushOrder`): the figures reach the
+ * store first, then the sellers' orders (which decide whether a sale counts an order), the lines
+ * (which decide whether an event still counts) last. Flushed the other way round, a projector
+ * killed between the lines and the figures left sales marked counted that no figure held, and
+ * the next holder, applying the batch again, skipped them for good.
  */
 export const productAnalyticsProjection: Projection = {
   name: 'product-analytics',
   version: 1,
   collections: [ANALYTICS_LINES, ANALYTICS_SELLER_ORDERS, ANALYTICS_PRODUCT_DAYS, ANALYTICS_SELLER_DAYS, ANALYTICS_TIME_ZONES],
+  flushOrder: [ANALYTICS_PRODUCT_DAYS, ANALYTICS_SELLER_DAYS, ANALYTICS_TIME_ZONES, ANALYTICS_SELLER_ORDERS, ANALYTICS_LINES],
   handles: (event) => TYPES.has(event.type),
   documents(event) {
     switch (event.type) {
