@@ -176,7 +176,8 @@ export class KafkaBus implements Bus {
     for (const t of missing) this.knownTopics.add(t);
   }
 
-  private async waitForLeaders(topics: readonly string[], timeoutMs = 10_000): Promise<void> {
+  /** Up to 30 s: a broker that has just started can take that long to list what it hosts. */
+  private async waitForLeaders(topics: readonly string[], timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
