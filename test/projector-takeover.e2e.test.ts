@@ -7,7 +7,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MongoDocumentStore } from '../platform/documents/mongo-document-store.js';
-import { FileEventStore } from '../platform/event-store/file-event-store.js';
 import { createLogger } from '../platform/logging.js';
 import { digestDifference, readModelDigest, summarizeDigest, type ReadModelDigest } from '../platform/testing/read-model-hash.js';
 import { writeSagaWorkload } from '../platform/testing/saga-workload.js';
@@ -17,6 +16,7 @@ import { freePort } from '../platform/testing/system-process.js';
 import { CHECKPOINTS } from '../projections/lag.js';
 import { DEFAULT_LEASE_OPTIONS, LEASES, takeoverBoundMs } from '../projections/lease.js';
 import { READ_MODELS } from '../projections/registry.js';
+import { eventsAfter } from '../platform/testing/suite-stores.js';
 
 // Issue #15, "test that must exist": on the real servers, two projector processes share one
 // event log (the embedded file event store, which several processes may now open) and one
@@ -102,28 +102,6 @@ async function digestOf(url: string): Promise<ReadModelDigest> {
     return await readModelDigest(store);
   } finally {
     await store.close();
-  }
-}
-
-/** The events in the shared log after `position` (position, type, stream, actor): what appended them, should the log have grown. */
-async function eventsAfter(dataDir: string, position: number): Promise<string[]> {
-  const events = await FileEventStore.open(join(dataDir, 'events'), { fsync: false });
-  const found: string[] = [];
-  const head = await events.headPosition();
-  if (head <= position) {
-    await events.close();
-    return found;
-  }
-  const subscription = events.subscribeToAll({ from: { after: position } });
-  try {
-    for await (const event of subscription) {
-      found.push(`${event.position} ${event.type} ${event.streamName} by ${event.metadata.actor}`);
-      if (event.position >= head) break;
-    }
-    return found;
-  } finally {
-    await subscription.close();
-    await events.close();
   }
 }
 

@@ -28,6 +28,7 @@ import { ORDERS } from '../subgraphs/order/read-model/read-model.js';
 import { CATALOG } from '../subgraphs/product/catalog/read-model.js';
 import { productDecider, reservationsOf } from '../subgraphs/product/decider.js';
 import { productStream } from '../subgraphs/product/events.js';
+import { eventsAfter } from '../platform/testing/suite-stores.js';
 
 // Issue #10, "tests that must exist": the read side converges on the real document store.
 // Every comparison is a content hash of every read model (platform/testing/read-model-hash.ts:
@@ -98,24 +99,6 @@ async function headOf(dataDir: string): Promise<number> {
   try {
     return await events.headPosition();
   } finally {
-    await events.close();
-  }
-}
-
-/** The events after `position` (type, stream, actor), to tell what appended them. */
-async function eventsAfter(dataDir: string, position: number): Promise<string[]> {
-  const events = await FileEventStore.open(join(dataDir, 'events'), { fsync: false });
-  const subscription = events.subscribeToAll({ from: { after: position } });
-  const found: string[] = [];
-  try {
-    const head = await events.headPosition();
-    for await (const event of subscription) {
-      found.push(`${event.position} ${event.type} ${event.streamName} by ${event.metadata.actor}`);
-      if (event.position >= head) break;
-    }
-    return found;
-  } finally {
-    await subscription.close();
     await events.close();
   }
 }

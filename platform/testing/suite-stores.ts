@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import type { Bus, BusObserver } from '../bus/bus.js';
 import { KafkaBus } from '../bus/kafka-bus.js';
@@ -7,6 +8,7 @@ import type { DocumentStore } from '../documents/document-store.js';
 import { MemoryDocumentStore } from '../documents/memory-document-store.js';
 import { MongoDocumentStore } from '../documents/mongo-document-store.js';
 import type { EventStore, RecordedEvent } from '../event-store/event-store.js';
+import { FileEventStore } from '../event-store/file-event-store.js';
 import { createLogger } from '../logging.js';
 import { freshMongoUrl, withServer } from './servers.js';
 
@@ -68,4 +70,29 @@ export async function readAllEvents(events: EventStore): Promise<RecordedEvent[]
     await subscription.close();
   }
   return all;
+}
+
+/**
+ * The events of a system's file log (`<dataDir>/events`) after `position`, as
+ * "<position> <type> <stream> by <actor>": what appended them, should the log have grown.
+ */
+export async function eventsAfter(dataDir: string, position: number): Promise<string[]> {
+  const events = await FileEventStore.open(join(dataDir, 'events'), { fsync: false });
+  const found: string[] = [];
+  const head = await events.headPosition();
+  if (head <= position) {
+    await events.close();
+    return found;
+  }
+  const subscription = events.subscribeToAll({ from: { after: position } });
+  try {
+    for await (const event of subscription) {
+      found.push(`${event.position} ${event.type} ${event.streamName} by ${event.metadata.actor}`);
+      if (event.position >= head) break;
+    }
+    return found;
+  } finally {
+    await subscription.close();
+    await events.close();
+  }
 }
