@@ -38,7 +38,7 @@ import { IDENTITY_HEADER, signCaller } from '../platform/auth/internal-identity.
 import { internalSecretFor } from '../platform/auth/secrets.js';
 import type { Identity } from '../platform/auth/tokens.js';
 import { graphql, signUp } from '../platform/testing/graphql-client.js';
-import { fmt, freePort, percentile, startSystemProcess } from '../platform/testing/system-process.js';
+import { cpuMs, fmt, freePort, percentile, startSystemProcess } from '../platform/testing/system-process.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -77,11 +77,6 @@ interface Sample {
   cpuMs: number;
 }
 
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND; // utime, stime
-}
 function peakRssMB(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
   return Number(line?.split(/\s+/)[1] ?? 0) / 1024;

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { graphql, signUp } from '../platform/testing/graphql-client.js';
 import { dropTestDatabase, freshMongoUrl } from '../platform/testing/servers.js';
-import { fmt, startSystemProcess } from '../platform/testing/system-process.js';
+import { fmt, processCpu, startSystemProcess } from '../platform/testing/system-process.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
@@ -32,15 +32,8 @@ const PLACE = 'mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { order { 
 function cpuByProcess(): Map<number, { name: string; seconds: number }> {
   const all = new Map<number, { name: string; seconds: number }>();
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      all.set(Number(entry), { name, seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
-    } catch {
-      // the process ended meanwhile
-    }
+    const cpu = /^\d+$/.test(entry) ? processCpu(Number(entry)) : undefined; // undefined: ended meanwhile
+    if (cpu) all.set(Number(entry), { name: cpu.name, seconds: cpu.ms / 1000 });
   }
   return all;
 }

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { graphql, signUp } from '../platform/testing/graphql-client.js';
 import { stopChild } from '../platform/testing/child-process.js';
-import { fmt, freePort, percentile, startSystemProcess, type SystemProcess } from '../platform/testing/system-process.js';
+import { cpuMs, fmt, freePort, percentile, startSystemProcess, type SystemProcess } from '../platform/testing/system-process.js';
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 10_000);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 8);
@@ -58,12 +58,6 @@ interface Row {
   upstreams?: number;
   connectSeconds: number;
 }
-
-/** CPU time (user + system, ms) a process has used so far, from /proc (clock ticks of 10 ms). */
-const cpuMs = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15 of stat)
-};
 
 const memory = (pid: number, field: 'VmRSS' | 'VmHWM') => {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));

@@ -157,3 +157,25 @@ function withoutServers(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   for (const name of SERVER_VARIABLES) delete copy[name];
   return copy;
 }
+
+/**
+ * A process's CPU time so far (user + system, ms) and its command name, from `/proc/<pid>/stat`
+ * (clock ticks of 10 ms, USER_HZ on Linux); undefined once it has ended.
+ */
+export function processCpu(pid: number): { name: string; ms: number } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ms: (Number(fields[11]) + Number(fields[12])) * 10 }; // utime, stime
+}
+
+/** The CPU time (ms) a process has used so far; throws once it has ended. */
+export function cpuMs(pid: number): number {
+  const cpu = processCpu(pid);
+  if (!cpu) throw new Error(`process ${pid} has ended`);
+  return cpu.ms;
+}

@@ -91,14 +91,19 @@ export const notificationsChanged = new EventTarget();
 export function useUnreadNotifications(signedIn: boolean): number | undefined {
   const [result, refetch] = useQuery({ query: UnreadNotificationsDocument, pause: !signedIn, requestPolicy: 'cache-and-network' });
   useCatchUp(refetch);
-  useSubscription({ query: NotificationReceivedDocument, pause: !signedIn }, () => {
-    refetch({ requestPolicy: 'network-only' });
-    return undefined;
-  });
+  useRefetchOnNotification(signedIn, refetch);
   useEffect(() => {
     const changed = () => refetch({ requestPolicy: 'network-only' });
     notificationsChanged.addEventListener('changed', changed);
     return () => notificationsChanged.removeEventListener('changed', changed);
   }, [refetch]);
   return signedIn ? result.data?.me?.notifications.unreadCount : undefined;
+}
+
+/** Refetches (from the network) whenever a new notification reaches the signed-in user (`notificationReceived`). */
+export function useRefetchOnNotification(signedIn: boolean, refetch: (opts?: Partial<OperationContext>) => void): void {
+  useSubscription({ query: NotificationReceivedDocument, pause: !signedIn }, () => {
+    refetch({ requestPolicy: 'network-only' });
+    return undefined;
+  });
 }

@@ -1,9 +1,9 @@
 import { useState } from 'preact/hooks';
-import { useMutation, useQuery, useSubscription } from '@urql/preact';
-import { MarkNotificationsReadDocument, NotificationReceivedDocument, NotificationsDocument, SetNotificationPreferenceDocument, type DeliveryChannel, type NotificationKind } from '../__generated__/graphql.js';
+import { useMutation, useQuery } from '@urql/preact';
+import { MarkNotificationsReadDocument, NotificationsDocument, SetNotificationPreferenceDocument, type DeliveryChannel, type NotificationKind } from '../__generated__/graphql.js';
 import { useApp } from '../app.js';
 import { formatDate } from '../format.js';
-import { notificationsChanged, useCatchUp } from '../hooks.js';
+import { notificationsChanged, useCatchUp, useRefetchOnNotification } from '../hooks.js';
 import { href } from '../router.js';
 import { Pager, useCursorPages } from '../components/Pager.js';
 
@@ -36,10 +36,7 @@ export function Notifications() {
   const [unreadOnly, setUnreadOnly] = useState(false);
   const [result, refetch] = useQuery({ query: NotificationsDocument, variables: { first: 20, after: pages.after, unreadOnly }, pause: !session, requestPolicy: 'cache-and-network' });
   useCatchUp(refetch);
-  useSubscription({ query: NotificationReceivedDocument, pause: !session }, () => {
-    refetch({ requestPolicy: 'network-only' });
-    return undefined;
-  });
+  useRefetchOnNotification(!!session, refetch);
   const [marking, markRead] = useMutation(MarkNotificationsReadDocument);
   if (!session) {
     return (
